@@ -1,0 +1,44 @@
+//! Argument parsing and dispatch. Exit codes: 0 success, 1 a negative verdict (e.g. a proof that
+//! does not verify), 2 bad input or any other error (one line on stderr, never a backtrace).
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod dpop;
+
+#[derive(Parser)]
+#[command(name = "leaklab", version, about = "Simulate and benchmark the containment of leaked OAuth tokens")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create, inspect and verify DPoP and DPoP-RT proofs.
+    #[command(subcommand)]
+    Dpop(dpop::DpopCommand),
+}
+
+/// What a command asks `main` to exit with, besides errors.
+pub enum Outcome {
+    Success,
+    /// A negative verdict that is not an error (exit code 1).
+    Negative,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Dpop(cmd) => dpop::run(cmd),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Negative) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("leaklab: error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! JSON Web Keys (RFC 7517) as far as leaklab needs them, and RFC 7638 thumbprints.
+
+use serde_json::{Map, Value};
+
+use super::b64;
+
+/// Members that only a private key carries. A DPoP `jwk` header holding any of them is refused
+/// (RFC 9449 §4.3 check 7).
+pub const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// A public JWK. Only the members that define the key are kept (RFC 7638 §3.2); optional
+/// members such as `kid`, `alg` and `use` do not take part in the thumbprint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Jwk {
+    /// `kty` = `EC` (RFC 7518 §6.2).
+    Ec { crv: String, x: String, y: String },
+    /// `kty` = `RSA` (RFC 7518 §6.3).
+    Rsa { n: String, e: String },
+    /// `kty` = `OKP` (RFC 8037).
+    Okp { crv: String, x: String },
+}
+
+/// Why a JSON value is not a usable public JWK.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum JwkError {
+    #[error("jwk is not a JSON object")]
+    NotAnObject,
+    #[error("jwk member `{0}` is missing or not a string")]
+    MissingMember(&'static str),
+    #[error("jwk kty `{0}` is not supported (allowed: EC, RSA, OKP)")]
+    UnsupportedKty(String),
+    #[error("jwk contains private key member `{0}`")]
+    PrivateKeyMember(String),
+    #[error("jwk is not a valid P-256 public key")]
+    InvalidEcPoint,
+}
+
+impl Jwk {
+    /// Parses a public JWK from JSON, refusing private members.
+    pub fn from_json(value: &Value) -> Result<Jwk, JwkError> {
+        let obj = value.as_object().ok_or(JwkError::NotAnObject)?;
+        if let Some(m) = PRIVATE_MEMBERS.iter().find(|m| obj.contains_key(**m)) {
+            return Err(JwkError::PrivateKeyMember((*m).to_string()));
+        }
+        let get = |name: &'static str| -> Result<String, JwkError> {
+            obj.get(name)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or(JwkError::MissingMember(name))
+        };
+        match get("kty")?.as_str() {
+            "EC" => Ok(Jwk::Ec { crv: get("crv")?, x: get("x")?, y: get("y")? }),
+            "RSA" => Ok(Jwk::Rsa { n: get("n")?, e: get("e")? }),
+            "OKP" => Ok(Jwk::Okp { crv: get("crv")?, x: get("x")? }),
+            other => Err(JwkError::UnsupportedKty(other.to_string())),
+        }
+    }
+
+    /// An EC P-256 JWK from the affine coordinates (32 bytes each, big-endian).
+    pub fn p256(x: &[u8; 32], y: &[u8; 32]) -> Jwk {
+        Jwk::Ec { crv: "P-256".into(), x: b64::encode(x), y: b64::encode(y) }
+    }
+
+    /// An EC P-256 JWK from a `p256` verifying key.
+    pub fn from_p256(key: &p256::ecdsa::VerifyingKey) -> Jwk {
+        let point = key.to_encoded_point(false);
+        let x: [u8; 32] = point.x().expect("uncompressed point").as_slice().try_into().expect("32 bytes");
+        let y: [u8; 32] = point.y().expect("uncompressed point").as_slice().try_into().expect("32 bytes");
+        Jwk::p256(&x, &y)
+    }
+
+    /// The `p256` verifying key for an EC P-256 JWK.
+    pub fn to_p256(&self) -> Result<p256::ecdsa::VerifyingKey, JwkError> {
+        let Jwk::Ec { crv, x, y } = self else { return Err(JwkError::InvalidEcPoint) };
+        if crv != "P-256" {
+            return Err(JwkError::InvalidEcPoint);
+        }
+        let x = b64::decode(x).map_err(|_| JwkError::InvalidEcPoint)?;
+        let y = b64::decode(y).map_err(|_| JwkError::InvalidEcPoint)?;
+        if x.len() != 32 || y.len() != 32 {
+            return Err(JwkError::InvalidEcPoint);
+        }
+        let point = p256::EncodedPoint::from_affine_coordinates(
+            p256::FieldBytes::from_slice(&x),
+            p256::FieldBytes::from_slice(&y),
+            false,
+        );
+        p256::ecdsa::VerifyingKey::from_encoded_point(&point).map_err(|_| JwkError::InvalidEcPoint)
+    }
+
+    /// The JSON form (members in RFC 7638 lexicographic order).
+    pub fn to_json(&self) -> Value {
+        Value::Object(self.required_members())
+    }
+
+    fn required_members(&self) -> Map<String, Value> {
+        // serde_json is built with `preserve_order`, so insertion order is serialization order:
+        // insert in lexicographic order as RFC 7638 §3.3 requires.
+        let mut m = Map::new();
+        let mut put = |k: &str, v: &str| {
+            m.insert(k.to_string(), Value::String(v.to_string()));
+        };
+        match self {
+            Jwk::Ec { crv, x, y } => {
+                put("crv", crv);
+                put("kty", "EC");
+                put("x", x);
+                put("y", y);
+            }
+            Jwk::Rsa { n, e } => {
+                put("e", e);
+                put("kty", "RSA");
+                put("n", n);
+            }
+            Jwk::Okp { crv, x } => {
+                put("crv", crv);
+                put("kty", "OKP");
+                put("x", x);
+            }
+        }
+        m
+    }
+
+    /// RFC 7638 canonical JSON: required members only, sorted, no whitespace.
+    pub fn thumbprint_input(&self) -> String {
+        serde_json::to_string(&Value::Object(self.required_members())).expect("strings serialize")
+    }
+
+    /// RFC 7638 JWK SHA-256 thumbprint, base64url without padding (the `jkt` value).
+    pub fn thumbprint(&self) -> String {
+        b64::sha256_b64(self.thumbprint_input())
+    }
+}

@@ -1,0 +1,41 @@
+//! ES256 signers behind one trait.
+//!
+//! Every signer returns a JWS-form ECDSA signature (RFC 7518 §3.4: `r || s`, each left-padded to
+//! 32 bytes), so one verifier checks proofs from software, TPM and PKCS#11 keys alike.
+
+pub mod software;
+
+use crate::protocol::jwk::Jwk;
+
+/// Errors a signer can report. Device back ends map their library errors into these.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignerError {
+    /// The device or module could not be found or opened (e.g. no TCTI, no PKCS#11 module).
+    #[error("signing device unavailable: {0}")]
+    Unavailable(String),
+    /// The device answered with an error.
+    #[error("signing device error: {0}")]
+    Device(String),
+    /// A key file or key parameter was unusable.
+    #[error("invalid key: {0}")]
+    InvalidKey(String),
+}
+
+/// An ES256 (ECDSA P-256 + SHA-256) signing key.
+///
+/// `sign` takes `&mut self` because device sessions (TPM ESAPI contexts, PKCS#11 sessions) are
+/// stateful and not shareable across threads.
+pub trait Signer: Send {
+    /// JWS `alg` value; `ES256` for every signer in leaklab.
+    fn alg(&self) -> &'static str {
+        "ES256"
+    }
+    /// The public key as a JWK (for the DPoP `jwk` header and thumbprints).
+    fn public_jwk(&self) -> &Jwk;
+    /// Signs `message` (the JWS signing input; hashing with SHA-256 is the signer's job) and
+    /// returns the 64-byte JWS signature `r || s`.
+    fn sign(&mut self, message: &[u8]) -> Result<[u8; 64], SignerError>;
+    /// A short human description of the device, e.g. `software p256` or `tpm swtpm:port=2321`.
+    fn describe(&self) -> String;
+}
