@@ -14,6 +14,7 @@
 
 pub mod capacity;
 pub mod protocol;
+#[cfg(feature = "report")]
 pub mod report;
 pub mod signer;
 pub mod sim;

@@ -1,1 +1,24 @@
-//! (report: to be written)
+//! The output edge: tidy tables, plots and atomically published result directories.
+//!
+//! Nothing in the simulator or the protocol core writes files; they hand data to this module.
+
+pub mod output_dir;
+pub mod table;
+
+/// Errors while writing results.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReportError {
+    #[error("I/O error at {path}: {source}")]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+    #[error("table `{table}`: {source}")]
+    Table { table: String, source: polars::error::PolarsError },
+    #[error("plot `{plot}`: {message}")]
+    Plot { plot: String, message: String },
+}
+
+impl ReportError {
+    pub(crate) fn io(path: impl Into<std::path::PathBuf>, source: std::io::Error) -> Self {
+        ReportError::Io { path: path.into(), source }
+    }
+}

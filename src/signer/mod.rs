@@ -39,3 +39,30 @@ pub trait Signer: Send {
     /// A short human description of the device, e.g. `software p256` or `tpm swtpm:port=2321`.
     fn describe(&self) -> String;
 }
+
+/// Which back end to open (CLI `--signer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignerKind {
+    Software,
+    Tpm,
+    Pkcs11,
+}
+
+/// Opens a signer of the given kind.
+///
+/// * `Software`: loads the key file if given (see `software` for its format), else a fresh key.
+/// * `Tpm`: a key created in the TPM named by the environment (TCTI), see the `tpm` module.
+/// * `Pkcs11`: a key on the token named by the environment, see the `pkcs11` module.
+pub fn open(kind: SignerKind, key_file: Option<&std::path::Path>) -> Result<Box<dyn Signer>, SignerError> {
+    match kind {
+        SignerKind::Software => {
+            let signer = match key_file {
+                Some(path) => software::SoftwareSigner::from_key_file(path)?,
+                None => software::SoftwareSigner::generate(&mut rand::rngs::OsRng),
+            };
+            Ok(Box::new(signer))
+        }
+        SignerKind::Tpm => Err(SignerError::Unavailable("TPM signer not built yet".into())),
+        SignerKind::Pkcs11 => Err(SignerError::Unavailable("PKCS#11 signer not built yet".into())),
+    }
+}

@@ -25,6 +25,30 @@ impl SoftwareSigner {
             .map_err(|_| SignerError::InvalidKey("not a valid P-256 private scalar".into()))
     }
 
+    /// Loads a key file: a private EC P-256 JWK (`{"kty":"EC","crv":"P-256","x":…,"y":…,"d":…}`).
+    pub fn from_key_file(path: &std::path::Path) -> Result<Self, SignerError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SignerError::InvalidKey(format!("{}: {e}", path.display())))?;
+        let value: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| SignerError::InvalidKey(format!("{}: not JSON: {e}", path.display())))?;
+        let d = value
+            .get("d")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| SignerError::InvalidKey(format!("{}: no private member `d`", path.display())))?;
+        let bytes = crate::protocol::b64::decode(d)
+            .map_err(|_| SignerError::InvalidKey(format!("{}: `d` is not base64url", path.display())))?;
+        Self::from_scalar(&bytes)
+    }
+
+    /// The private JWK for a key file (includes `d`: keep it secret).
+    pub fn to_private_jwk_json(&self) -> serde_json::Value {
+        let mut v = self.jwk.to_json();
+        if let Some(obj) = v.as_object_mut() {
+            obj.insert("d".into(), crate::protocol::b64::encode(self.scalar_bytes()).into());
+        }
+        v
+    }
+
     fn from_key(key: SigningKey) -> Self {
         let jwk = Jwk::from_p256(key.verifying_key());
         Self { key, jwk }

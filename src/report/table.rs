@@ -1,0 +1,27 @@
+//! Tidy tables written as both Parquet and CSV through polars (eager `DataFrame` only).
+
+use std::fs::File;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::ReportError;
+
+/// Writes `df` as `<dir>/<name>.parquet` and `<dir>/<name>.csv`.
+///
+/// Parquet is written uncompressed-statistics-free with a fixed compression so that the same data
+/// gives the same bytes (leaklab's determinism promise covers its output files).
+pub fn write_table(dir: &Path, name: &str, df: &mut DataFrame) -> Result<(), ReportError> {
+    let err = |source| ReportError::Table { table: name.to_string(), source };
+    let csv_path = dir.join(format!("{name}.csv"));
+    let mut csv = File::create(&csv_path).map_err(|e| ReportError::io(&csv_path, e))?;
+    CsvWriter::new(&mut csv).include_header(true).finish(df).map_err(err)?;
+    let pq_path = dir.join(format!("{name}.parquet"));
+    let pq = File::create(&pq_path).map_err(|e| ReportError::io(&pq_path, e))?;
+    ParquetWriter::new(pq)
+        .with_compression(ParquetCompression::Snappy)
+        .with_statistics(StatisticsOptions::empty())
+        .finish(df)
+        .map_err(err)?;
+    Ok(())
+}
