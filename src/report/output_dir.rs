@@ -40,7 +40,7 @@ impl OutputDir {
     /// Publishes the staged files: an existing `dest` is replaced as a whole.
     pub fn commit(mut self) -> Result<PathBuf, ReportError> {
         let Some(staging) = self.staging.take() else { return Ok(self.dest.clone()) };
-        let staged = staging.into_path();
+        let staged = staging.keep();
         if self.dest.exists() {
             let old = self.dest.with_extension("leaklab-old");
             let _ = std::fs::remove_dir_all(&old);

@@ -1,0 +1,54 @@
+//! Single-key DPoP (RFC 9449, <https://www.rfc-editor.org/rfc/rfc9449>): one key binds the
+//! refresh token and every access token (RFC 9449 §5: the refresh request must prove the same
+//! key, and the new access token is bound to it).
+//!
+//! Two placements of that key:
+//! * `shared-software`: a software key the core keeps with the refresh token and the edges hold
+//!   in memory to sign their proofs. Any of core disk, core host or edge compromise yields it;
+//!   with the refresh token it gives the attacker the grant for as long as the grant lives.
+//! * `core-device`: the key never leaves the core's HSM/TPM, which signs a proof for *every*
+//!   API call (the signing bottleneck of the IETF 124 slides). An attacker can use it only as an
+//!   oracle while it holds the core host; edges hold no key, so a stolen edge token is useless.
+
+use super::{Bindings, Context, DeviceLoad, Strategy};
+use crate::sim::scenario::{KeyStorage, SingleDpopKey};
+
+pub struct SingleDpop {
+    pub key: SingleDpopKey,
+}
+
+impl Strategy for SingleDpop {
+    fn bindings(&self, ctx: &Context<'_>) -> Bindings {
+        match self.key {
+            SingleDpopKey::SharedSoftware => {
+                let c = ctx.compromise;
+                let key = if c.core_disk || c.core_host || c.edge_host { f64::INFINITY } else { 0.0 };
+                Bindings {
+                    refresh: key,
+                    stolen_access: key,
+                    minted_access: key,
+                    refresh_signs_on_device: false,
+                    call_signs_on_device: false,
+                }
+            }
+            SingleDpopKey::CoreDevice => {
+                let key = ctx.core_key();
+                let oracle = ctx.core_key_is_oracle();
+                Bindings {
+                    refresh: key,
+                    stolen_access: key,
+                    minted_access: key,
+                    refresh_signs_on_device: oracle,
+                    call_signs_on_device: oracle,
+                }
+            }
+        }
+    }
+
+    fn device_load(&self, storage: KeyStorage) -> DeviceLoad {
+        match self.key {
+            SingleDpopKey::CoreDevice if storage.is_device() => DeviceLoad { per_call: 1.0, per_refresh: 1.0 },
+            _ => DeviceLoad { per_call: 0.0, per_refresh: 0.0 },
+        }
+    }
+}

@@ -1,0 +1,34 @@
+//! Split DPoP / DPoP-RT (draft-rosomakho-oauth-dpop-rt,
+//! <https://datatracker.ietf.org/doc/html/draft-rosomakho-oauth-dpop-rt-00>).
+//!
+//! The refresh token is bound to a refresh-token key kept in the core's key storage; access
+//! tokens are bound to ephemeral edge keys. Consequences, each enforced by the protocol core's
+//! token-endpoint rules:
+//! * a refresh needs a DPoP-RT proof by the refresh-token key (draft §6.1 plus the key-binding
+//!   check the draft leaves implicit), so stolen refresh tokens alone are useless;
+//! * the new access token is bound to whatever key the `DPoP` proof shows (draft §4.2), so an
+//!   attacker who can refresh binds its tokens to its own keys;
+//! * an edge compromise yields access tokens and their keys, but never the refresh token: it is
+//!   contained by the access-token lifetime.
+
+use super::{Bindings, Context, DeviceLoad, Strategy};
+use crate::sim::scenario::KeyStorage;
+
+pub struct SplitDpop;
+
+impl Strategy for SplitDpop {
+    fn bindings(&self, ctx: &Context<'_>) -> Bindings {
+        Bindings {
+            refresh: ctx.core_key(),
+            // Stolen access tokens come with the edge keys they are bound to.
+            stolen_access: f64::INFINITY,
+            minted_access: f64::INFINITY,
+            refresh_signs_on_device: ctx.core_key_is_oracle(),
+            call_signs_on_device: false,
+        }
+    }
+
+    fn device_load(&self, storage: KeyStorage) -> DeviceLoad {
+        DeviceLoad { per_call: 0.0, per_refresh: if storage.is_device() { 1.0 } else { 0.0 } }
+    }
+}
