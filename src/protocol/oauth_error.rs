@@ -38,6 +38,30 @@ impl OAuthError {
     }
 }
 
+/// The value is not an error code leaklab knows.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown OAuth error code `{0}`")]
+pub struct UnknownOAuthError(pub String);
+
+impl std::str::FromStr for OAuthError {
+    type Err = UnknownOAuthError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ALL.iter().copied().find(|e| e.as_str() == s).ok_or_else(|| UnknownOAuthError(s.to_string()))
+    }
+}
+
+const ALL: [OAuthError; 8] = [
+    OAuthError::InvalidRequest,
+    OAuthError::InvalidClient,
+    OAuthError::InvalidGrant,
+    OAuthError::InvalidToken,
+    OAuthError::InvalidDpopProof,
+    OAuthError::UseDpopNonce,
+    OAuthError::InvalidDpopRtProof,
+    OAuthError::UseDpopRtNonce,
+];
+
 impl fmt::Display for OAuthError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
