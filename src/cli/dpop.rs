@@ -128,15 +128,17 @@ impl From<SignerArg> for SignerKind {
 }
 
 fn system_now() -> anyhow::Result<i64> {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).context("system clock before 1970")?;
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .context("system clock before 1970")?;
     i64::try_from(d.as_secs()).context("system clock out of range")
 }
 
 pub fn run(cmd: DpopCommand) -> anyhow::Result<Outcome> {
     match cmd {
         DpopCommand::Thumbprint { jwk } => {
-            let value: serde_json::Value =
-                serde_json::from_str(&jwk).map_err(|e| anyhow::anyhow!("--jwk is not valid JSON: {e}"))?;
+            let value: serde_json::Value = serde_json::from_str(&jwk)
+                .map_err(|e| anyhow::anyhow!("--jwk is not valid JSON: {e}"))?;
             let jwk = Jwk::from_json(&value).context("--jwk")?;
             println!("{}", jwk.thumbprint());
             Ok(Outcome::Success)
@@ -147,19 +149,33 @@ pub fn run(cmd: DpopCommand) -> anyhow::Result<Outcome> {
             options.write(true).create_new(true);
             #[cfg(unix)]
             std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options.open(&out).with_context(|| format!("cannot create {}", out.display()))?;
+            let mut file = options
+                .open(&out)
+                .with_context(|| format!("cannot create {}", out.display()))?;
             let text = format!("{}\n", key.to_private_jwk_json());
-            std::io::Write::write_all(&mut file, text.as_bytes()).with_context(|| format!("writing {}", out.display()))?;
+            std::io::Write::write_all(&mut file, text.as_bytes())
+                .with_context(|| format!("writing {}", out.display()))?;
             println!("{}", signer::Signer::public_jwk(&key).thumbprint());
             Ok(Outcome::Success)
         }
-        DpopCommand::Proof { htm, htu, access_token, nonce, rt, kind, signer: signer_kind, key, now } => {
+        DpopCommand::Proof {
+            htm,
+            htu,
+            access_token,
+            nonce,
+            rt,
+            kind,
+            signer: signer_kind,
+            key,
+            now,
+        } => {
             NormalizedUri::parse(&htu).with_context(|| format!("--htu {htu:?}"))?;
             let iat = match now {
                 Some(n) => n,
                 None => system_now()?,
             };
-            let mut signer = signer::open(signer_kind.into(), key.as_deref()).context("opening the signer")?;
+            let mut signer =
+                signer::open(signer_kind.into(), key.as_deref()).context("opening the signer")?;
             let params = ProofParams {
                 nonce: nonce.as_deref(),
                 access_token: access_token.as_deref(),
@@ -170,7 +186,18 @@ pub fn run(cmd: DpopCommand) -> anyhow::Result<Outcome> {
             println!("{proof}");
             Ok(Outcome::Success)
         }
-        DpopCommand::Verify { proof, htm, htu, kind, access_token, jkt, rt, nonce, now, max_age } => {
+        DpopCommand::Verify {
+            proof,
+            htm,
+            htu,
+            kind,
+            access_token,
+            jkt,
+            rt,
+            nonce,
+            now,
+            max_age,
+        } => {
             let kind = ProofKind::from(kind);
             if kind == ProofKind::Dpop && rt.is_some() {
                 bail!("--rt applies to --kind dpop-rt only");
@@ -178,7 +205,8 @@ pub fn run(cmd: DpopCommand) -> anyhow::Result<Outcome> {
             if kind == ProofKind::DpopRt && access_token.is_some() {
                 bail!("--access-token applies to --kind dpop only");
             }
-            let request_uri = NormalizedUri::parse(&htu).with_context(|| format!("--htu {htu:?}"))?;
+            let request_uri =
+                NormalizedUri::parse(&htu).with_context(|| format!("--htu {htu:?}"))?;
             let now = match now {
                 Some(n) => n,
                 None => system_now()?,
@@ -193,7 +221,11 @@ pub fn run(cmd: DpopCommand) -> anyhow::Result<Outcome> {
             let nonces: Vec<&str> = nonce.iter().map(String::as_str).collect();
             let headers = [proof.as_str()];
             let request = ProofRequest {
-                nonce: if nonces.is_empty() { NonceCheck::NotRequired } else { NonceCheck::OneOf(&nonces) },
+                nonce: if nonces.is_empty() {
+                    NonceCheck::NotRequired
+                } else {
+                    NonceCheck::OneOf(&nonces)
+                },
                 access_token: access_token.as_deref(),
                 expected_jkt: jkt.as_deref(),
                 refresh_token: rt.as_deref(),
@@ -206,7 +238,10 @@ pub fn run(cmd: DpopCommand) -> anyhow::Result<Outcome> {
                     Ok(Outcome::Success)
                 }
                 Err(r) => {
-                    println!("{}", serde_json::json!({"valid": false, "error": r.oauth_error().as_str(), "reason": r.reason()}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"valid": false, "error": r.oauth_error().as_str(), "reason": r.reason()})
+                    );
                     Ok(Outcome::Negative)
                 }
             }

@@ -78,7 +78,11 @@ pub struct AccessTokenClaims {
 }
 
 /// Issues an `at+jwt` signed by the AS signer; `kid` names the AS key in its JWKS.
-pub fn issue(claims: &AccessTokenClaims, signer: &mut dyn Signer, kid: Option<&str>) -> Result<String, SignerError> {
+pub fn issue(
+    claims: &AccessTokenClaims,
+    signer: &mut dyn Signer,
+    kid: Option<&str>,
+) -> Result<String, SignerError> {
     let mut header = Map::new();
     header.insert("typ".into(), "at+jwt".into());
     header.insert("alg".into(), signer.alg().into());
@@ -130,20 +134,28 @@ pub enum AccessTokenError {
 /// Verifies an `at+jwt` with the AS public key at `now`. RFC 9068 §4: `typ` must be `at+jwt`
 /// (or `application/at+jwt`), the signature must verify, `iss` and `aud` must match, `exp` must
 /// be in the future (within `leeway_secs`).
-pub fn verify(token: &str, as_key: &Jwk, v: &AtValidation<'_>, now: i64) -> Result<AccessTokenClaims, AccessTokenError> {
+pub fn verify(
+    token: &str,
+    as_key: &Jwk,
+    v: &AtValidation<'_>,
+    now: i64,
+) -> Result<AccessTokenClaims, AccessTokenError> {
     if token.len() > v.max_bytes {
         return Err(AccessTokenError::TooLarge(token.len()));
     }
     let jws = jws::parse(token).map_err(AccessTokenError::Malformed)?;
     match jws.header_str("typ") {
-        Some(t) if t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt") => {}
+        Some(t)
+            if t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt") => {
+        }
         _ => return Err(AccessTokenError::Typ),
     }
     let alg = jws.header_str("alg").unwrap_or("");
     jws::check_alg(alg, v.allowed_algs).map_err(AccessTokenError::Alg)?;
-    jws.verify(alg, as_key).map_err(AccessTokenError::Signature)?;
-    let claims: AccessTokenClaims =
-        serde_json::from_value(Value::Object(jws.claims)).map_err(|e| AccessTokenError::Claims(e.to_string()))?;
+    jws.verify(alg, as_key)
+        .map_err(AccessTokenError::Signature)?;
+    let claims: AccessTokenClaims = serde_json::from_value(Value::Object(jws.claims))
+        .map_err(|e| AccessTokenError::Claims(e.to_string()))?;
     if claims.iss != v.issuer {
         return Err(AccessTokenError::Issuer);
     }

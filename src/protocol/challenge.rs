@@ -27,12 +27,18 @@ pub struct Challenge {
 impl Challenge {
     /// A `DPoP` challenge.
     pub fn dpop() -> Self {
-        Self { scheme: "DPoP", params: Vec::new() }
+        Self {
+            scheme: "DPoP",
+            params: Vec::new(),
+        }
     }
 
     /// A `Bearer` challenge.
     pub fn bearer() -> Self {
-        Self { scheme: "Bearer", params: Vec::new() }
+        Self {
+            scheme: "Bearer",
+            params: Vec::new(),
+        }
     }
 
     pub fn realm(self, realm: &str) -> Self {
@@ -67,7 +73,10 @@ impl Challenge {
         let mut out = self.scheme.to_string();
         for (i, (name, value)) in self.params.iter().enumerate() {
             // RFC 6750 §3: %x20-21 / %x23-5B / %x5D-7E.
-            if !value.bytes().all(|c| (0x20..=0x7e).contains(&c) && c != b'"' && c != b'\\') {
+            if !value
+                .bytes()
+                .all(|c| (0x20..=0x7e).contains(&c) && c != b'"' && c != b'\\')
+            {
                 return Err(ChallengeError { param: name });
             }
             out.push_str(if i == 0 { " " } else { ", " });
@@ -82,6 +91,9 @@ impl Challenge {
 
 /// A full `WWW-Authenticate` value from several challenges, joined by `", "`.
 pub fn www_authenticate(challenges: &[Challenge]) -> Result<String, ChallengeError> {
-    let parts = challenges.iter().map(Challenge::render).collect::<Result<Vec<_>, _>>()?;
+    let parts = challenges
+        .iter()
+        .map(Challenge::render)
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(parts.join(", "))
 }

@@ -59,11 +59,17 @@ pub enum JwksError {
 /// document invalid (the publisher is misconfigured).
 pub fn parse_jwks(document: &str) -> Result<Vec<JwksKey>, JwksError> {
     let value: Value = serde_json::from_str(document).map_err(|_| JwksError::NotJson)?;
-    let keys = value.get("keys").and_then(Value::as_array).ok_or(JwksError::NoKeys)?;
+    let keys = value
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or(JwksError::NoKeys)?;
     let mut out = Vec::new();
     for (i, k) in keys.iter().enumerate() {
         match Jwk::from_json(k) {
-            Ok(jwk) => out.push(JwksKey { kid: k.get("kid").and_then(Value::as_str).map(str::to_owned), jwk }),
+            Ok(jwk) => out.push(JwksKey {
+                kid: k.get("kid").and_then(Value::as_str).map(str::to_owned),
+                jwk,
+            }),
             Err(JwkError::PrivateKeyMember(_)) => return Err(JwksError::PrivateKey(i)),
             Err(_) => {}
         }
@@ -97,7 +103,10 @@ pub struct JwksCache {
 
 impl JwksCache {
     pub fn new(max_age_secs: i64) -> Self {
-        Self { max_age_secs, clients: HashMap::new() }
+        Self {
+            max_age_secs,
+            clients: HashMap::new(),
+        }
     }
 
     /// Whether the caller must fetch the client's JWKS before keys can be looked up.
@@ -113,22 +122,39 @@ impl JwksCache {
     pub fn store(&mut self, client_id: &str, document: &str, now: i64) -> Result<usize, JwksError> {
         let keys = parse_jwks(document)?;
         let n = keys.len();
-        self.clients.insert(client_id.to_owned(), Cached { fetched_at: now, keys });
+        self.clients.insert(
+            client_id.to_owned(),
+            Cached {
+                fetched_at: now,
+                keys,
+            },
+        );
         Ok(n)
     }
 
     /// The key for `kid` from a fresh cached copy.
-    pub fn lookup(&self, client_id: &str, kid: Option<&str>, now: i64) -> Result<&Jwk, KeyLookupError> {
+    pub fn lookup(
+        &self,
+        client_id: &str,
+        kid: Option<&str>,
+        now: i64,
+    ) -> Result<&Jwk, KeyLookupError> {
         if self.refetch_due(client_id, now) {
             return Err(KeyLookupError::RefetchDue);
         }
-        let keys = self.clients.get(client_id).map(|c| c.keys.as_slice()).unwrap_or(&[]);
+        let keys = self
+            .clients
+            .get(client_id)
+            .map(|c| c.keys.as_slice())
+            .unwrap_or(&[]);
         let found = match kid {
             Some(kid) => keys.iter().find(|k| k.kid.as_deref() == Some(kid)),
             None if keys.len() == 1 => keys.first(),
             None => None,
         };
-        found.map(|k| &k.jwk).ok_or_else(|| KeyLookupError::UnknownKid(kid.map(str::to_owned)))
+        found
+            .map(|k| &k.jwk)
+            .ok_or_else(|| KeyLookupError::UnknownKid(kid.map(str::to_owned)))
     }
 }
 
@@ -145,7 +171,12 @@ pub struct AssertionPolicy {
 
 impl Default for AssertionPolicy {
     fn default() -> Self {
-        Self { max_bytes: 8192, allowed_algs: vec!["ES256".into()], max_lifetime_secs: 300, leeway_secs: 10 }
+        Self {
+            max_bytes: 8192,
+            allowed_algs: vec!["ES256".into()],
+            max_lifetime_secs: 300,
+            leeway_secs: 10,
+        }
     }
 }
 
@@ -233,11 +264,17 @@ pub fn verify_client_assertion(
     let jws = jws::parse(assertion).map_err(ClientAuthError::Malformed)?;
     let alg = jws.header_str("alg").unwrap_or("");
     jws::check_alg(alg, &policy.allowed_algs).map_err(ClientAuthError::Alg)?;
-    let key = cache.lookup(client_id, jws.header_str("kid"), now).map_err(ClientAuthError::Key)?;
+    let key = cache
+        .lookup(client_id, jws.header_str("kid"), now)
+        .map_err(ClientAuthError::Key)?;
     jws.verify(alg, key).map_err(ClientAuthError::Signature)?;
 
     let c = &jws.claims;
-    let s = |name: &'static str| c.get(name).and_then(Value::as_str).ok_or(ClientAuthError::MissingClaim(name));
+    let s = |name: &'static str| {
+        c.get(name)
+            .and_then(Value::as_str)
+            .ok_or(ClientAuthError::MissingClaim(name))
+    };
     if s("iss")? != client_id {
         return Err(ClientAuthError::Issuer);
     }
@@ -251,7 +288,10 @@ pub fn verify_client_assertion(
     if !aud.contains(token_endpoint) {
         return Err(ClientAuthError::Audience);
     }
-    let exp = c.get("exp").and_then(numeric_date).ok_or(ClientAuthError::MissingClaim("exp"))?;
+    let exp = c
+        .get("exp")
+        .and_then(numeric_date)
+        .ok_or(ClientAuthError::MissingClaim("exp"))?;
     if now.saturating_sub(policy.leeway_secs) >= exp {
         return Err(ClientAuthError::Expired);
     }
@@ -266,11 +306,17 @@ pub fn verify_client_assertion(
     }
     let jti = s("jti")?;
     let expires_at = exp.saturating_add(policy.leeway_secs);
-    replay.check_and_insert(ReplayKey::client_assertion(client_id, jti), now, expires_at).map_err(|e| match e {
-        ReplayError::Replayed => ClientAuthError::Replayed,
-        ReplayError::Full => ClientAuthError::ReplayStoreFull,
-    })?;
-    Ok(VerifiedAssertion { client_id: client_id.to_owned(), jti: jti.to_owned(), exp })
+    replay
+        .check_and_insert(ReplayKey::client_assertion(client_id, jti), now, expires_at)
+        .map_err(|e| match e {
+            ReplayError::Replayed => ClientAuthError::Replayed,
+            ReplayError::Full => ClientAuthError::ReplayStoreFull,
+        })?;
+    Ok(VerifiedAssertion {
+        client_id: client_id.to_owned(),
+        jti: jti.to_owned(),
+        exp,
+    })
 }
 
 /// Creates a client assertion (client side; tests and the simulator).

@@ -93,7 +93,11 @@ impl Serialize for Introspection {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         match self {
             Introspection::Inactive => InactiveOut { active: false }.serialize(s),
-            Introspection::Active(t) => ActiveOut { active: true, token: t }.serialize(s),
+            Introspection::Active(t) => ActiveOut {
+                active: true,
+                token: t,
+            }
+            .serialize(s),
         }
     }
 }
@@ -103,6 +107,10 @@ impl<'de> Deserialize<'de> for Introspection {
     /// (extension) members are ignored.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = Raw::deserialize(d)?;
-        Ok(if raw.active { Introspection::Active(Box::new(raw.token)) } else { Introspection::Inactive })
+        Ok(if raw.active {
+            Introspection::Active(Box::new(raw.token))
+        } else {
+            Introspection::Inactive
+        })
     }
 }

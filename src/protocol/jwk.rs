@@ -49,16 +49,30 @@ impl Jwk {
                 .ok_or(JwkError::MissingMember(name))
         };
         match get("kty")?.as_str() {
-            "EC" => Ok(Jwk::Ec { crv: get("crv")?, x: get("x")?, y: get("y")? }),
-            "RSA" => Ok(Jwk::Rsa { n: get("n")?, e: get("e")? }),
-            "OKP" => Ok(Jwk::Okp { crv: get("crv")?, x: get("x")? }),
+            "EC" => Ok(Jwk::Ec {
+                crv: get("crv")?,
+                x: get("x")?,
+                y: get("y")?,
+            }),
+            "RSA" => Ok(Jwk::Rsa {
+                n: get("n")?,
+                e: get("e")?,
+            }),
+            "OKP" => Ok(Jwk::Okp {
+                crv: get("crv")?,
+                x: get("x")?,
+            }),
             other => Err(JwkError::UnsupportedKty(other.to_string())),
         }
     }
 
     /// An EC P-256 JWK from the affine coordinates (32 bytes each, big-endian).
     pub fn p256(x: &[u8; 32], y: &[u8; 32]) -> Jwk {
-        Jwk::Ec { crv: "P-256".into(), x: b64::encode(x), y: b64::encode(y) }
+        Jwk::Ec {
+            crv: "P-256".into(),
+            x: b64::encode(x),
+            y: b64::encode(y),
+        }
     }
 
     /// An EC P-256 JWK from a `p256` verifying key.
@@ -72,7 +86,9 @@ impl Jwk {
 
     /// The `p256` verifying key for an EC P-256 JWK.
     pub fn to_p256(&self) -> Result<p256::ecdsa::VerifyingKey, JwkError> {
-        let Jwk::Ec { crv, x, y } = self else { return Err(JwkError::InvalidEcPoint) };
+        let Jwk::Ec { crv, x, y } = self else {
+            return Err(JwkError::InvalidEcPoint);
+        };
         if crv != "P-256" {
             return Err(JwkError::InvalidEcPoint);
         }

@@ -105,7 +105,10 @@ impl Jws<'_> {
 
 /// Parses a compact JWS. Never panics; see the module doc for the rules.
 pub fn parse(text: &str) -> Result<Jws<'_>, JwsError> {
-    if let Some(pos) = text.bytes().position(|c| !(c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.')) {
+    if let Some(pos) = text
+        .bytes()
+        .position(|c| !(c.is_ascii_alphanumeric() || c == b'-' || c == b'_' || c == b'.'))
+    {
         return Err(JwsError::BadCharacter(pos));
     }
     let parts: Vec<&str> = text.split('.').collect();
@@ -119,7 +122,12 @@ pub fn parse(text: &str) -> Result<Jws<'_>, JwsError> {
     }
     let signature = b64::decode(s).map_err(|_| JwsError::Base64(Part::Signature))?;
     let signing_input = &text[..h.len() + 1 + p.len()];
-    Ok(Jws { header, claims, signing_input, signature })
+    Ok(Jws {
+        header,
+        claims,
+        signing_input,
+        signature,
+    })
 }
 
 fn decode_object(part: &str, which: Part) -> Result<Map<String, Value>, JwsError> {
@@ -149,18 +157,28 @@ pub fn check_alg(alg: &str, allowed: &[String]) -> Result<(), AlgError> {
 }
 
 /// Verifies a JWS signature. Only ES256 is supported: `signature` must be the 64-byte `r || s`.
-pub fn verify_signature(alg: &str, jwk: &Jwk, signing_input: &[u8], signature: &[u8]) -> Result<(), SignatureError> {
+pub fn verify_signature(
+    alg: &str,
+    jwk: &Jwk,
+    signing_input: &[u8],
+    signature: &[u8],
+) -> Result<(), SignatureError> {
     if alg != "ES256" {
         return Err(SignatureError::UnsupportedAlg(alg.to_string()));
     }
     let key = jwk.to_p256().map_err(SignatureError::KeyMismatch)?;
     let sig = p256::ecdsa::Signature::from_slice(signature).map_err(|_| SignatureError::Invalid)?;
-    key.verify(signing_input, &sig).map_err(|_| SignatureError::Invalid)
+    key.verify(signing_input, &sig)
+        .map_err(|_| SignatureError::Invalid)
 }
 
 /// Signs `claims` under `header` (the signer's `alg` is set in the header, overriding any value
 /// there) and returns the compact serialization.
-pub fn sign(mut header: Map<String, Value>, claims: &Map<String, Value>, signer: &mut dyn Signer) -> Result<String, SignerError> {
+pub fn sign(
+    mut header: Map<String, Value>,
+    claims: &Map<String, Value>,
+    signer: &mut dyn Signer,
+) -> Result<String, SignerError> {
     header.insert("alg".into(), Value::String(signer.alg().to_string()));
     let mut out = b64::encode(Value::Object(header).to_string());
     out.push('.');

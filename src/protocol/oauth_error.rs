@@ -47,7 +47,10 @@ impl std::str::FromStr for OAuthError {
     type Err = UnknownOAuthError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ALL.iter().copied().find(|e| e.as_str() == s).ok_or_else(|| UnknownOAuthError(s.to_string()))
+        ALL.iter()
+            .copied()
+            .find(|e| e.as_str() == s)
+            .ok_or_else(|| UnknownOAuthError(s.to_string()))
     }
 }
 

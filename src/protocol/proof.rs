@@ -92,7 +92,15 @@ pub struct ProofParams<'a> {
 impl<'a> ProofParams<'a> {
     /// A proof of `kind` for `htm htu` at `iat`, without optional claims.
     pub fn new(kind: ProofKind, htm: &'a str, htu: &'a str, iat: i64) -> Self {
-        Self { kind, htm, htu, iat, nonce: None, access_token: None, refresh_token: None }
+        Self {
+            kind,
+            htm,
+            htu,
+            iat,
+            nonce: None,
+            access_token: None,
+            refresh_token: None,
+        }
     }
 }
 
@@ -125,10 +133,18 @@ pub fn new_jti(rng: &mut (impl RngCore + CryptoRng)) -> String {
 }
 
 /// Creates and signs a proof; returns the compact JWS for the `DPoP` / `DPoP-RT` header.
-pub fn create(params: &ProofParams<'_>, signer: &mut dyn Signer, rng: &mut (impl RngCore + CryptoRng)) -> Result<String, ProofBuildError> {
+pub fn create(
+    params: &ProofParams<'_>,
+    signer: &mut dyn Signer,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<String, ProofBuildError> {
     match params.kind {
-        ProofKind::DpopRt if params.access_token.is_some() => return Err(ProofBuildError::AthOnDpopRt),
-        ProofKind::Dpop if params.refresh_token.is_some() => return Err(ProofBuildError::RthOnDpop),
+        ProofKind::DpopRt if params.access_token.is_some() => {
+            return Err(ProofBuildError::AthOnDpopRt)
+        }
+        ProofKind::Dpop if params.refresh_token.is_some() => {
+            return Err(ProofBuildError::RthOnDpop)
+        }
         _ => {}
     }
     let mut header = Map::new();

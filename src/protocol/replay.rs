@@ -60,7 +60,12 @@ pub enum ReplayError {
 pub trait ReplayStore {
     /// Records `key` as used until `expires_at` (unix seconds). Fails if the key is live or the
     /// store cannot take another entry.
-    fn check_and_insert(&mut self, key: ReplayKey, now: i64, expires_at: i64) -> Result<(), ReplayError>;
+    fn check_and_insert(
+        &mut self,
+        key: ReplayKey,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), ReplayError>;
 }
 
 /// An in-memory [`ReplayStore`] with time-based eviction and a hard capacity cap.
@@ -74,7 +79,11 @@ pub struct MemoryReplayStore {
 impl MemoryReplayStore {
     /// A store holding at most `capacity` live entries.
     pub fn new(capacity: usize) -> Self {
-        Self { capacity, live: HashMap::new(), by_expiry: BinaryHeap::new() }
+        Self {
+            capacity,
+            live: HashMap::new(),
+            by_expiry: BinaryHeap::new(),
+        }
     }
 
     /// Live entries (after the last eviction).
@@ -101,7 +110,12 @@ impl MemoryReplayStore {
 }
 
 impl ReplayStore for MemoryReplayStore {
-    fn check_and_insert(&mut self, key: ReplayKey, now: i64, expires_at: i64) -> Result<(), ReplayError> {
+    fn check_and_insert(
+        &mut self,
+        key: ReplayKey,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), ReplayError> {
         self.evict_expired(now);
         if self.live.contains_key(&key) {
             return Err(ReplayError::Replayed);
@@ -151,11 +165,20 @@ mod tests {
         // Hard cap: a burst beyond capacity fails closed and does not grow the store.
         let mut s = MemoryReplayStore::new(5);
         for i in 0..5 {
-            assert_eq!(s.check_and_insert(ReplayKey::proof("u", &i.to_string()), 0, 60), Ok(()));
+            assert_eq!(
+                s.check_and_insert(ReplayKey::proof("u", &i.to_string()), 0, 60),
+                Ok(())
+            );
         }
-        assert_eq!(s.check_and_insert(ReplayKey::proof("u", "x"), 0, 60), Err(ReplayError::Full));
+        assert_eq!(
+            s.check_and_insert(ReplayKey::proof("u", "x"), 0, 60),
+            Err(ReplayError::Full)
+        );
         assert_eq!(s.len(), 5);
-        assert_eq!(s.check_and_insert(ReplayKey::proof("u", "x"), 60, 120), Ok(()));
+        assert_eq!(
+            s.check_and_insert(ReplayKey::proof("u", "x"), 60, 120),
+            Ok(())
+        );
         assert_eq!(s.len(), 1);
     }
 }

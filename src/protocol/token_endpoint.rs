@@ -194,10 +194,20 @@ pub fn decide(req: &TokenRequest<'_>) -> Result<TokenDecision, TokenError> {
     let refresh = req.grant_type == GrantType::RefreshToken;
 
     // Proof outcomes: rejections are reported as the verifier classified them, DPoP first.
-    for (outcome, kind) in [(req.dpop, ProofKind::Dpop), (req.dpop_rt, ProofKind::DpopRt)] {
+    for (outcome, kind) in [
+        (req.dpop, ProofKind::Dpop),
+        (req.dpop_rt, ProofKind::DpopRt),
+    ] {
         match outcome {
-            ProofOutcome::Rejected(r) => return Err(TokenError { error: r.oauth_error(), reason: r.reason() }),
-            ProofOutcome::Verified(p) if p.kind != kind => return fail(InvalidRequest, "proof_kind"),
+            ProofOutcome::Rejected(r) => {
+                return Err(TokenError {
+                    error: r.oauth_error(),
+                    reason: r.reason(),
+                })
+            }
+            ProofOutcome::Verified(p) if p.kind != kind => {
+                return fail(InvalidRequest, "proof_kind")
+            }
             _ => {}
         }
     }
@@ -236,8 +246,15 @@ pub fn decide(req: &TokenRequest<'_>) -> Result<TokenDecision, TokenError> {
         if req.presented_rt.is_some() {
             return fail(InvalidRequest, "refresh_token_not_expected");
         }
-        let refresh_token = if req.issue_refresh_token { RtOutcome::Issued(issuance_binding(req, dpop, dpop_rt)) } else { RtOutcome::NotIssued };
-        return Ok(TokenDecision { access_token, refresh_token });
+        let refresh_token = if req.issue_refresh_token {
+            RtOutcome::Issued(issuance_binding(req, dpop, dpop_rt))
+        } else {
+            RtOutcome::NotIssued
+        };
+        return Ok(TokenDecision {
+            access_token,
+            refresh_token,
+        });
     }
 
     let Some(binding) = req.presented_rt else {
@@ -285,12 +302,23 @@ pub fn decide(req: &TokenRequest<'_>) -> Result<TokenDecision, TokenError> {
             RtBinding::DpopRtJkt(j.clone())
         }
     };
-    let refresh_token = if req.issue_refresh_token { RtOutcome::Rotated(rotated) } else { RtOutcome::Kept(binding.clone()) };
-    Ok(TokenDecision { access_token, refresh_token })
+    let refresh_token = if req.issue_refresh_token {
+        RtOutcome::Rotated(rotated)
+    } else {
+        RtOutcome::Kept(binding.clone())
+    };
+    Ok(TokenDecision {
+        access_token,
+        refresh_token,
+    })
 }
 
 /// The binding of a newly issued RT (digest §1.11 SUGGESTION for confidential clients).
-fn issuance_binding(req: &TokenRequest<'_>, dpop: Option<&VerifiedProof>, dpop_rt: Option<&VerifiedProof>) -> RtBinding {
+fn issuance_binding(
+    req: &TokenRequest<'_>,
+    dpop: Option<&VerifiedProof>,
+    dpop_rt: Option<&VerifiedProof>,
+) -> RtBinding {
     match (dpop_rt, req.client_type, dpop) {
         (Some(r), _, _) => RtBinding::DpopRtJkt(r.jkt.clone()),
         (None, ClientType::Confidential, _) => RtBinding::ClientAuth,

@@ -142,7 +142,9 @@ fn percent_normalize(s: &str) -> Result<String, UriError> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = bytes.get(i + 1..i + 3).ok_or(UriError::BadPercentEncoding)?;
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .ok_or(UriError::BadPercentEncoding)?;
             let hi = hex_val(hex[0]).ok_or(UriError::BadPercentEncoding)?;
             let lo = hex_val(hex[1]).ok_or(UriError::BadPercentEncoding)?;
             let c = hi * 16 + lo;
@@ -203,19 +205,35 @@ mod tests {
     use super::*;
 
     fn n(s: &str) -> String {
-        NormalizedUri::parse(s).map(|u| u.0).unwrap_or_else(|e| format!("ERR {e}"))
+        NormalizedUri::parse(s)
+            .map(|u| u.0)
+            .unwrap_or_else(|e| format!("ERR {e}"))
     }
 
     #[test]
     fn rfc3986_examples() {
         // RFC 3986 §6.2.2 example.
-        assert_eq!(n("eXAMPLE://a/./b/../b/%63/%7bfoo%7d"), "example://a/b/c/%7Bfoo%7D");
+        assert_eq!(
+            n("eXAMPLE://a/./b/../b/%63/%7bfoo%7d"),
+            "example://a/b/c/%7Bfoo%7D"
+        );
         // §6.2.3: all four are equivalent.
-        for u in ["http://example.com", "http://example.com/", "http://example.com:/", "http://example.com:80/"] {
+        for u in [
+            "http://example.com",
+            "http://example.com/",
+            "http://example.com:/",
+            "http://example.com:80/",
+        ] {
             assert_eq!(n(u), "http://example.com/");
         }
-        assert_eq!(n("HTTPS://Server.Example.COM:443/token?x=1#f"), "https://server.example.com/token");
-        assert_eq!(n("https://server.example.com:8443/a/./b/../c"), "https://server.example.com:8443/a/c");
+        assert_eq!(
+            n("HTTPS://Server.Example.COM:443/token?x=1#f"),
+            "https://server.example.com/token"
+        );
+        assert_eq!(
+            n("https://server.example.com:8443/a/./b/../c"),
+            "https://server.example.com:8443/a/c"
+        );
         assert_eq!(n("https://[::1]:443/x"), "https://[::1]/x");
         assert_eq!(n("https://[::1]/x"), "https://[::1]/x");
         // Path case is significant.
@@ -233,9 +251,20 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        for u in ["", "/token", "server.example.com/token", "https://", "https://:443/", "https://a:99999/", "https://a:x/",
-            "https://a/%zz", "https://a/%4", "https://a b/", "1http://a/", "https://a/\u{e9}"]
-        {
+        for u in [
+            "",
+            "/token",
+            "server.example.com/token",
+            "https://",
+            "https://:443/",
+            "https://a:99999/",
+            "https://a:x/",
+            "https://a/%zz",
+            "https://a/%4",
+            "https://a b/",
+            "1http://a/",
+            "https://a/\u{e9}",
+        ] {
             assert!(NormalizedUri::parse(u).is_err(), "{u}");
         }
     }

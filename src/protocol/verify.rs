@@ -54,7 +54,12 @@ impl Default for VerifyPolicy {
     /// 8 KiB, ES256, `iat` within 60 s in the past and 10 s in the future: the FAPI 2.0 guidance
     /// cited in keycloak#34894 (accept up to 10 s ahead, reject more than 60 s old).
     fn default() -> Self {
-        Self { max_proof_bytes: 8192, allowed_algs: vec!["ES256".into()], max_age_secs: 60, max_future_skew_secs: 10 }
+        Self {
+            max_proof_bytes: 8192,
+            allowed_algs: vec!["ES256".into()],
+            max_age_secs: 60,
+            max_future_skew_secs: 10,
+        }
     }
 }
 
@@ -92,7 +97,12 @@ pub struct ProofRequest<'a> {
 
 impl<'a> ProofRequest<'a> {
     /// A request with no nonce, access token, key binding or refresh token.
-    pub fn new(kind: ProofKind, header_values: &'a [&'a str], htm: &'a str, htu: &'a NormalizedUri) -> Self {
+    pub fn new(
+        kind: ProofKind,
+        header_values: &'a [&'a str],
+        htm: &'a str,
+        htu: &'a NormalizedUri,
+    ) -> Self {
         Self {
             kind,
             header_values,
@@ -134,7 +144,10 @@ pub enum ProofError {
     #[error("not a single well-formed JWT: {0}")]
     Malformed(JwsError),
     #[error("typ is {found:?}, expected {expected}")]
-    Typ { found: Option<String>, expected: &'static str },
+    Typ {
+        found: Option<String>,
+        expected: &'static str,
+    },
     #[error("alg missing")]
     AlgMissing,
     #[error(transparent)]
@@ -253,18 +266,34 @@ impl ProofRejection {
 }
 
 /// Verifies the proof in `req`. See the module doc for the checks and their order.
-pub fn verify(req: &ProofRequest<'_>, policy: &VerifyPolicy, now: i64, replay: &mut dyn ReplayStore) -> Result<VerifiedProof, ProofRejection> {
-    check(req, policy, now, replay).map_err(|error| ProofRejection { kind: req.kind, error })
+pub fn verify(
+    req: &ProofRequest<'_>,
+    policy: &VerifyPolicy,
+    now: i64,
+    replay: &mut dyn ReplayStore,
+) -> Result<VerifiedProof, ProofRejection> {
+    check(req, policy, now, replay).map_err(|error| ProofRejection {
+        kind: req.kind,
+        error,
+    })
 }
 
-fn check(req: &ProofRequest<'_>, policy: &VerifyPolicy, now: i64, replay: &mut dyn ReplayStore) -> Result<VerifiedProof, ProofError> {
+fn check(
+    req: &ProofRequest<'_>,
+    policy: &VerifyPolicy,
+    now: i64,
+    replay: &mut dyn ReplayStore,
+) -> Result<VerifiedProof, ProofError> {
     let text = match req.header_values {
         [] => return Err(ProofError::MissingHeader),
         [one] => *one,
         many => return Err(ProofError::MultipleHeaders(many.len())),
     };
     if text.len() > policy.max_proof_bytes {
-        return Err(ProofError::TooLarge { len: text.len(), max: policy.max_proof_bytes });
+        return Err(ProofError::TooLarge {
+            len: text.len(),
+            max: policy.max_proof_bytes,
+        });
     }
     let jws = jws::parse(text).map_err(ProofError::Malformed)?;
 
@@ -272,7 +301,12 @@ fn check(req: &ProofRequest<'_>, policy: &VerifyPolicy, now: i64, replay: &mut d
     let expected_typ = req.kind.typ();
     match jws.header_str("typ") {
         Some(t) if t == expected_typ => {}
-        other => return Err(ProofError::Typ { found: other.map(str::to_owned), expected: expected_typ }),
+        other => {
+            return Err(ProofError::Typ {
+                found: other.map(str::to_owned),
+                expected: expected_typ,
+            })
+        }
     }
     let alg = jws.header_str("alg").ok_or(ProofError::AlgMissing)?;
     jws::check_alg(alg, &policy.allowed_algs).map_err(ProofError::Alg)?;
@@ -288,17 +322,26 @@ fn check(req: &ProofRequest<'_>, policy: &VerifyPolicy, now: i64, replay: &mut d
     // Claims.
     let claims = &jws.claims;
     let claim_str = |name: &'static str| claims.get(name).and_then(Value::as_str);
-    let jti = claim_str("jti").filter(|j| !j.is_empty()).ok_or(ProofError::MissingClaim("jti"))?;
+    let jti = claim_str("jti")
+        .filter(|j| !j.is_empty())
+        .ok_or(ProofError::MissingClaim("jti"))?;
     let htm = claim_str("htm").ok_or(ProofError::MissingClaim("htm"))?;
     let htu = claim_str("htu").ok_or(ProofError::MissingClaim("htu"))?;
-    let iat = claims.get("iat").and_then(numeric_date).ok_or(ProofError::MissingClaim("iat"))?;
+    let iat = claims
+        .get("iat")
+        .and_then(numeric_date)
+        .ok_or(ProofError::MissingClaim("iat"))?;
 
     if htm != req.htm {
-        return Err(ProofError::HtmMismatch { found: htm.to_owned() });
+        return Err(ProofError::HtmMismatch {
+            found: htm.to_owned(),
+        });
     }
     let proof_htu = NormalizedUri::parse(htu).map_err(ProofError::HtuInvalid)?;
     if &proof_htu != req.htu {
-        return Err(ProofError::HtuMismatch { found: htu.to_owned() });
+        return Err(ProofError::HtuMismatch {
+            found: htu.to_owned(),
+        });
     }
 
     let nonce = claims.get("nonce").and_then(Value::as_str);
@@ -311,10 +354,18 @@ fn check(req: &ProofRequest<'_>, policy: &VerifyPolicy, now: i64, replay: &mut d
     }
 
     if iat < now.saturating_sub(policy.max_age_secs) {
-        return Err(ProofError::IatTooOld { iat, now, max_age: policy.max_age_secs });
+        return Err(ProofError::IatTooOld {
+            iat,
+            now,
+            max_age: policy.max_age_secs,
+        });
     }
     if iat > now.saturating_add(policy.max_future_skew_secs) {
-        return Err(ProofError::IatInFuture { iat, now, skew: policy.max_future_skew_secs });
+        return Err(ProofError::IatInFuture {
+            iat,
+            now,
+            skew: policy.max_future_skew_secs,
+        });
     }
 
     if let Some(at) = req.access_token {
@@ -363,11 +414,19 @@ fn check(req: &ProofRequest<'_>, policy: &VerifyPolicy, now: i64, replay: &mut d
         jti: jti.to_owned(),
         iat,
         nonce: nonce.map(str::to_owned),
-        rth: if req.kind == ProofKind::DpopRt { rth.map(str::to_owned) } else { None },
+        rth: if req.kind == ProofKind::DpopRt {
+            rth.map(str::to_owned)
+        } else {
+            None
+        },
     })
 }
 
 /// A JWT NumericDate (RFC 7519 §2): an integer, or a finite number truncated to whole seconds.
 pub(crate) fn numeric_date(v: &Value) -> Option<i64> {
-    v.as_i64().or_else(|| v.as_f64().filter(|f| f.is_finite()).map(|f| f.floor() as i64))
+    v.as_i64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.is_finite())
+            .map(|f| f.floor() as i64)
+    })
 }
