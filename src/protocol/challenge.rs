@@ -9,6 +9,7 @@
 //! <https://www.rfc-editor.org/rfc/rfc9449#section-7.1>
 
 use super::oauth_error::OAuthError;
+use super::verify::ProofRejection;
 
 /// A character that cannot appear in a challenge parameter value.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -61,6 +62,17 @@ impl Challenge {
     pub fn algs<S: AsRef<str>>(self, algs: &[S]) -> Self {
         let joined = algs.iter().map(AsRef::as_ref).collect::<Vec<_>>().join(" ");
         self.param("algs", &joined)
+    }
+
+    /// A resource server's `DPoP` challenge for a rejected proof (RFC 9449 §7.1, §9): `error`
+    /// from the rejection (`invalid_dpop_proof`, `use_dpop_nonce`, `invalid_token`), an
+    /// `error_description` naming the failed check, and `algs`.
+    pub fn for_rejection<S: AsRef<str>>(rejection: &ProofRejection, algs: &[S]) -> Self {
+        let description = format!("DPoP proof check failed: {}", rejection.reason());
+        Self::dpop()
+            .error(rejection.oauth_error())
+            .error_description(&description)
+            .algs(algs)
     }
 
     fn param(mut self, name: &'static str, value: &str) -> Self {
