@@ -49,42 +49,57 @@ impl Jwk {
                 .ok_or(JwkError::MissingMember(name))
         };
         match get("kty")?.as_str() {
-            "EC" => Ok(Jwk::Ec { crv: get("crv")?, x: get("x")?, y: get("y")? }),
-            "RSA" => Ok(Jwk::Rsa { n: get("n")?, e: get("e")? }),
-            "OKP" => Ok(Jwk::Okp { crv: get("crv")?, x: get("x")? }),
+            "EC" => Ok(Jwk::Ec {
+                crv: get("crv")?,
+                x: get("x")?,
+                y: get("y")?,
+            }),
+            "RSA" => Ok(Jwk::Rsa {
+                n: get("n")?,
+                e: get("e")?,
+            }),
+            "OKP" => Ok(Jwk::Okp {
+                crv: get("crv")?,
+                x: get("x")?,
+            }),
             other => Err(JwkError::UnsupportedKty(other.to_string())),
         }
     }
 
     /// An EC P-256 JWK from the affine coordinates (32 bytes each, big-endian).
     pub fn p256(x: &[u8; 32], y: &[u8; 32]) -> Jwk {
-        Jwk::Ec { crv: "P-256".into(), x: b64::encode(x), y: b64::encode(y) }
+        Jwk::Ec {
+            crv: "P-256".into(),
+            x: b64::encode(x),
+            y: b64::encode(y),
+        }
     }
 
     /// An EC P-256 JWK from a `p256` verifying key.
     pub fn from_p256(key: &p256::ecdsa::VerifyingKey) -> Jwk {
         let point = key.to_encoded_point(false);
-        let x: [u8; 32] = point.x().expect("uncompressed point").as_slice().try_into().expect("32 bytes");
-        let y: [u8; 32] = point.y().expect("uncompressed point").as_slice().try_into().expect("32 bytes");
+        // An uncompressed encoding of a valid public key always carries both coordinates.
+        let x: [u8; 32] = (*point.x().expect("uncompressed point has x")).into();
+        let y: [u8; 32] = (*point.y().expect("uncompressed point has y")).into();
         Jwk::p256(&x, &y)
     }
 
     /// The `p256` verifying key for an EC P-256 JWK.
     pub fn to_p256(&self) -> Result<p256::ecdsa::VerifyingKey, JwkError> {
-        let Jwk::Ec { crv, x, y } = self else { return Err(JwkError::InvalidEcPoint) };
+        let Jwk::Ec { crv, x, y } = self else {
+            return Err(JwkError::InvalidEcPoint);
+        };
         if crv != "P-256" {
             return Err(JwkError::InvalidEcPoint);
         }
-        let x = b64::decode(x).map_err(|_| JwkError::InvalidEcPoint)?;
-        let y = b64::decode(y).map_err(|_| JwkError::InvalidEcPoint)?;
-        if x.len() != 32 || y.len() != 32 {
-            return Err(JwkError::InvalidEcPoint);
-        }
-        let point = p256::EncodedPoint::from_affine_coordinates(
-            p256::FieldBytes::from_slice(&x),
-            p256::FieldBytes::from_slice(&y),
-            false,
-        );
+        let coord = |c: &str| -> Result<p256::FieldBytes, JwkError> {
+            let bytes: [u8; 32] = b64::decode(c)
+                .ok()
+                .and_then(|v| v.try_into().ok())
+                .ok_or(JwkError::InvalidEcPoint)?;
+            Ok(bytes.into())
+        };
+        let point = p256::EncodedPoint::from_affine_coordinates(&coord(x)?, &coord(y)?, false);
         p256::ecdsa::VerifyingKey::from_encoded_point(&point).map_err(|_| JwkError::InvalidEcPoint)
     }
 
