@@ -193,3 +193,77 @@ fn normalisation_vectors() {
         key.verify(case["message"].as_str().unwrap().as_bytes(), &sig).expect(name);
     }
 }
+
+/// `leaklab bench signers` end to end: a short run into a temporary directory writes both
+/// tables with the documented columns, one row per signer and concurrency, and the comparisons.
+#[test]
+fn bench_signers_writes_tables() {
+    use polars::prelude::{ParquetReader, SerReader as _};
+    let out = tempfile::tempdir().expect("tempdir");
+    let keep = out.path().join("keep.txt");
+    std::fs::write(&keep, "other results stay").expect("write");
+    let result = std::process::Command::new(env!("CARGO_BIN_EXE_leaklab"))
+        .args(["bench", "signers", "--count", "40", "--concurrency", "2", "--out"])
+        .arg(out.path())
+        .output()
+        .expect("run leaklab");
+    let stdout = String::from_utf8_lossy(&result.stdout);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(result.status.success(), "bench signers failed:\n{stdout}\n{stderr}");
+    assert!(keep.exists(), "bench signers must not replace the output directory");
+    let csv = std::fs::read_to_string(out.path().join("signers.csv")).expect("signers.csv");
+    let header: Vec<&str> = csv.lines().next().expect("header").split(',').collect();
+    let expected = [
+        "device", "backend", "operation", "concurrency", "ops_per_s", "mean_us", "p10_us", "p50_us", "p90_us",
+        "p99_us", "p999_us", "max_us", "samples", "reference", "ratio_to_reference", "host", "leaklab_version",
+    ];
+    assert_eq!(header, expected);
+    let file = std::fs::File::open(out.path().join("signers.parquet")).expect("signers.parquet");
+    let df = ParquetReader::new(file).finish().expect("read parquet");
+    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+    assert_eq!(names, expected);
+    assert_eq!(df.height(), csv.lines().count() - 1);
+    let has = |prefix: &str| csv.lines().any(|l| l.starts_with(prefix));
+    assert!(has("software,p256,es256 sign,1,"), "{csv}");
+    assert!(has("software,p256,es256 sign,2,"), "{csv}");
+    #[cfg(feature = "aws-lc")]
+    assert!(has("software,aws-lc-rs,es256 sign,2,"), "{csv}");
+    let installed = |bin: &str| leaklab_which(bin);
+    if in_ci() || installed("swtpm") {
+        #[cfg(feature = "tpm")]
+        assert!(has("swtpm,tss-esapi,es256 sign,2,"), "{csv}\n{stderr}");
+    }
+    if in_ci() || installed("softhsm2-util") {
+        #[cfg(feature = "pkcs11")]
+        assert!(has("softhsm2,cryptoki,es256 sign,2,"), "{csv}\n{stderr}");
+    }
+    if installed("tpm2_sign") && installed("swtpm") {
+        #[cfg(feature = "tpm")]
+        assert!(has("swtpm,tpm2-tools,tpm2_sign loop,1,"), "{csv}\n{stderr}");
+    }
+    if installed("openssl") {
+        assert!(csv.contains(",openssl speed,1,"), "{csv}\n{stderr}");
+        assert!(csv.contains("es256 sign,1,") && csv.contains(",openssl speed,"));
+    }
+}
+
+#[test]
+fn bench_signers_rejects_bad_input() {
+    for args in [&["--count", "0"][..], &["--seconds", "-1"], &["--concurrency", "0", "--count", "5"]] {
+        let result = std::process::Command::new(env!("CARGO_BIN_EXE_leaklab"))
+            .args(["bench", "signers"])
+            .args(args)
+            .output()
+            .expect("run leaklab");
+        assert_eq!(result.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(stderr.starts_with("leaklab: error:") || stderr.contains("error:"), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+fn leaklab_which(binary: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(binary).is_file()))
+        .unwrap_or(false)
+}
