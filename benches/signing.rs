@@ -27,7 +27,10 @@ fn message(i: u64) -> Vec<u8> {
 
 /// Times `iters` signatures, verifying each one untimed.
 fn sign_and_check(signer: &mut dyn Signer, iters: u64) -> Duration {
-    let key = signer.public_jwk().to_p256().expect("signer has a valid P-256 JWK");
+    let key = signer
+        .public_jwk()
+        .to_p256()
+        .expect("signer has a valid P-256 JWK");
     let mut timed = Duration::ZERO;
     for i in 0..iters {
         let msg = message(i);
@@ -50,7 +53,10 @@ fn bench_signer(c: &mut Criterion, name: &str, signer: &mut dyn Signer) {
 
 #[allow(dead_code)] // unused when built without the device features
 fn skip(what: &str, why: &dyn std::fmt::Display) {
-    if std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false) {
+    if std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
+    {
         panic!("{what}: {why}");
     }
     eprintln!("\n*** SKIP bench {what}: {why} (fails when CI=true) ***\n");
@@ -85,10 +91,18 @@ fn tpm(c: &mut Criterion) {
 fn pkcs11(c: &mut Criterion) {
     use leaklab::signer::{lab::SoftHsmToken, pkcs11::Pkcs11Signer};
     let (mut signer, name, _token) = if std::env::var_os("LEAKLAB_PKCS11_TOKEN").is_some() {
-        (Pkcs11Signer::from_env().expect("PKCS#11 token from env"), "pkcs11-env", None)
+        (
+            Pkcs11Signer::from_env().expect("PKCS#11 token from env"),
+            "pkcs11-env",
+            None,
+        )
     } else {
         match SoftHsmToken::init() {
-            Ok(t) => (Pkcs11Signer::open(&t.pkcs11_config()).expect("open SoftHSM2 signer"), "pkcs11-softhsm2", Some(t)),
+            Ok(t) => (
+                Pkcs11Signer::open(&t.pkcs11_config()).expect("open SoftHSM2 signer"),
+                "pkcs11-softhsm2",
+                Some(t),
+            ),
             Err(e) => return skip("PKCS#11", &e),
         }
     };

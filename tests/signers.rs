@@ -13,7 +13,9 @@ use p256::ecdsa::signature::Verifier as _;
 const MESSAGES: usize = 600;
 
 fn in_ci() -> bool {
-    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
 }
 
 /// Handles a device that could not be provisioned: fail in CI, loud skip elsewhere.
@@ -38,15 +40,20 @@ fn round_trip(signer: &mut dyn Signer) -> usize {
             short += 1;
         }
         let parsed = p256::ecdsa::Signature::from_slice(&sig).expect("64-byte r||s");
-        key.verify(message.as_bytes(), &parsed)
-            .unwrap_or_else(|e| panic!("signature {i} from {} does not verify: {e}", signer.describe()));
+        key.verify(message.as_bytes(), &parsed).unwrap_or_else(|e| {
+            panic!(
+                "signature {i} from {} does not verify: {e}",
+                signer.describe()
+            )
+        });
     }
     short
 }
 
 #[test]
 fn software_p256_round_trip() {
-    let mut signer = leaklab::signer::open(leaklab::signer::SignerKind::Software, None).expect("software");
+    let mut signer =
+        leaklab::signer::open(leaklab::signer::SignerKind::Software, None).expect("software");
     let short = round_trip(signer.as_mut());
     assert!(short > 0, "no short r/s in {MESSAGES} software signatures");
 }
@@ -91,13 +98,23 @@ fn tpm_round_trip_on_swtpm() {
 #[test]
 fn missing_tpm_is_unavailable() {
     use leaklab::signer::tpm::TpmSigner;
-    let err = TpmSigner::open("device:/nonexistent/tpmrm9").err().expect("no such device");
+    let err = TpmSigner::open("device:/nonexistent/tpmrm9")
+        .err()
+        .expect("no such device");
     assert!(matches!(err, SignerError::Unavailable(_)), "{err:?}");
     // A loopback port nobody listens on (bound and released).
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let err = TpmSigner::open(&format!("swtpm:host=127.0.0.1,port={port}")).err().expect("nobody listens");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = TpmSigner::open(&format!("swtpm:host=127.0.0.1,port={port}"))
+        .err()
+        .expect("nobody listens");
     assert!(matches!(err, SignerError::Unavailable(_)), "{err:?}");
-    let err = TpmSigner::open("carrier-pigeon:coop=3").err().expect("bad TCTI");
+    let err = TpmSigner::open("carrier-pigeon:coop=3")
+        .err()
+        .expect("bad TCTI");
     assert!(matches!(err, SignerError::Unavailable(_)), "{err:?}");
     assert!(err.to_string().contains("carrier-pigeon"));
 }
@@ -145,26 +162,36 @@ fn missing_pkcs11_module_is_unavailable() {
 
 #[test]
 fn key_file_is_refused_for_device_signers() {
-    let err = leaklab::signer::open(leaklab::signer::SignerKind::Tpm, Some(std::path::Path::new("k.json")))
-        .err()
-        .expect("key file with TPM");
+    let err = leaklab::signer::open(
+        leaklab::signer::SignerKind::Tpm,
+        Some(std::path::Path::new("k.json")),
+    )
+    .err()
+    .expect("key file with TPM");
     assert!(matches!(err, SignerError::InvalidKey(_)), "{err:?}");
 }
 
 fn hex(s: &str) -> Vec<u8> {
     assert!(s.len() % 2 == 0, "odd hex length");
-    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex")).collect()
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
+        .collect()
 }
 
 /// Known answers: OpenSSL-made signatures with short r or s, in DER, TPM-style r/s and PKCS#11
 /// raw form, converted to JWS form and verified (tests/vectors/jws-signatures.json).
 #[test]
 fn normalisation_vectors() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/jws-signatures.json"))
-        .expect("vector file");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/vectors/jws-signatures.json"
+    ))
+    .expect("vector file");
     let doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
     let pk = &doc["public_key"];
-    let (x, y) = jws_signature::p256_point(&hex(pk["ec_point_der"].as_str().unwrap())).expect("point");
+    let (x, y) =
+        jws_signature::p256_point(&hex(pk["ec_point_der"].as_str().unwrap())).expect("point");
     assert_eq!(x.to_vec(), hex(pk["x"].as_str().unwrap()));
     assert_eq!(y.to_vec(), hex(pk["y"].as_str().unwrap()));
     let key = Jwk::p256(&x, &y).to_p256().expect("valid key");
@@ -177,7 +204,10 @@ fn normalisation_vectors() {
             "der" => {
                 let der = hex(case["input"].as_str().unwrap());
                 let (r, s) = jws_signature::parse_der(&der).expect(name);
-                assert_eq!(jws_signature::from_pkcs11(&der).expect(name), jws_signature::from_r_s(r, s).unwrap());
+                assert_eq!(
+                    jws_signature::from_pkcs11(&der).expect(name),
+                    jws_signature::from_r_s(r, s).unwrap()
+                );
                 jws_signature::from_pkcs11(&der).expect(name)
             }
             "r_s" => jws_signature::from_r_s(
@@ -185,12 +215,15 @@ fn normalisation_vectors() {
                 &hex(case["s"].as_str().unwrap()),
             )
             .expect(name),
-            "pkcs11" => jws_signature::from_pkcs11(&hex(case["input"].as_str().unwrap())).expect(name),
+            "pkcs11" => {
+                jws_signature::from_pkcs11(&hex(case["input"].as_str().unwrap())).expect(name)
+            }
             other => panic!("unknown form {other}"),
         };
         assert_eq!(got.to_vec(), expected, "{name}");
         let sig = p256::ecdsa::Signature::from_slice(&got).expect(name);
-        key.verify(case["message"].as_str().unwrap().as_bytes(), &sig).expect(name);
+        key.verify(case["message"].as_str().unwrap().as_bytes(), &sig)
+            .expect(name);
     }
 }
 
@@ -203,24 +236,57 @@ fn bench_signers_writes_tables() {
     let keep = out.path().join("keep.txt");
     std::fs::write(&keep, "other results stay").expect("write");
     let result = std::process::Command::new(env!("CARGO_BIN_EXE_leaklab"))
-        .args(["bench", "signers", "--count", "40", "--concurrency", "2", "--out"])
+        .args([
+            "bench",
+            "signers",
+            "--count",
+            "40",
+            "--concurrency",
+            "2",
+            "--out",
+        ])
         .arg(out.path())
         .output()
         .expect("run leaklab");
     let stdout = String::from_utf8_lossy(&result.stdout);
     let stderr = String::from_utf8_lossy(&result.stderr);
-    assert!(result.status.success(), "bench signers failed:\n{stdout}\n{stderr}");
-    assert!(keep.exists(), "bench signers must not replace the output directory");
+    assert!(
+        result.status.success(),
+        "bench signers failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        keep.exists(),
+        "bench signers must not replace the output directory"
+    );
     let csv = std::fs::read_to_string(out.path().join("signers.csv")).expect("signers.csv");
     let header: Vec<&str> = csv.lines().next().expect("header").split(',').collect();
     let expected = [
-        "device", "backend", "operation", "concurrency", "ops_per_s", "mean_us", "p10_us", "p50_us", "p90_us",
-        "p99_us", "p999_us", "max_us", "samples", "reference", "ratio_to_reference", "host", "leaklab_version",
+        "device",
+        "backend",
+        "operation",
+        "concurrency",
+        "ops_per_s",
+        "mean_us",
+        "p10_us",
+        "p50_us",
+        "p90_us",
+        "p99_us",
+        "p999_us",
+        "max_us",
+        "samples",
+        "reference",
+        "ratio_to_reference",
+        "host",
+        "leaklab_version",
     ];
     assert_eq!(header, expected);
     let file = std::fs::File::open(out.path().join("signers.parquet")).expect("signers.parquet");
     let df = ParquetReader::new(file).finish().expect("read parquet");
-    let names: Vec<String> = df.get_column_names().iter().map(|n| n.to_string()).collect();
+    let names: Vec<String> = df
+        .get_column_names()
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
     assert_eq!(names, expected);
     assert_eq!(df.height(), csv.lines().count() - 1);
     let has = |prefix: &str| csv.lines().any(|l| l.starts_with(prefix));
@@ -249,7 +315,11 @@ fn bench_signers_writes_tables() {
 
 #[test]
 fn bench_signers_rejects_bad_input() {
-    for args in [&["--count", "0"][..], &["--seconds", "-1"], &["--concurrency", "0", "--count", "5"]] {
+    for args in [
+        &["--count", "0"][..],
+        &["--seconds", "-1"],
+        &["--concurrency", "0", "--count", "5"],
+    ] {
         let result = std::process::Command::new(env!("CARGO_BIN_EXE_leaklab"))
             .args(["bench", "signers"])
             .args(args)
@@ -257,7 +327,10 @@ fn bench_signers_rejects_bad_input() {
             .expect("run leaklab");
         assert_eq!(result.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&result.stderr);
-        assert!(stderr.starts_with("leaklab: error:") || stderr.contains("error:"), "{stderr}");
+        assert!(
+            stderr.starts_with("leaklab: error:") || stderr.contains("error:"),
+            "{stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }

@@ -96,7 +96,9 @@ fn signers(args: SignersArgs) -> anyhow::Result<super::Outcome> {
         (Some(s), None) => Budget::Time(Duration::from_secs_f64(s)),
         (None, None) => Budget::Time(Duration::from_secs(3)),
     };
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     let concurrency = args.concurrency.unwrap_or(cpus);
     if concurrency == 0 || concurrency > 1024 {
         bail!("--concurrency must be in 1..=1024, got {concurrency}");
@@ -109,14 +111,26 @@ fn signers(args: SignersArgs) -> anyhow::Result<super::Outcome> {
 
     // Software p256.
     for &c in &levels {
-        let make = || Ok(Box::new(leaklab::signer::software::SoftwareSigner::generate(&mut rand::rngs::OsRng)) as Box<dyn Signer>);
+        let make = || {
+            Ok(
+                Box::new(leaklab::signer::software::SoftwareSigner::generate(
+                    &mut rand::rngs::OsRng,
+                )) as Box<dyn Signer>,
+            )
+        };
         rows.push(measure("software", "p256", Pool::own(c, make)?, budget)?);
     }
     // aws-lc-rs.
     #[cfg(feature = "aws-lc")]
     for &c in &levels {
-        let make = || Ok(Box::new(leaklab::signer::aws_lc::AwsLcSigner::generate()?) as Box<dyn Signer>);
-        rows.push(measure("software", "aws-lc-rs", Pool::own(c, make)?, budget)?);
+        let make =
+            || Ok(Box::new(leaklab::signer::aws_lc::AwsLcSigner::generate()?) as Box<dyn Signer>);
+        rows.push(measure(
+            "software",
+            "aws-lc-rs",
+            Pool::own(c, make)?,
+            budget,
+        )?);
     }
     // TPM: the one the environment names, else a swtpm started here.
     #[cfg(feature = "tpm")]
@@ -145,7 +159,10 @@ enum Pool {
 }
 
 impl Pool {
-    fn own(n: usize, make: impl Fn() -> Result<Box<dyn Signer>, SignerError>) -> anyhow::Result<Pool> {
+    fn own(
+        n: usize,
+        make: impl Fn() -> Result<Box<dyn Signer>, SignerError>,
+    ) -> anyhow::Result<Pool> {
         let signers = (0..n).map(|_| make()).collect::<Result<Vec<_>, _>>()?;
         Ok(Pool::Own(signers))
     }
@@ -169,7 +186,9 @@ impl Handle<'_> {
         match self {
             Handle::Own(s) => s.sign(msg),
             Handle::Shared(m) => {
-                let mut guard = m.lock().map_err(|_| SignerError::Device("shared signer lock poisoned".into()))?;
+                let mut guard = m
+                    .lock()
+                    .map_err(|_| SignerError::Device("shared signer lock poisoned".into()))?;
                 guard.sign(msg)
             }
         }
@@ -178,7 +197,11 @@ impl Handle<'_> {
     fn verifying_key(&self) -> anyhow::Result<p256::ecdsa::VerifyingKey> {
         let jwk = match self {
             Handle::Own(s) => s.public_jwk().clone(),
-            Handle::Shared(m) => m.lock().map_err(|_| anyhow!("shared signer lock poisoned"))?.public_jwk().clone(),
+            Handle::Shared(m) => m
+                .lock()
+                .map_err(|_| anyhow!("shared signer lock poisoned"))?
+                .public_jwk()
+                .clone(),
         };
         Ok(jwk.to_p256()?)
     }
@@ -219,7 +242,8 @@ fn measure(device: &str, backend: &str, mut pool: Pool, budget: Budget) -> anyho
     // Warm up (connections, caches, lazy key loading): not recorded.
     for (w, h) in handles.iter_mut().enumerate() {
         for i in 0..3 {
-            h.sign(&message(w, u64::MAX - i)).with_context(|| format!("{label}: warm-up signature"))?;
+            h.sign(&message(w, u64::MAX - i))
+                .with_context(|| format!("{label}: warm-up signature"))?;
         }
     }
     let bar = progress_bar(budget, &label);
@@ -263,7 +287,11 @@ fn measure(device: &str, backend: &str, mut pool: Pool, budget: Budget) -> anyho
                         }
                         i += 1;
                     }
-                    Ok(WorkerResult { hist, ended: Instant::now(), kept })
+                    Ok(WorkerResult {
+                        hist,
+                        ended: Instant::now(),
+                        kept,
+                    })
                 })
             })
             .collect();
@@ -287,7 +315,10 @@ fn measure(device: &str, backend: &str, mut pool: Pool, budget: Budget) -> anyho
         }
         workers
             .into_iter()
-            .map(|w| w.join().unwrap_or_else(|_| Err(anyhow!("worker thread panicked"))))
+            .map(|w| {
+                w.join()
+                    .unwrap_or_else(|_| Err(anyhow!("worker thread panicked")))
+            })
             .collect()
     });
     bar.finish_and_clear();
@@ -302,8 +333,9 @@ fn measure(device: &str, backend: &str, mut pool: Pool, budget: Budget) -> anyho
         let key = handles[w].verifying_key()?;
         for (i, sig) in &result.kept {
             let parsed = p256::ecdsa::Signature::from_slice(sig)?;
-            key.verify(&message(w, *i), &parsed)
-                .map_err(|e| anyhow!("{label}: signature {i} of worker {w} does not verify: {e}"))?;
+            key.verify(&message(w, *i), &parsed).map_err(|e| {
+                anyhow!("{label}: signature {i} of worker {w} does not verify: {e}")
+            })?;
         }
     }
     let samples = hist.len();
@@ -332,15 +364,22 @@ fn progress_bar(budget: Budget, label: &str) -> indicatif::ProgressBar {
         Budget::Count(n) => (n, "sigs"),
     };
     let bar = indicatif::ProgressBar::new(len);
-    let style = indicatif::ProgressStyle::with_template(&format!("{{msg:32}} [{{bar:30}}] {{pos}}/{{len}} {unit}"))
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let style = indicatif::ProgressStyle::with_template(&format!(
+        "{{msg:32}} [{{bar:30}}] {{pos}}/{{len}} {unit}"
+    ))
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_message(label.to_string());
     bar
 }
 
 #[cfg(feature = "tpm")]
-fn tpm_rows(levels: &[usize], budget: Budget, compare: bool, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+fn tpm_rows(
+    levels: &[usize],
+    budget: Budget,
+    compare: bool,
+    rows: &mut Vec<Row>,
+) -> anyhow::Result<()> {
     use leaklab::signer::{lab::Swtpm, tpm::TpmSigner};
     let (tcti, device, _swtpm) = match leaklab::signer::tpm::tcti_from_env() {
         Some((_, tcti)) => (tcti.clone(), format!("tpm {tcti}"), None),
@@ -357,7 +396,9 @@ fn tpm_rows(levels: &[usize], budget: Budget, compare: bool, rows: &mut Vec<Row>
     let has_rm = tcti.starts_with("device:/dev/tpmrm") || tcti.starts_with("tabrmd");
     for &c in levels {
         let pool = if has_rm || c == 1 {
-            Pool::own(c, || Ok(Box::new(TpmSigner::open(&tcti)?) as Box<dyn Signer>))?
+            Pool::own(c, || {
+                Ok(Box::new(TpmSigner::open(&tcti)?) as Box<dyn Signer>)
+            })?
         } else {
             Pool::Shared(Arc::new(Mutex::new(Box::new(TpmSigner::open(&tcti)?))), c)
         };
@@ -380,7 +421,13 @@ fn tpm_rows(levels: &[usize], budget: Budget, compare: bool, rows: &mut Vec<Row>
 #[cfg(feature = "tpm")]
 fn tpm2_sign_loop(tcti: &str, device: &str, budget: Budget) -> anyhow::Result<Option<Row>> {
     use leaklab::signer::lab::which;
-    let tools = ["tpm2_createprimary", "tpm2_create", "tpm2_load", "tpm2_sign", "tpm2_flushcontext"];
+    let tools = [
+        "tpm2_createprimary",
+        "tpm2_create",
+        "tpm2_load",
+        "tpm2_sign",
+        "tpm2_flushcontext",
+    ];
     if tools.iter().any(|t| which(t).is_none()) {
         return Ok(None);
     }
@@ -393,18 +440,69 @@ fn tpm2_sign_loop(tcti: &str, device: &str, budget: Budget) -> anyhow::Result<Op
             .output()
             .with_context(|| format!("running {}", args[0]))?;
         if !out.status.success() {
-            bail!("{} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "{} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         Ok(())
     };
-    run(&["tpm2_createprimary", "-Q", "-C", "o", "-g", "sha256", "-G", "ecc256", "-c", "primary.ctx"])?;
+    run(&[
+        "tpm2_createprimary",
+        "-Q",
+        "-C",
+        "o",
+        "-g",
+        "sha256",
+        "-G",
+        "ecc256",
+        "-c",
+        "primary.ctx",
+    ])?;
     run(&["tpm2_flushcontext", "-t"])?;
-    run(&["tpm2_create", "-Q", "-C", "primary.ctx", "-G", "ecc256:ecdsa-sha256", "-u", "key.pub", "-r", "key.priv"])?;
+    run(&[
+        "tpm2_create",
+        "-Q",
+        "-C",
+        "primary.ctx",
+        "-G",
+        "ecc256:ecdsa-sha256",
+        "-u",
+        "key.pub",
+        "-r",
+        "key.priv",
+    ])?;
     run(&["tpm2_flushcontext", "-t"])?;
-    run(&["tpm2_load", "-Q", "-C", "primary.ctx", "-u", "key.pub", "-r", "key.priv", "-c", "key.ctx"])?;
+    run(&[
+        "tpm2_load",
+        "-Q",
+        "-C",
+        "primary.ctx",
+        "-u",
+        "key.pub",
+        "-r",
+        "key.priv",
+        "-c",
+        "key.ctx",
+    ])?;
     run(&["tpm2_flushcontext", "-t"])?;
     std::fs::write(dir.path().join("msg"), b"leaklab tpm2_sign loop")?;
-    let sign = ["tpm2_sign", "-Q", "-c", "key.ctx", "-g", "sha256", "-s", "ecdsa", "-f", "plain", "-o", "sig.der", "msg"];
+    let sign = [
+        "tpm2_sign",
+        "-Q",
+        "-c",
+        "key.ctx",
+        "-g",
+        "sha256",
+        "-s",
+        "ecdsa",
+        "-f",
+        "plain",
+        "-o",
+        "sig.der",
+        "msg",
+    ];
     let label = format!("{device} tpm2_sign loop");
     let bar = progress_bar(budget, &label);
     let mut hist = new_hist()?;
@@ -429,7 +527,8 @@ fn tpm2_sign_loop(tcti: &str, device: &str, budget: Budget) -> anyhow::Result<Op
     }
     bar.finish_and_clear();
     let der = std::fs::read(dir.path().join("sig.der"))?;
-    leaklab::signer::jws_signature::parse_der(&der).map_err(|e| anyhow!("tpm2_sign output: {e}"))?;
+    leaklab::signer::jws_signature::parse_der(&der)
+        .map_err(|e| anyhow!("tpm2_sign output: {e}"))?;
     let samples = hist.len();
     let us = |ns: u64| ns as f64 / 1000.0;
     Ok(Some(Row {
@@ -464,7 +563,9 @@ fn pkcs11_rows(levels: &[usize], budget: Budget, rows: &mut Vec<Row>) -> anyhow:
         }
     };
     for &c in levels {
-        let pool = Pool::own(c, || Ok(Box::new(Pkcs11Signer::open(&config)?) as Box<dyn Signer>))?;
+        let pool = Pool::own(c, || {
+            Ok(Box::new(Pkcs11Signer::open(&config)?) as Box<dyn Signer>)
+        })?;
         rows.push(measure(&device, "cryptoki", pool, budget)?);
     }
     Ok(())
@@ -473,14 +574,20 @@ fn pkcs11_rows(levels: &[usize], budget: Budget, rows: &mut Vec<Row>) -> anyhow:
 /// `openssl speed -seconds S ecdsap256`, single thread; only the sign/s column is used.
 fn openssl_row(budget: Budget, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     let Some(openssl) = which_openssl() else {
-        eprintln!("leaklab: openssl not installed (apt package openssl): no openssl speed comparison");
+        eprintln!(
+            "leaklab: openssl not installed (apt package openssl): no openssl speed comparison"
+        );
         return Ok(());
     };
     let seconds = match budget {
         Budget::Time(d) => d.as_secs().max(1),
         Budget::Count(_) => 1,
     };
-    let version = Command::new(&openssl).arg("version").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let version = Command::new(&openssl)
+        .arg("version")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
     let out = Command::new(&openssl)
         .args(["speed", "-seconds", &seconds.to_string(), "ecdsap256"])
         .output()
@@ -491,7 +598,12 @@ fn openssl_row(budget: Budget, rows: &mut Vec<Row>) -> anyhow::Result<()> {
         return Ok(());
     };
     let backend = version
-        .and_then(|v| v.split_whitespace().take(2).map(str::to_owned).reduce(|a, b| format!("{a} {b}")))
+        .and_then(|v| {
+            v.split_whitespace()
+                .take(2)
+                .map(str::to_owned)
+                .reduce(|a, b| format!("{a} {b}"))
+        })
         .unwrap_or_else(|| "openssl".into());
     rows.push(Row {
         device: "software".into(),
@@ -510,7 +622,9 @@ fn openssl_row(budget: Budget, rows: &mut Vec<Row>) -> anyhow::Result<()> {
 
 fn which_openssl() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join("openssl")).find(|p| p.is_file())
+    std::env::split_paths(&path)
+        .map(|d| d.join("openssl"))
+        .find(|p| p.is_file())
 }
 
 /// The sign/s figure from `openssl speed ecdsap256` output (`256 bits ecdsa (nistp256) 0.0000s
@@ -525,14 +639,26 @@ fn parse_openssl_speed(text: &str) -> Option<f64> {
 /// Fills `reference` / `ratio_to_reference`: software rows at concurrency 1 against openssl
 /// speed, in-process TPM rows at concurrency 1 against the tpm2_sign loop on the same device.
 fn relate(rows: &mut [Row]) {
-    let openssl = rows.iter().find(|r| r.operation == OPENSSL_SPEED).map(|r| r.ops_per_s);
-    let loops: Vec<(String, f64)> =
-        rows.iter().filter(|r| r.operation == TPM2_SIGN_LOOP).map(|r| (r.device.clone(), r.ops_per_s)).collect();
-    for row in rows.iter_mut().filter(|r| r.operation == OPERATION && r.concurrency == 1) {
+    let openssl = rows
+        .iter()
+        .find(|r| r.operation == OPENSSL_SPEED)
+        .map(|r| r.ops_per_s);
+    let loops: Vec<(String, f64)> = rows
+        .iter()
+        .filter(|r| r.operation == TPM2_SIGN_LOOP)
+        .map(|r| (r.device.clone(), r.ops_per_s))
+        .collect();
+    for row in rows
+        .iter_mut()
+        .filter(|r| r.operation == OPERATION && r.concurrency == 1)
+    {
         let reference = if row.device == "software" {
             openssl.map(|o| (OPENSSL_SPEED, o))
         } else if row.backend == "tss-esapi" {
-            loops.iter().find(|(d, _)| *d == row.device).map(|(_, o)| (TPM2_SIGN_LOOP, *o))
+            loops
+                .iter()
+                .find(|(d, _)| *d == row.device)
+                .map(|(_, o)| (TPM2_SIGN_LOOP, *o))
         } else {
             None
         };
@@ -553,7 +679,13 @@ fn host_description() -> String {
         .map(|(_, m)| m.trim().to_string())
         .unwrap_or_else(|| std::env::consts::ARCH.to_string());
     let cores = info.lines().filter(|l| l.starts_with("processor")).count();
-    let cores = if cores == 0 { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { cores };
+    let cores = if cores == 0 {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    } else {
+        cores
+    };
     format!("{model} ({cores} cores)")
 }
 
@@ -581,15 +713,25 @@ pub const COLUMNS: [&str; 17] = [
 fn write(out: &Path, rows: &[Row]) -> anyhow::Result<Vec<PathBuf>> {
     use polars::prelude::{Column, DataFrame};
     let host = host_description();
-    let str_col = |name: &str, f: &dyn Fn(&Row) -> String| Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
+    let str_col = |name: &str, f: &dyn Fn(&Row) -> String| {
+        Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
+    };
     let q = |i: usize| move |r: &Row| r.quantiles_us.map(|q| q[i]);
-    let opt_col = |name: &str, f: &dyn Fn(&Row) -> Option<f64>| Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>());
+    let opt_col = |name: &str, f: &dyn Fn(&Row) -> Option<f64>| {
+        Column::new(name.into(), rows.iter().map(f).collect::<Vec<_>>())
+    };
     let columns = vec![
         str_col(COLUMNS[0], &|r| r.device.clone()),
         str_col(COLUMNS[1], &|r| r.backend.clone()),
         str_col(COLUMNS[2], &|r| r.operation.clone()),
-        Column::new(COLUMNS[3].into(), rows.iter().map(|r| r.concurrency).collect::<Vec<_>>()),
-        Column::new(COLUMNS[4].into(), rows.iter().map(|r| r.ops_per_s).collect::<Vec<_>>()),
+        Column::new(
+            COLUMNS[3].into(),
+            rows.iter().map(|r| r.concurrency).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            COLUMNS[4].into(),
+            rows.iter().map(|r| r.ops_per_s).collect::<Vec<_>>(),
+        ),
         opt_col(COLUMNS[5], &|r| r.mean_us),
         opt_col(COLUMNS[6], &q(0)),
         opt_col(COLUMNS[7], &q(1)),
@@ -597,8 +739,14 @@ fn write(out: &Path, rows: &[Row]) -> anyhow::Result<Vec<PathBuf>> {
         opt_col(COLUMNS[9], &q(3)),
         opt_col(COLUMNS[10], &q(4)),
         opt_col(COLUMNS[11], &q(5)),
-        Column::new(COLUMNS[12].into(), rows.iter().map(|r| r.samples).collect::<Vec<_>>()),
-        Column::new(COLUMNS[13].into(), rows.iter().map(|r| r.reference.clone()).collect::<Vec<_>>()),
+        Column::new(
+            COLUMNS[12].into(),
+            rows.iter().map(|r| r.samples).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            COLUMNS[13].into(),
+            rows.iter().map(|r| r.reference.clone()).collect::<Vec<_>>(),
+        ),
         opt_col(COLUMNS[14], &|r| r.ratio_to_reference),
         str_col(COLUMNS[15], &|_| host.clone()),
         str_col(COLUMNS[16], &|_| env!("CARGO_PKG_VERSION").to_string()),
@@ -610,7 +758,10 @@ fn write(out: &Path, rows: &[Row]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 fn print_table(rows: &[Row]) {
-    println!("{:<10} {:<14} {:<15} {:>4} {:>10} {:>9} {:>9} {:>9}  {}", "device", "backend", "operation", "conc", "ops/s", "p50 µs", "p99 µs", "p999 µs", "ratio");
+    println!(
+        "{:<10} {:<14} {:<15} {:>4} {:>10} {:>9} {:>9} {:>9}  {}",
+        "device", "backend", "operation", "conc", "ops/s", "p50 µs", "p99 µs", "p999 µs", "ratio"
+    );
     let fmt = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
     for r in rows {
         let ratio = match (&r.reference, r.ratio_to_reference) {

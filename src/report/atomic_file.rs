@@ -21,7 +21,10 @@ impl StagedFiles {
             .prefix(".leaklab-staging-")
             .tempdir_in(dest)
             .map_err(|e| ReportError::io(dest, e))?;
-        Ok(Self { dest: dest.to_path_buf(), staging })
+        Ok(Self {
+            dest: dest.to_path_buf(),
+            staging,
+        })
     }
 
     /// Where to write the files now.

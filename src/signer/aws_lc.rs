@@ -24,7 +24,11 @@ impl AwsLcSigner {
         let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
             .map_err(|_| SignerError::Device("aws-lc: P-256 key generation failed".into()))?;
         let (x, y) = jws_signature::p256_point(key.public_key().as_ref())?;
-        Ok(Self { key, rng: SystemRandom::new(), jwk: Jwk::p256(&x, &y) })
+        Ok(Self {
+            key,
+            rng: SystemRandom::new(),
+            jwk: Jwk::p256(&x, &y),
+        })
     }
 }
 
@@ -39,8 +43,9 @@ impl Signer for AwsLcSigner {
             .sign(&self.rng, message)
             .map_err(|_| SignerError::Device("aws-lc: ECDSA signing failed".into()))?;
         let bytes = sig.as_ref();
-        <[u8; 64]>::try_from(bytes)
-            .map_err(|_| SignerError::Device(format!("aws-lc returned a {}-byte signature", bytes.len())))
+        <[u8; 64]>::try_from(bytes).map_err(|_| {
+            SignerError::Device(format!("aws-lc returned a {}-byte signature", bytes.len()))
+        })
     }
 
     fn describe(&self) -> String {

@@ -16,8 +16,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Where SoftHSM2's PKCS#11 module lives on Debian/Ubuntu (package `libsofthsm2`).
-pub const SOFTHSM_MODULES: [&str; 2] =
-    ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"];
+pub const SOFTHSM_MODULES: [&str; 2] = [
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+];
 
 /// Why a lab device could not be provisioned.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -25,13 +27,26 @@ pub const SOFTHSM_MODULES: [&str; 2] =
 pub enum LabError {
     /// A required program or library is not installed.
     #[error("`{binary}` not found: install the Debian/Ubuntu package `{package}` (apt-get install {package})")]
-    Missing { binary: String, package: &'static str },
+    Missing {
+        binary: String,
+        package: &'static str,
+    },
     #[error("{what}: {message}")]
     Io { what: String, message: String },
     #[error("`{command}` failed ({status}): {stderr}")]
-    CommandFailed { command: String, status: String, stderr: String },
-    #[error("swtpm did not accept connections on 127.0.0.1:{port} within {waited_ms} ms: {detail}")]
-    SwtpmStart { port: u16, waited_ms: u128, detail: String },
+    CommandFailed {
+        command: String,
+        status: String,
+        stderr: String,
+    },
+    #[error(
+        "swtpm did not accept connections on 127.0.0.1:{port} within {waited_ms} ms: {detail}"
+    )]
+    SwtpmStart {
+        port: u16,
+        waited_ms: u128,
+        detail: String,
+    },
 }
 
 impl LabError {
@@ -41,23 +56,33 @@ impl LabError {
     }
 
     fn io(what: impl Into<String>, e: std::io::Error) -> Self {
-        LabError::Io { what: what.into(), message: e.to_string() }
+        LabError::Io {
+            what: what.into(),
+            message: e.to_string(),
+        }
     }
 }
 
 /// The full path of `binary` on `PATH`, if installed.
 pub fn which(binary: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|dir| dir.join(binary)).find(|p| is_executable(p))
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(binary))
+        .find(|p| is_executable(p))
 }
 
 fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt as _;
-    std::fs::metadata(path).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false)
+    std::fs::metadata(path)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
 }
 
 fn require(binary: &str, package: &'static str) -> Result<PathBuf, LabError> {
-    which(binary).ok_or_else(|| LabError::Missing { binary: binary.to_string(), package })
+    which(binary).ok_or_else(|| LabError::Missing {
+        binary: binary.to_string(),
+        package,
+    })
 }
 
 /// A `swtpm socket --tpm2` process on two free loopback ports, with its state in a temporary
@@ -127,7 +152,11 @@ impl Swtpm {
                 return Err(LabError::SwtpmStart {
                     port,
                     waited_ms: started.elapsed().as_millis(),
-                    detail: format!("swtpm exited with {status}: {}{}", stderr.trim(), logged.trim()),
+                    detail: format!(
+                        "swtpm exited with {status}: {}{}",
+                        stderr.trim(),
+                        logged.trim()
+                    ),
                 });
             }
             // A bare connect-and-close is harmless: swtpm serves one client at a time and goes
@@ -140,7 +169,11 @@ impl Swtpm {
                 .is_ok()
             });
             if ready {
-                return Ok(Self { child, port, _state: state });
+                return Ok(Self {
+                    child,
+                    port,
+                    _state: state,
+                });
             }
             if started.elapsed() > Self::START_TIMEOUT {
                 let _ = child.kill();
@@ -177,8 +210,12 @@ impl Drop for Swtpm {
 /// without holding them.
 fn free_port_pair() -> Result<u16, LabError> {
     for _ in 0..50 {
-        let probe = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| LabError::io("probing a free port", e))?;
-        let port = probe.local_addr().map_err(|e| LabError::io("probing a free port", e))?.port();
+        let probe = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .map_err(|e| LabError::io("probing a free port", e))?;
+        let port = probe
+            .local_addr()
+            .map_err(|e| LabError::io("probing a free port", e))?
+            .port();
         if port == u16::MAX {
             continue;
         }
@@ -186,7 +223,10 @@ fn free_port_pair() -> Result<u16, LabError> {
             return Ok(port);
         }
     }
-    Err(LabError::Io { what: "probing free ports".into(), message: "no two consecutive free ports".into() })
+    Err(LabError::Io {
+        what: "probing free ports".into(),
+        message: "no two consecutive free ports".into(),
+    })
 }
 
 /// A SoftHSM2 token initialised in a temporary token directory.
@@ -213,18 +253,24 @@ impl SoftHsmToken {
     /// `softhsm2-util --init-token --free`.
     pub fn init() -> Result<Self, LabError> {
         let util = require("softhsm2-util", "softhsm2")?;
-        let module = SOFTHSM_MODULES.iter().map(PathBuf::from).find(|p| p.exists()).ok_or_else(|| {
-            LabError::Missing { binary: SOFTHSM_MODULES.join(" or "), package: "libsofthsm2" }
-        })?;
+        let module = SOFTHSM_MODULES
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+            .ok_or_else(|| LabError::Missing {
+                binary: SOFTHSM_MODULES.join(" or "),
+                package: "libsofthsm2",
+            })?;
         let dir = tempfile::Builder::new()
             .prefix("leaklab-softhsm-")
             .tempdir()
             .map_err(|e| LabError::io("creating SoftHSM2 directory", e))?;
         let tokens = dir.path().join("tokens");
-        std::fs::create_dir(&tokens).map_err(|e| LabError::io(format!("creating {}", tokens.display()), e))?;
+        std::fs::create_dir(&tokens)
+            .map_err(|e| LabError::io(format!("creating {}", tokens.display()), e))?;
         let conf = dir.path().join("softhsm2.conf");
-        let mut file =
-            std::fs::File::create(&conf).map_err(|e| LabError::io(format!("writing {}", conf.display()), e))?;
+        let mut file = std::fs::File::create(&conf)
+            .map_err(|e| LabError::io(format!("writing {}", conf.display()), e))?;
         writeln!(
             file,
             "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false",
@@ -234,7 +280,16 @@ impl SoftHsmToken {
         drop(file);
         let output = Command::new(&util)
             .env("SOFTHSM2_CONF", &conf)
-            .args(["--init-token", "--free", "--label", Self::LABEL, "--so-pin", Self::SO_PIN, "--pin", Self::PIN])
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                Self::LABEL,
+                "--so-pin",
+                Self::SO_PIN,
+                "--pin",
+                Self::PIN,
+            ])
             .stdin(Stdio::null())
             .output()
             .map_err(|e| LabError::io(format!("running {}", util.display()), e))?;
@@ -246,7 +301,12 @@ impl SoftHsmToken {
             });
         }
         std::env::set_var("SOFTHSM2_CONF", &conf);
-        Ok(Self { dir, module, label: Self::LABEL.into(), pin: Self::PIN.into() })
+        Ok(Self {
+            dir,
+            module,
+            label: Self::LABEL.into(),
+            pin: Self::PIN.into(),
+        })
     }
 
     /// The PKCS#11 module path.

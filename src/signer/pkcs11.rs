@@ -63,33 +63,50 @@ impl Pkcs11Config {
             })?,
         };
         let token_label = var("LEAKLAB_PKCS11_TOKEN").ok_or_else(|| {
-            SignerError::Unavailable("no PKCS#11 token named: set LEAKLAB_PKCS11_TOKEN to its label".into())
+            SignerError::Unavailable(
+                "no PKCS#11 token named: set LEAKLAB_PKCS11_TOKEN to its label".into(),
+            )
         })?;
         let pin = var("LEAKLAB_PKCS11_PIN").ok_or_else(|| {
             SignerError::Unavailable("no PKCS#11 user PIN: set LEAKLAB_PKCS11_PIN".into())
         })?;
-        Ok(Self { module, token_label, pin })
+        Ok(Self {
+            module,
+            token_label,
+            pin,
+        })
     }
 }
 
 /// The first of [`DEFAULT_MODULES`] that exists.
 pub fn default_module() -> Option<PathBuf> {
-    DEFAULT_MODULES.iter().map(PathBuf::from).find(|p| p.exists())
+    DEFAULT_MODULES
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
 }
 
 /// Loads and initialises `module` once per process.
 fn module(path: &Path) -> Result<Pkcs11, SignerError> {
     static MODULES: OnceLock<Mutex<HashMap<PathBuf, Pkcs11>>> = OnceLock::new();
     let table = MODULES.get_or_init(|| Mutex::new(HashMap::new()));
-    let mut table = table.lock().map_err(|_| SignerError::Device("PKCS#11 module table poisoned".into()))?;
+    let mut table = table
+        .lock()
+        .map_err(|_| SignerError::Device("PKCS#11 module table poisoned".into()))?;
     if let Some(ctx) = table.get(path) {
         return Ok(ctx.clone());
     }
     if !path.exists() {
-        return Err(SignerError::Unavailable(format!("PKCS#11 module {} does not exist", path.display())));
+        return Err(SignerError::Unavailable(format!(
+            "PKCS#11 module {} does not exist",
+            path.display()
+        )));
     }
     let ctx = Pkcs11::new(path).map_err(|e| {
-        SignerError::Unavailable(format!("cannot load PKCS#11 module {}: {e}", path.display()))
+        SignerError::Unavailable(format!(
+            "cannot load PKCS#11 module {}: {e}",
+            path.display()
+        ))
     })?;
     match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
         Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
@@ -122,10 +139,14 @@ impl Pkcs11Signer {
     pub fn open(config: &Pkcs11Config) -> Result<Self, SignerError> {
         let ctx = module(&config.module)?;
         let dev = |what: &str, e: CkError| SignerError::Device(format!("PKCS#11 {what}: {e}"));
-        let slots = ctx.get_slots_with_initialized_token().map_err(|e| dev("C_GetSlotList", e))?;
+        let slots = ctx
+            .get_slots_with_initialized_token()
+            .map_err(|e| dev("C_GetSlotList", e))?;
         let mut found = None;
         for slot in slots {
-            let info = ctx.get_token_info(slot).map_err(|e| dev("C_GetTokenInfo", e))?;
+            let info = ctx
+                .get_token_info(slot)
+                .map_err(|e| dev("C_GetTokenInfo", e))?;
             if info.label().trim_end() == config.token_label {
                 found = Some(slot);
                 break;
@@ -138,7 +159,9 @@ impl Pkcs11Signer {
                 config.module.display()
             ))
         })?;
-        let session = ctx.open_rw_session(slot).map_err(|e| dev("C_OpenSession", e))?;
+        let session = ctx
+            .open_rw_session(slot)
+            .map_err(|e| dev("C_OpenSession", e))?;
         let pin = AuthPin::from(config.pin.clone());
         match session.login(UserType::User, Some(&pin)) {
             Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
@@ -165,7 +188,11 @@ impl Pkcs11Signer {
             Attribute::Sign(true),
         ];
         let (public_key, private_key) = session
-            .generate_key_pair(&Mechanism::EccKeyPairGen, &public_template, &private_template)
+            .generate_key_pair(
+                &Mechanism::EccKeyPairGen,
+                &public_template,
+                &private_template,
+            )
             .map_err(|e| dev("C_GenerateKeyPair (CKM_EC_KEY_PAIR_GEN, P-256)", e))?;
         let attrs = session
             .get_attributes(public_key, &[AttributeType::EcPoint])
@@ -178,8 +205,17 @@ impl Pkcs11Signer {
             })
             .ok_or_else(|| SignerError::Device("token returned no CKA_EC_POINT".into()))?;
         let (x, y) = jws_signature::p256_point(&point)?;
-        let description = format!("pkcs11 {} token `{}`", config.module.display(), config.token_label);
-        Ok(Self { session, private_key, jwk: Jwk::p256(&x, &y), description })
+        let description = format!(
+            "pkcs11 {} token `{}`",
+            config.module.display(),
+            config.token_label
+        );
+        Ok(Self {
+            session,
+            private_key,
+            jwk: Jwk::p256(&x, &y),
+            description,
+        })
     }
 }
 

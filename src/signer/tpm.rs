@@ -45,7 +45,10 @@ pub const TCTI_ENV_VARS: [&str; 3] = ["LEAKLAB_TCTI", "TPM2TOOLS_TCTI", "TCTI"];
 /// The TCTI string named by the environment, with the variable it came from.
 pub fn tcti_from_env() -> Option<(&'static str, String)> {
     TCTI_ENV_VARS.iter().find_map(|var| {
-        std::env::var(var).ok().filter(|v| !v.trim().is_empty()).map(|v| (*var, v))
+        std::env::var(var)
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| (*var, v))
     })
 }
 
@@ -82,17 +85,20 @@ impl TpmSigner {
             let path = tcti.strip_prefix("device:").unwrap_or("/dev/tpmrm0");
             let path = if path.is_empty() { "/dev/tpmrm0" } else { path };
             if !std::path::Path::new(path).exists() {
-                return Err(SignerError::Unavailable(format!("TPM device {path} does not exist")));
+                return Err(SignerError::Unavailable(format!(
+                    "TPM device {path} does not exist"
+                )));
             }
         }
-        let mut context = Context::new(conf).map_err(|e| {
-            SignerError::Unavailable(format!("cannot open TPM at `{tcti}`: {e}"))
-        })?;
+        let mut context = Context::new(conf)
+            .map_err(|e| SignerError::Unavailable(format!("cannot open TPM at `{tcti}`: {e}")))?;
         context.set_sessions((Some(AuthSession::Password), None, None));
         let template = signing_key_template()?;
         let created = context
             .create_primary(Hierarchy::Owner, template, None, None, None, None)
-            .map_err(|e| SignerError::Device(format!("TPM2_CreatePrimary (ECC P-256 signing key): {e}")))?;
+            .map_err(|e| {
+                SignerError::Device(format!("TPM2_CreatePrimary (ECC P-256 signing key): {e}"))
+            })?;
         let key = created.key_handle;
         let jwk = match public_jwk(&created.out_public) {
             Ok(jwk) => jwk,
@@ -101,7 +107,12 @@ impl TpmSigner {
                 return Err(e);
             }
         };
-        Ok(Self { context, key: Some(key), jwk, tcti: tcti.to_string() })
+        Ok(Self {
+            context,
+            key: Some(key),
+            jwk,
+            tcti: tcti.to_string(),
+        })
     }
 
     /// The TCTI this signer talks to.
@@ -121,7 +132,9 @@ fn signing_key_template() -> Result<Public, SignerError> {
 
 fn public_jwk(public: &Public) -> Result<Jwk, SignerError> {
     let Public::Ecc { unique, .. } = public else {
-        return Err(SignerError::Device("TPM returned a non-ECC public area".into()));
+        return Err(SignerError::Device(
+            "TPM returned a non-ECC public area".into(),
+        ));
     };
     let x = jws_signature::fixed_scalar(unique.x().value())?;
     let y = jws_signature::fixed_scalar(unique.y().value())?;
@@ -129,8 +142,13 @@ fn public_jwk(public: &Public) -> Result<Jwk, SignerError> {
 }
 
 fn null_hashcheck_ticket() -> Result<HashcheckTicket, SignerError> {
-    let raw = TPMT_TK_HASHCHECK { tag: TPM2_ST_HASHCHECK, hierarchy: TPM2_RH_NULL, digest: Default::default() };
-    HashcheckTicket::try_from(raw).map_err(|e| SignerError::Device(format!("NULL hash-check ticket: {e}")))
+    let raw = TPMT_TK_HASHCHECK {
+        tag: TPM2_ST_HASHCHECK,
+        hierarchy: TPM2_RH_NULL,
+        digest: Default::default(),
+    };
+    HashcheckTicket::try_from(raw)
+        .map_err(|e| SignerError::Device(format!("NULL hash-check ticket: {e}")))
 }
 
 impl Signer for TpmSigner {
@@ -139,10 +157,14 @@ impl Signer for TpmSigner {
     }
 
     fn sign(&mut self, message: &[u8]) -> Result<[u8; 64], SignerError> {
-        let key = self.key.ok_or_else(|| SignerError::Unavailable("TPM key was flushed".into()))?;
+        let key = self
+            .key
+            .ok_or_else(|| SignerError::Unavailable("TPM key was flushed".into()))?;
         let digest = Digest::try_from(Sha256::digest(message).to_vec())
             .map_err(|e| SignerError::Device(format!("digest buffer: {e}")))?;
-        let scheme = SignatureScheme::EcDsa { hash_scheme: HashScheme::new(HashingAlgorithm::Sha256) };
+        let scheme = SignatureScheme::EcDsa {
+            hash_scheme: HashScheme::new(HashingAlgorithm::Sha256),
+        };
         let signature = self
             .context
             .sign(key, digest, scheme, null_hashcheck_ticket()?)
