@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod bench;
 mod dpop;
 
 #[derive(Parser)]
@@ -19,6 +20,9 @@ enum Command {
     /// Create, inspect and verify DPoP and DPoP-RT proofs.
     #[command(subcommand)]
     Dpop(dpop::DpopCommand),
+    /// Measure signing devices (e.g. `bench signers`) for capacity planning.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// What a command asks `main` to exit with, besides errors.
@@ -32,6 +36,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Dpop(cmd) => dpop::run(cmd),
+        Command::Bench(cmd) => bench::run(cmd),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

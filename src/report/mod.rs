@@ -2,6 +2,7 @@
 //!
 //! Nothing in the simulator or the protocol core writes files; they hand data to this module.
 
+pub mod atomic_file;
 pub mod output_dir;
 pub mod table;
 

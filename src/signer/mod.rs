@@ -3,7 +3,16 @@
 //! Every signer returns a JWS-form ECDSA signature (RFC 7518 §3.4: `r || s`, each left-padded to
 //! 32 bytes), so one verifier checks proofs from software, TPM and PKCS#11 keys alike.
 
+#[cfg(feature = "aws-lc")]
+pub mod aws_lc;
+pub mod jws_signature;
+#[cfg(any(feature = "tpm", feature = "pkcs11"))]
+pub mod lab;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
 pub mod software;
+#[cfg(feature = "tpm")]
+pub mod tpm;
 
 use crate::protocol::jwk::Jwk;
 
@@ -54,6 +63,12 @@ pub enum SignerKind {
 /// * `Tpm`: a key created in the TPM named by the environment (TCTI), see the `tpm` module.
 /// * `Pkcs11`: a key on the token named by the environment, see the `pkcs11` module.
 pub fn open(kind: SignerKind, key_file: Option<&std::path::Path>) -> Result<Box<dyn Signer>, SignerError> {
+    if let (Some(path), SignerKind::Tpm | SignerKind::Pkcs11) = (key_file, kind) {
+        return Err(SignerError::InvalidKey(format!(
+            "{}: a key file applies to the software signer only; TPM and PKCS#11 keys are created in the device",
+            path.display()
+        )));
+    }
     match kind {
         SignerKind::Software => {
             let signer = match key_file {
@@ -62,7 +77,17 @@ pub fn open(kind: SignerKind, key_file: Option<&std::path::Path>) -> Result<Box<
             };
             Ok(Box::new(signer))
         }
-        SignerKind::Tpm => Err(SignerError::Unavailable("TPM signer not built yet".into())),
-        SignerKind::Pkcs11 => Err(SignerError::Unavailable("PKCS#11 signer not built yet".into())),
+        #[cfg(feature = "tpm")]
+        SignerKind::Tpm => Ok(Box::new(tpm::TpmSigner::from_env()?)),
+        #[cfg(not(feature = "tpm"))]
+        SignerKind::Tpm => Err(SignerError::Unavailable(
+            "this leaklab was built without the `tpm` feature (cargo build --features tpm)".into(),
+        )),
+        #[cfg(feature = "pkcs11")]
+        SignerKind::Pkcs11 => Ok(Box::new(pkcs11::Pkcs11Signer::from_env()?)),
+        #[cfg(not(feature = "pkcs11"))]
+        SignerKind::Pkcs11 => Err(SignerError::Unavailable(
+            "this leaklab was built without the `pkcs11` feature (cargo build --features pkcs11)".into(),
+        )),
     }
 }
