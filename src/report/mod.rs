@@ -3,6 +3,7 @@
 //! Nothing in the simulator or the protocol core writes files; they hand data to this module.
 
 pub mod output_dir;
+pub mod plot;
 pub mod table;
 
 /// Errors while writing results.
