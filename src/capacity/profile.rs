@@ -206,13 +206,30 @@ pub const SIGNERS_CSV_COLUMNS: [&str; 14] = [
     "leaklab_version",
 ];
 
+/// The operation name `leaklab bench signers` uses for one ES256 signature.
+pub const SIGN_OPERATION: &str = "es256 sign";
+
+/// A name part usable on a command line: lower case, runs of other characters become `-`.
+fn slug(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.trim().chars() {
+        if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
 /// Measured profiles from a `signers.csv`, with the names they answer to.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MeasuredProfiles {
-    /// One profile per `concurrency = 1` row, named `measured:<device>/<backend>/<operation>`.
+    /// One profile per `concurrency = 1` row with latency quantiles, named
+    /// `measured:<device>/<backend>/<operation>` (each part slugged: `es256 sign` → `es256-sign`).
     pub profiles: Vec<DeviceProfile>,
-    /// Unambiguous short names: `measured:<device>` when the device has one such row,
-    /// `measured:<device>/<backend>` when that pair has one. (alias, full name)
+    /// Unambiguous short names `measured:<device>` and `measured:<device>/<backend>`: the only
+    /// row of that device (pair), or else its only `es256 sign` row. (alias, full name)
     pub aliases: Vec<(String, String)>,
 }
 
@@ -284,6 +301,15 @@ pub fn parse_measured_csv(
             (0.99, "p99_us"),
             (0.999, "p999_us"),
         ];
+        // Rows without a latency distribution (e.g. an `openssl speed` reference row that only
+        // has a rate) cannot drive the queue: skip them.
+        let mut has_all = true;
+        for (_, name) in quantiles {
+            has_all &= !field(name)?.is_empty();
+        }
+        if !has_all {
+            continue;
+        }
         let mut points = Vec::with_capacity(quantiles.len());
         for (p, name) in quantiles {
             points.push((p, number(name)? * 1e-6));
@@ -291,7 +317,7 @@ pub fn parse_measured_csv(
         let table = QuantileTable::new(points).map_err(|e| err(format!("line {line}: {e}")))?;
         let (ops, mean_us) = (number("ops_per_s")?, number("mean_us")?);
         profiles.push(DeviceProfile {
-            name: format!("measured:{device}/{backend}/{operation}"),
+            name: format!("measured:{}/{}/{}", slug(device), slug(backend), slug(operation)),
             kind: "measured".into(),
             description: format!(
                 "{device} ({backend}) `{operation}` measured on {}, leaklab {}",
@@ -326,10 +352,23 @@ pub fn parse_measured_csv(
             .or_default()
             .push(&p.name);
     }
+    let sign_suffix = format!("/{}", slug(SIGN_OPERATION));
     for (alias, targets) in by_device.into_iter().chain(by_pair) {
-        if let [only] = targets.as_slice() {
-            if alias != *only {
-                aliases.push((alias, only.to_string()));
+        // The plain ES256 signature is what a DPoP key does; prefer it when a device has
+        // several measured operations.
+        let preferred: Vec<&str> = targets
+            .iter()
+            .copied()
+            .filter(|t| t.ends_with(&sign_suffix))
+            .collect();
+        let pick = match (targets.as_slice(), preferred.as_slice()) {
+            ([only], _) => Some(*only),
+            (_, [only]) => Some(*only),
+            _ => None,
+        };
+        if let Some(target) = pick {
+            if alias != target {
+                aliases.push((alias, target.to_string()));
             }
         }
     }
@@ -454,6 +493,35 @@ servers = 4
         let rows = parse_csv("a,b\r\n\"x, y\",\"say \"\"hi\"\"\"\n").unwrap();
         assert_eq!(rows, vec![vec!["a", "b"], vec!["x, y", "say \"hi\""]]);
         assert!(parse_csv("\"open").is_err());
+    }
+
+    #[test]
+    fn measured_csv_from_fixture() {
+        let text = include_str!("../../tests/data/signers-fixture.csv");
+        let m = parse_measured_csv(text, "fixture.csv").unwrap();
+        let names: Vec<&str> = m.profiles.iter().map(|p| p.name.as_str()).collect();
+        assert!(
+            names.contains(&"measured:swtpm/tss-esapi/es256-sign"),
+            "{names:?}"
+        );
+        assert!(
+            names.contains(&"measured:swtpm/tpm2-tools/tpm2_sign-loop"),
+            "{names:?}"
+        );
+        // concurrency-2 rows and rows without quantiles (openssl speed) are not profiles
+        assert!(!names.iter().any(|n| n.contains("openssl")), "{names:?}");
+        let mut set = ProfileSet::new();
+        m.add_to(&mut set);
+        // `measured:swtpm` prefers the es256 sign row; `measured:software` is ambiguous.
+        assert_eq!(
+            set.get("measured:swtpm").unwrap().name,
+            "measured:swtpm/tss-esapi/es256-sign"
+        );
+        assert!(set.get("measured:software").is_err());
+        let p256 = set.get("measured:software/p256").unwrap();
+        // p50 of the fixture row is 200.063 µs
+        assert!((p256.service.quantile(0.5) - 200.063e-6).abs() < 1e-12);
+        assert_eq!(p256.servers, 1);
     }
 
     #[test]

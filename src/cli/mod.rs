@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod capacity;
 mod dpop;
 
 #[derive(Parser)]
@@ -19,6 +20,8 @@ enum Command {
     /// Create, inspect and verify DPoP and DPoP-RT proofs.
     #[command(subcommand)]
     Dpop(dpop::DpopCommand),
+    /// Size the HSM/TPM signing fleet for a workload, or run the signing queue (direct mode).
+    Capacity(capacity::CapacityArgs),
 }
 
 /// What a command asks `main` to exit with, besides errors.
@@ -32,6 +35,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Dpop(cmd) => dpop::run(cmd),
+        Command::Capacity(args) => capacity::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -407,6 +407,8 @@ where
         .configure_mesh()
         .x_desc(p.x_label.as_str())
         .y_desc(p.y_label.as_str())
+        .x_labels(10)
+        .y_labels(10)
         .x_label_formatter(&|v| format_number(*v))
         .y_label_formatter(&|v| format_number(*v))
         .label_style(text_style(13.0))
@@ -471,7 +473,19 @@ impl PreparedBars {
             values.push(0.0); // bars start at zero on a linear axis
         }
         let (lo, hi) = axis_range(None, &values, c.log_y, "y", &mut notes);
-        let y = if c.log_y { (lo, hi) } else { (lo.min(0.0), hi) };
+        // On a log axis bars start at the power of ten below the smallest bar, so the smallest
+        // bar keeps a visible height.
+        let y = if c.log_y {
+            let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let base = if min.is_finite() {
+                10f64.powf((min.log10() - 1e-9).floor())
+            } else {
+                lo
+            };
+            (base.min(lo), hi)
+        } else {
+            (lo.min(0.0), hi)
+        };
         Self {
             title,
             x_label: c.x_label.clone(),
@@ -521,6 +535,7 @@ where
         .configure_mesh()
         .disable_x_mesh()
         .x_labels(0)
+        .y_labels(10)
         .x_desc(p.x_label.as_str())
         .y_desc(p.y_label.as_str())
         .y_label_formatter(&|v| format_number(*v))
