@@ -123,7 +123,8 @@ pub(crate) fn exponential<R: Rng + ?Sized>(rng: &mut R, mean: f64) -> f64 {
 /// A monotone quantile table `(p, value)`, p strictly increasing in \[0, 1\], values
 /// non-decreasing, finite and ≥ 0. It is completed to cover p = 0 and p = 1 by holding the
 /// first and last values flat, so a table that stops at p999 truncates the extreme tail at the
-/// p999 value (stated in docs/capacity.md; it understates latencies beyond p999 of service).
+/// p999 value unless [`QuantileTable::with_tail_for_mean`] gives it a tail that restores a
+/// measured mean.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuantileTable {
     points: Vec<(f64, f64)>,
@@ -172,6 +173,42 @@ impl QuantileTable {
             return Err(bad("all values are zero".into()));
         }
         Ok(Self { points })
+    }
+
+    /// Replaces the flat segment above the last measured quantile by a linear one whose end
+    /// value makes the distribution's mean equal `mean` (a measured mean carries the tail that
+    /// the quantiles do not show). The end value is capped at `max` when given, and never below
+    /// the last quantile, so a mean that the quantiles already exceed leaves the table as is.
+    pub fn with_tail_for_mean(
+        mut self,
+        mean: f64,
+        max: Option<f64>,
+    ) -> Result<Self, CapacityError> {
+        if !(mean.is_finite() && mean > 0.0) {
+            return Err(CapacityError::InvalidQuantiles(format!(
+                "mean {mean} is not a finite number > 0"
+            )));
+        }
+        let n = self.points.len();
+        if n < 2 {
+            return Ok(self);
+        }
+        let (p_last, v_last) = self.points[n - 2];
+        let mass = 1.0 - p_last;
+        if mass <= 0.0 {
+            return Ok(self);
+        }
+        let body: f64 = self.points[..n - 1]
+            .windows(2)
+            .map(|w| (w[1].0 - w[0].0) * (w[0].1 + w[1].1) / 2.0)
+            .sum();
+        // body + mass·(v_last + end)/2 = mean
+        let mut end = 2.0 * (mean - body) / mass - v_last;
+        if let Some(m) = max.filter(|m| m.is_finite()) {
+            end = end.min(m);
+        }
+        self.points[n - 1].1 = end.max(v_last);
+        Ok(self)
     }
 
     /// The completed points, from p = 0 to p = 1.
@@ -231,6 +268,21 @@ mod tests {
         assert_eq!(t.quantile(1.0), 4.0);
         // mean = 0.1*1 + 0.4*1.5 + 0.4*3 + 0.1*4
         assert!((t.mean() - 2.3).abs() < 1e-12);
+    }
+
+    #[test]
+    fn tail_matches_measured_mean() {
+        let t = QuantileTable::new(vec![(0.5, 1.0), (0.9, 2.0)]).unwrap();
+        // flat tail: mean = 0.5*1 + 0.4*1.5 + 0.1*2 = 1.3
+        assert!((t.mean() - 1.3).abs() < 1e-12);
+        let t2 = t.clone().with_tail_for_mean(1.4, None).unwrap();
+        assert!((t2.mean() - 1.4).abs() < 1e-12);
+        assert!((t2.points()[t2.points().len() - 1].1 - 4.0).abs() < 1e-9);
+        let capped = t.clone().with_tail_for_mean(1.4, Some(3.0)).unwrap();
+        assert_eq!(capped.points().last(), Some(&(1.0, 3.0)));
+        let lower = t.clone().with_tail_for_mean(1.0, None).unwrap();
+        assert_eq!(lower.points().last(), Some(&(1.0, 2.0)));
+        assert!(t.with_tail_for_mean(f64::NAN, None).is_err());
     }
 
     #[test]

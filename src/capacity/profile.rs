@@ -314,8 +314,18 @@ pub fn parse_measured_csv(
         for (p, name) in quantiles {
             points.push((p, number(name)? * 1e-6));
         }
-        let table = QuantileTable::new(points).map_err(|e| err(format!("line {line}: {e}")))?;
         let (ops, mean_us) = (number("ops_per_s")?, number("mean_us")?);
+        // Optional column: the largest latency seen.
+        let max_s = match row
+            .get(col("max_us").unwrap_or(usize::MAX))
+            .map(|s| s.trim())
+        {
+            Some(t) if !t.is_empty() => Some(number("max_us")? * 1e-6),
+            _ => None,
+        };
+        let table = QuantileTable::new(points)
+            .and_then(|t| t.with_tail_for_mean(mean_us * 1e-6, max_s))
+            .map_err(|e| err(format!("line {line}: {e}")))?;
         profiles.push(DeviceProfile {
             name: format!("measured:{}/{}/{}", slug(device), slug(backend), slug(operation)),
             kind: "measured".into(),
@@ -333,7 +343,9 @@ pub fn parse_measured_csv(
             ),
             servers: 1,
             service: ServiceDist::Empirical(table),
-            notes: "empirical service time through measured p10..p999, held flat outside them".into(),
+            notes: "empirical service time through measured p10..p999; flat below p10; above p999 a linear tail \
+                    chosen so the mean equals the measured mean (capped at max_us)"
+                .into(),
         });
     }
     let mut aliases = Vec::new();

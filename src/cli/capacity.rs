@@ -655,6 +655,8 @@ fn print_plans(inputs: &PlanInputs, profile: &DeviceProfile, plans: &[StrategyPl
             );
         }
     }
+    println!();
+    println!("what the device signs:");
     for p in plans {
         println!("  {}: {}", p.strategy.name(), p.load.basis);
         if !p.note.is_empty() {
