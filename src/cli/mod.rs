@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod capacity;
 mod dpop;
 
 #[derive(Parser)]
@@ -23,6 +24,8 @@ enum Command {
     /// Measure signing devices (e.g. `bench signers`) for capacity planning.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Size the HSM/TPM signing fleet for a workload, or run the signing queue (direct mode).
+    Capacity(capacity::CapacityArgs),
 }
 
 /// What a command asks `main` to exit with, besides errors.
@@ -37,6 +40,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Dpop(cmd) => dpop::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Capacity(args) => capacity::run(args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

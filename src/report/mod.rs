@@ -4,6 +4,7 @@
 
 pub mod atomic_file;
 pub mod output_dir;
+pub mod plot;
 pub mod table;
 
 /// Errors while writing results.

@@ -1,0 +1,91 @@
+//! Durations written the way operators write them: `900s`, `15m`, `1h`, `1h30m`, `250ms`, `1d`.
+//!
+//! A unit is mandatory: a bare `900` is refused rather than guessed (seconds? minutes?).
+
+use super::CapacityError;
+
+/// Parses a duration into seconds. Accepts one or more `<number><unit>` parts with units `ms`,
+/// `s`, `m`, `h`, `d`; numbers may have a fractional part (`1.5h`). The total must be > 0.
+pub fn parse_duration(input: &str) -> Result<f64, CapacityError> {
+    let err = |reason: &str| CapacityError::InvalidDuration {
+        input: input.to_string(),
+        reason: reason.to_string(),
+    };
+    let s = input.trim();
+    if s.is_empty() {
+        return Err(err("empty; expected e.g. 900s, 15m, 1h"));
+    }
+    let mut total = 0.0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let num_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        if num_len == 0 {
+            return Err(err("expected a number before each unit (e.g. 15m)"));
+        }
+        let number: f64 = rest[..num_len]
+            .parse()
+            .map_err(|_| err("malformed number"))?;
+        rest = &rest[num_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let factor = match &rest[..unit_len] {
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" | "min" => 60.0,
+            "h" => 3600.0,
+            "d" => 86_400.0,
+            "" => return Err(err("missing unit (use ms, s, m, h or d)")),
+            _ => return Err(err("unknown unit (use ms, s, m, h or d)")),
+        };
+        rest = &rest[unit_len..];
+        total += number * factor;
+    }
+    if total.is_finite() && total > 0.0 {
+        Ok(total)
+    } else {
+        Err(err("must be greater than zero"))
+    }
+}
+
+/// Formats seconds compactly for reports (`900s` → `15m`).
+pub fn format_duration(seconds: f64) -> String {
+    if seconds >= 3600.0 && (seconds % 3600.0).abs() < 1e-9 {
+        format!("{}h", seconds / 3600.0)
+    } else if seconds >= 60.0 && (seconds % 60.0).abs() < 1e-9 {
+        format!("{}m", seconds / 60.0)
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_common_forms() {
+        assert_eq!(parse_duration("900s"), Ok(900.0));
+        assert_eq!(parse_duration("15m"), Ok(900.0));
+        assert_eq!(parse_duration("1h"), Ok(3600.0));
+        assert_eq!(parse_duration("1h30m"), Ok(5400.0));
+        assert_eq!(parse_duration("250ms"), Ok(0.25));
+        assert_eq!(parse_duration("1.5h"), Ok(5400.0));
+    }
+
+    #[test]
+    fn refuses_ambiguous_or_bad() {
+        for bad in ["", "900", "15x", "m", "0s", "-5m", "1..2s"] {
+            assert!(parse_duration(bad).is_err(), "{bad} should fail");
+        }
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(format_duration(900.0), "15m");
+        assert_eq!(format_duration(3600.0), "1h");
+        assert_eq!(format_duration(45.0), "45s");
+    }
+}

@@ -1,0 +1,613 @@
+//! `leaklab capacity`: the queue against closed forms, the planner's arithmetic, device
+//! profiles, and the command line (direct mode, planner, scenario files, bad input).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use leaklab::capacity::{
+    closed_form,
+    planner::{self, PlanSettings, Sizing, Strategy},
+    profile::{parse_measured_csv, parse_published},
+    simulate, ProfileSet, QueueConfig, ServiceDist, Workload,
+};
+use serde_json::Value;
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(name)
+}
+
+fn repo_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+}
+
+// ------------------------------------------------------------------ queue vs closed forms
+
+/// One case of tests/data/queue-closed-forms.json: the closed form must reproduce the stored
+/// value, and the simulated mean wait must be within the stored tolerance of it.
+fn check_closed_form_case(model: &str, rho: f64) {
+    let text = std::fs::read_to_string(data("queue-closed-forms.json")).unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let tol = doc["tolerance"].as_f64().unwrap();
+    let case = doc["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["model"] == model && c["rho"].as_f64() == Some(rho))
+        .unwrap_or_else(|| panic!("no case {model} rho={rho}"));
+    let lambda = case["arrival_rate"].as_f64().unwrap();
+    let s = case["service_time_ms"].as_f64().unwrap() / 1e3;
+    let servers = case["servers"].as_u64().unwrap() as u32;
+    let expected = case["wait_mean_ms"].as_f64().unwrap() / 1e3;
+    let service = match case["service"].as_str().unwrap() {
+        "exponential" => ServiceDist::exponential(s).unwrap(),
+        "deterministic" => ServiceDist::deterministic(s).unwrap(),
+        other => panic!("service {other}"),
+    };
+    let closed = match model {
+        "M/M/1" => closed_form::mm1_mean_wait(lambda, s),
+        "M/D/1" => closed_form::md1_mean_wait(lambda, s),
+        _ => closed_form::mmc_mean_wait(lambda, s, servers),
+    }
+    .unwrap();
+    assert!(
+        (closed / expected - 1.0).abs() < 1e-9,
+        "{model}: closed form {closed} vs stored {expected}"
+    );
+    let general = closed_form::mean_wait(lambda, &service, servers).unwrap();
+    assert!((general / expected - 1.0).abs() < 1e-9);
+
+    let arrivals = case["arrivals"].as_u64().unwrap();
+    let cfg = QueueConfig {
+        arrival_rate: lambda,
+        servers,
+        service,
+        arrivals,
+        warmup: arrivals / 10,
+        seed: case["seed"].as_u64().unwrap(),
+    };
+    let st = simulate(&cfg).unwrap();
+    let rel = st.waiting.mean / expected - 1.0;
+    assert!(
+        rel.abs() <= tol,
+        "{model} rho={rho}: simulated {} vs closed form {expected} ({rel:+.4})",
+        st.waiting.mean
+    );
+    assert!(
+        (st.utilisation - rho).abs() < 0.01,
+        "utilisation {}",
+        st.utilisation
+    );
+    assert!((st.sojourn.mean - st.waiting.mean - s).abs() < 0.01 * s);
+    assert!(st.stable);
+}
+
+#[test]
+fn mm1_mean_wait_matches_closed_form_at_rho_0_5() {
+    check_closed_form_case("M/M/1", 0.5);
+}
+
+#[test]
+fn mm1_mean_wait_matches_closed_form_at_rho_0_9() {
+    check_closed_form_case("M/M/1", 0.9);
+}
+
+#[test]
+fn md1_mean_wait_matches_pollaczek_khinchine_at_rho_0_5() {
+    check_closed_form_case("M/D/1", 0.5);
+}
+
+#[test]
+fn md1_mean_wait_matches_pollaczek_khinchine_at_rho_0_9() {
+    check_closed_form_case("M/D/1", 0.9);
+}
+
+#[test]
+fn mmc_mean_wait_matches_erlang_c_at_rho_0_5() {
+    check_closed_form_case("M/M/4", 0.5);
+}
+
+#[test]
+fn mmc_mean_wait_matches_erlang_c_at_rho_0_9() {
+    check_closed_form_case("M/M/4", 0.9);
+}
+
+#[test]
+fn empirical_service_matches_pollaczek_khinchine() {
+    // M/G/1 with the measured software-p256 distribution of the fixture at rho = 0.7.
+    let m = parse_measured_csv(
+        &std::fs::read_to_string(data("signers-fixture.csv")).unwrap(),
+        "fixture",
+    )
+    .unwrap();
+    let p = m
+        .profiles
+        .iter()
+        .find(|p| p.name == "measured:software/p256/es256-sign")
+        .unwrap();
+    let lambda = 0.7 / p.service.mean();
+    let expected = closed_form::mean_wait(lambda, &p.service, 1).unwrap();
+    let cfg = QueueConfig {
+        arrival_rate: lambda,
+        servers: 1,
+        service: p.service.clone(),
+        arrivals: 4_000_000,
+        warmup: 400_000,
+        seed: 5,
+    };
+    let st = simulate(&cfg).unwrap();
+    assert!(
+        (st.waiting.mean / expected - 1.0).abs() < 0.02,
+        "{} vs {expected}",
+        st.waiting.mean
+    );
+}
+
+// ------------------------------------------------------------------ planner
+
+fn workload() -> Workload {
+    Workload {
+        agents: 100_000,
+        edges_per_agent: 4,
+        calls_per_sec: 1.0,
+        at_lifetime_s: 900.0,
+        refresh_interval_s: 900.0,
+    }
+}
+
+#[test]
+fn planner_arithmetic_for_the_readme_question() {
+    let w = workload();
+    assert_eq!(w.api_calls_per_s(), 400_000.0);
+    let single = planner::signing_load(&w, Strategy::SingleDpop);
+    // 100,000 × 4 × 1/s per-call proofs, plus 100,000 / 900 s refresh proofs.
+    assert!((single.device_signs_per_s - 400_111.111).abs() < 1e-3);
+    let split = planner::signing_load(&w, Strategy::SplitDpop);
+    assert!((split.device_signs_per_s - 111.111).abs() < 1e-3);
+    assert_eq!(split.software_signs_per_s, 400_000.0);
+    for s in [Strategy::Bearer, Strategy::Mtls] {
+        assert_eq!(planner::signing_load(&w, s).device_signs_per_s, 0.0);
+    }
+    // private_key_jwt: one device-signed client assertion per refresh
+    assert!((planner::signing_load(&w, Strategy::Jwks).device_signs_per_s - 111.111).abs() < 1e-3);
+}
+
+#[test]
+fn planner_sizes_tpm_fleet_with_published_profile() {
+    let mut set = ProfileSet::new();
+    set.extend(
+        parse_published(
+            &std::fs::read_to_string(repo_file("scenarios/device-profiles.toml")).unwrap(),
+            "p",
+        )
+        .unwrap(),
+    );
+    let tpm = set.get("tpm-infineon-slb9670").unwrap();
+    let settings = PlanSettings {
+        slo_p99_s: 0.25,
+        devices: None,
+        max_devices: 1_000_000,
+        arrivals: 100_000,
+        warmup: 10_000,
+        seed: 1,
+    };
+    let split = planner::plan_strategy(&workload(), Strategy::SplitDpop, tpm, &settings).unwrap();
+    assert_eq!(split.sizing, Sizing::Searched);
+    // 111.1/s × 68.9 ms = 7.66 Erlangs: 8 devices for stability, more for the SLO
+    assert_eq!(split.min_devices_for_stability, 8);
+    let d = split.devices.unwrap();
+    assert!((8..=40).contains(&d), "{d}");
+    assert_eq!(split.slo_met, Some(true));
+    let single = planner::plan_strategy(&workload(), Strategy::SingleDpop, tpm, &settings).unwrap();
+    // 400,111/s × 68.9 ms = 27,567.7 Erlangs
+    assert_eq!(single.min_devices_for_stability, 27_568);
+    assert!(single.devices.unwrap() > 1000 * d);
+}
+
+// ------------------------------------------------------------------ profiles
+
+#[test]
+fn published_profiles_carry_their_figures_and_sources() {
+    let text = std::fs::read_to_string(repo_file("scenarios/device-profiles.toml")).unwrap();
+    let profiles = parse_published(&text, "device-profiles.toml").unwrap();
+    let mut set = ProfileSet::new();
+    set.extend(profiles.clone());
+    for p in &profiles {
+        assert!(p.source.starts_with("https://"), "{}: {}", p.name, p.source);
+        assert!(!p.figure.is_empty());
+    }
+    let ms = |name: &str| set.get(name).unwrap().service.mean() * 1e3;
+    let rate = |name: &str| set.get(name).unwrap().capacity_per_s();
+    assert!((ms("tpm-infineon-slb9670") - 68.9).abs() < 1e-9);
+    assert!((ms("tpm-infineon-slb9672") - 35.6).abs() < 1e-9);
+    assert!((ms("tpm-st-st33ktpm2xspi") - 25.3).abs() < 1e-9);
+    assert!((ms("tpm-nuvoton-npct750") - 56.4).abs() < 1e-9);
+    assert!((ms("tpm-intel-ptt") - 130.0).abs() < 1e-9);
+    assert!((rate("aws-cloudhsm-hsm2m-2") - 3000.0).abs() < 1e-6);
+    assert!((rate("azure-managed-hsm") - 330.0).abs() < 1e-6);
+    assert!((rate("aws-kms-ecc-quota") - 300.0).abs() < 1e-6);
+}
+
+// ------------------------------------------------------------------ command line
+
+fn leaklab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_leaklab"))
+        .args(args)
+        .env("LEAKLAB_FONT", "none")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn one_line_error(out: &Output, needles: &[&str]) {
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stdout: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.starts_with("leaklab: error: "), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "`{n}` not in {err}");
+    }
+}
+
+#[test]
+fn cli_direct_mode_prints_queue_statistics() {
+    let out = leaklab(&[
+        "capacity",
+        "--arrival-rate",
+        "5",
+        "--service-time-ms",
+        "100",
+        "--arrivals",
+        "400000",
+        "--json",
+    ]);
+    let v = json_of(&out);
+    assert_eq!(v["model"], "M/M/1");
+    assert_eq!(v["unstable"], false);
+    assert!((v["offered_utilisation"].as_f64().unwrap() - 0.5).abs() < 1e-12);
+    assert!((v["utilisation"].as_f64().unwrap() - 0.5).abs() < 0.01);
+    for key in ["waiting_ms", "sojourn_ms"] {
+        for q in ["mean", "p50", "p90", "p99", "p999"] {
+            assert!(v[key][q].as_f64().is_some(), "{key}.{q}");
+        }
+    }
+    let mean = v["waiting_ms"]["mean"].as_f64().unwrap();
+    assert!((mean / 100.0 - 1.0).abs() < 0.05, "{mean}");
+    assert_eq!(
+        v["closed_form_waiting_mean_ms"].as_f64().map(|x| x.round()),
+        Some(100.0)
+    );
+    // Same seed, same bytes.
+    let again = leaklab(&[
+        "capacity",
+        "--arrival-rate",
+        "5",
+        "--service-time-ms",
+        "100",
+        "--arrivals",
+        "400000",
+        "--json",
+    ]);
+    assert_eq!(out.stdout, again.stdout);
+}
+
+#[test]
+fn cli_direct_mode_deterministic_multi_server_and_unstable() {
+    let v = json_of(&leaklab(&[
+        "capacity",
+        "--arrival-rate",
+        "30",
+        "--service-time-ms",
+        "100",
+        "--devices",
+        "4",
+        "--service",
+        "deterministic",
+        "--arrivals",
+        "100000",
+        "--seed",
+        "3",
+        "--json",
+    ]));
+    assert_eq!(v["model"], "M/D/4");
+    assert_eq!(v["servers"], 4);
+    assert!(v["closed_form_waiting_mean_ms"].is_null());
+    // sojourn = wait + exactly 100 ms of service
+    let (w, s) = (
+        v["waiting_ms"]["mean"].as_f64().unwrap(),
+        v["sojourn_ms"]["mean"].as_f64().unwrap(),
+    );
+    assert!((s - w - 100.0).abs() < 1e-6);
+
+    let v = json_of(&leaklab(&[
+        "capacity",
+        "--arrival-rate",
+        "20",
+        "--service-time-ms",
+        "100",
+        "--arrivals",
+        "50000",
+        "--json",
+    ]));
+    assert_eq!(v["unstable"], true);
+    assert!(v["utilisation"].as_f64().unwrap() > 0.99);
+}
+
+#[test]
+fn cli_bad_input_exits_2_with_one_line() {
+    one_line_error(
+        &leaklab(&[
+            "capacity",
+            "--arrival-rate",
+            "-1",
+            "--service-time-ms",
+            "10",
+        ]),
+        &["--arrival-rate", "> 0"],
+    );
+    one_line_error(
+        &leaklab(&["capacity", "--arrival-rate", "0", "--service-time-ms", "10"]),
+        &["--arrival-rate"],
+    );
+    one_line_error(
+        &leaklab(&["capacity", "--arrival-rate", "1", "--service-time-ms", "0"]),
+        &["--service-time-ms"],
+    );
+    one_line_error(
+        &leaklab(&["capacity", "--arrival-rate", "1"]),
+        &["--service-time-ms"],
+    );
+    one_line_error(
+        &leaklab(&[
+            "capacity",
+            "--arrival-rate",
+            "1",
+            "--service-time-ms",
+            "5",
+            "--agents",
+            "3",
+        ]),
+        &["--agents"],
+    );
+    one_line_error(
+        &leaklab(&[
+            "capacity",
+            "--arrival-rate",
+            "1",
+            "--service-time-ms",
+            "5",
+            "--devices",
+            "0",
+        ]),
+        &["--devices"],
+    );
+    let plan = [
+        "capacity",
+        "--agents",
+        "10",
+        "--edges-per-agent",
+        "1",
+        "--calls-per-sec",
+        "1",
+        "--at-lifetime",
+    ];
+    one_line_error(
+        &leaklab(&[&plan[..], &["15m", "--device", "no-such-device"]].concat()),
+        &[
+            "no-such-device",
+            "tpm-infineon-slb9670",
+            "azure-managed-hsm",
+        ],
+    );
+    one_line_error(
+        &leaklab(
+            &[
+                &plan[..],
+                &["15 minutes", "--device", "tpm-infineon-slb9670"],
+            ]
+            .concat(),
+        ),
+        &["--at-lifetime"],
+    );
+    one_line_error(
+        &leaklab(
+            &[
+                &plan[..],
+                &[
+                    "15m",
+                    "--refresh-interval",
+                    "1h",
+                    "--device",
+                    "tpm-infineon-slb9670",
+                ],
+            ]
+            .concat(),
+        ),
+        &["expired"],
+    );
+    one_line_error(
+        &leaklab(
+            &[
+                &plan[..],
+                &[
+                    "15m",
+                    "--device",
+                    "tpm-infineon-slb9670",
+                    "--strategy",
+                    "dpop",
+                ],
+            ]
+            .concat(),
+        ),
+        &["dpop", "split-dpop"],
+    );
+    one_line_error(
+        &leaklab(&["capacity", "--agents", "10"]),
+        &["--edges-per-agent"],
+    );
+}
+
+#[test]
+fn cli_scenario_file_refuses_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    std::fs::write(&path, "[capacity]\nagents = 10\nedge-per-agent = 4\n").unwrap();
+    one_line_error(
+        &leaklab(&["capacity", "--scenario", path.to_str().unwrap()]),
+        &["s.toml", "edge-per-agent", "edges-per-agent", "allowed"],
+    );
+}
+
+#[test]
+fn cli_planner_with_scenario_and_measured_profile() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.toml");
+    std::fs::write(
+        &path,
+        "[capacity]\nagents = 1000\nedges-per-agent = 4\ncalls-per-sec = 1\nat-lifetime = \"15m\"\n\
+         strategy = \"all\"\ndevice = \"measured:swtpm\"\nslo-p99-ms = 5\nsim-arrivals = 50000\n",
+    )
+    .unwrap();
+    let fixture = data("signers-fixture.csv");
+    let v = json_of(&leaklab(&[
+        "capacity",
+        "--scenario",
+        path.to_str().unwrap(),
+        "--signers-csv",
+        fixture.to_str().unwrap(),
+        "--json",
+    ]));
+    assert_eq!(v["device"]["name"], "measured:swtpm/tss-esapi/es256-sign");
+    assert_eq!(v["device"]["service"], "empirical");
+    let plans = v["plans"].as_array().unwrap();
+    assert_eq!(plans.len(), 5);
+    let single = &plans[0];
+    assert_eq!(single["strategy"], "single-dpop");
+    assert!(
+        (single["device_signs_per_s"].as_f64().unwrap() - (4000.0 + 1000.0 / 900.0)).abs() < 1e-6
+    );
+    assert_eq!(single["sizing"], "searched");
+    assert_eq!(single["slo_met"], true);
+    let d = single["devices"].as_u64().unwrap();
+    assert!(d >= single["min_devices_for_stability"].as_u64().unwrap());
+    assert!(single["per_device"]["sojourn_ms"]["p99"].as_f64().unwrap() <= 5.0);
+    assert_eq!(plans[2]["strategy"], "bearer");
+    assert_eq!(plans[2]["devices"], 0);
+    // A flag overrides the scenario.
+    let v = json_of(&leaklab(&[
+        "capacity",
+        "--scenario",
+        path.to_str().unwrap(),
+        "--signers-csv",
+        fixture.to_str().unwrap(),
+        "--strategy",
+        "split-dpop",
+        "--devices",
+        "1",
+        "--json",
+    ]));
+    assert_eq!(v["plans"].as_array().unwrap().len(), 1);
+    assert_eq!(v["plans"][0]["sizing"], "given");
+    assert_eq!(v["plans"][0]["devices"], 1);
+}
+
+#[test]
+fn cli_planner_reports_impossible_slo() {
+    let v = json_of(&leaklab(&[
+        "capacity",
+        "--agents",
+        "10",
+        "--edges-per-agent",
+        "1",
+        "--calls-per-sec",
+        "1",
+        "--at-lifetime",
+        "1h",
+        "--device",
+        "tpm-intel-ptt",
+        "--slo-p99-ms",
+        "100",
+        "--strategy",
+        "single-dpop",
+        "--json",
+    ]));
+    let p = &v["plans"][0];
+    assert_eq!(p["sizing"], "slo-below-service-time");
+    assert!(p["devices"].is_null());
+    assert!(p["note"].as_str().unwrap().contains("exceeds the SLO"));
+}
+
+#[test]
+fn cli_out_writes_tables_and_plots_deterministically() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str| {
+        let out_dir = dir.path().join(name);
+        let out = leaklab(&[
+            "capacity",
+            "--agents",
+            "100000",
+            "--edges-per-agent",
+            "4",
+            "--calls-per-sec",
+            "1",
+            "--at-lifetime",
+            "15m",
+            "--device",
+            "azure-managed-hsm",
+            "--sim-arrivals",
+            "20000",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--json",
+        ]);
+        (json_of(&out), out_dir)
+    };
+    let (v, a) = run("a");
+    let (_, b) = run("b");
+    for f in [
+        "capacity.csv",
+        "capacity.parquet",
+        "capacity-sweep.csv",
+        "capacity.json",
+        "capacity-single-dpop.svg",
+        "capacity-split-dpop.svg",
+        "capacity-devices.svg",
+    ] {
+        let (fa, fb) = (
+            std::fs::read(a.join(f)).unwrap(),
+            std::fs::read(b.join(f)).unwrap(),
+        );
+        assert!(!fa.is_empty(), "{f}");
+        assert_eq!(fa, fb, "{f} differs between runs");
+    }
+    // LEAKLAB_FONT=none: SVG written, PNG skipped and reported.
+    assert!(!a.join("capacity-single-dpop.png").exists());
+    let notes: Vec<&str> = v["notes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n.as_str())
+        .collect();
+    assert!(notes.iter().any(|n| n.contains("PNG skipped")), "{notes:?}");
+    let csv = std::fs::read_to_string(a.join("capacity.csv")).unwrap();
+    assert!(csv.starts_with("strategy,device_profile,"));
+    assert_eq!(csv.lines().count(), 6);
+    let sweep = std::fs::read_to_string(a.join("capacity-sweep.csv")).unwrap();
+    // 19 utilisation points for each of single-dpop, split-dpop and jwks
+    assert_eq!(sweep.lines().count(), 1 + 3 * 19);
+}
