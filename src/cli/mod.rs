@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod capacity;
 mod dpop;
+mod sim;
 
 #[derive(Parser)]
 #[command(name = "leaklab", version, about = "Simulate and benchmark the containment of leaked OAuth tokens")]
@@ -18,6 +19,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a scenario: simulate every strategy against every leak, write tables, plots and a summary.
+    Run(sim::RunArgs),
+    /// Check a scenario file without running it.
+    Validate(sim::ValidateArgs),
+    /// Re-run the IETF 124 slide claims and judge each from the simulation.
+    Reproduce(sim::ReproduceArgs),
     /// Create, inspect and verify DPoP and DPoP-RT proofs.
     #[command(subcommand)]
     Dpop(dpop::DpopCommand),
@@ -38,6 +45,9 @@ pub enum Outcome {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Run(args) => sim::run_scenario(args),
+        Command::Validate(args) => sim::validate(args),
+        Command::Reproduce(args) => sim::reproduce(args),
         Command::Dpop(cmd) => dpop::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Capacity(args) => capacity::run(args),

@@ -5,6 +5,7 @@
 pub mod atomic_file;
 pub mod output_dir;
 pub mod plot;
+pub mod run_output;
 pub mod table;
 
 /// Errors while writing results.

@@ -25,3 +25,37 @@ pub fn write_table(dir: &Path, name: &str, df: &mut DataFrame) -> Result<(), Rep
         .map_err(err)?;
     Ok(())
 }
+
+/// Builds a `DataFrame` column by column.
+#[derive(Default)]
+pub struct TableBuilder {
+    columns: Vec<Column>,
+}
+
+impl TableBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn text(mut self, name: &str, values: Vec<String>) -> Self {
+        self.columns.push(Column::new(name.into(), values));
+        self
+    }
+
+    pub fn float(mut self, name: &str, values: Vec<f64>) -> Self {
+        self.columns.push(Column::new(name.into(), values));
+        self
+    }
+
+    pub fn int(mut self, name: &str, values: Vec<u64>) -> Self {
+        self.columns.push(Column::new(name.into(), values));
+        self
+    }
+
+    /// Writes the table as Parquet and CSV (see [`write_table`]).
+    pub fn write(self, dir: &Path, name: &str) -> Result<(), ReportError> {
+        let mut df = DataFrame::new_infer_height(self.columns)
+            .map_err(|source| ReportError::Table { table: name.to_string(), source })?;
+        write_table(dir, name, &mut df)
+    }
+}

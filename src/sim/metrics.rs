@@ -35,8 +35,14 @@ pub struct Accumulator {
     pub refresh_ok: u64,
     pub refresh_failed: u64,
     pub oracle_signatures: u64,
-    /// The legitimate fleet's HSM/TPM signatures per second (all customers, not only affected).
-    pub device_signs_per_sec: f64,
+    /// The legitimate fleet's HSM/TPM signatures per second for API calls and for refreshes
+    /// (all customers, not only affected ones).
+    pub device_call_signs_per_sec: f64,
+    pub device_refresh_signs_per_sec: f64,
+    /// Affected customers who never respond: what the binding alone achieves.
+    pub nonresponders: u64,
+    pub nonresponders_never: u64,
+    pub nonresponders_ttd_censored_sum: f64,
 }
 
 impl Accumulator {
@@ -56,13 +62,23 @@ impl Accumulator {
             refresh_ok: 0,
             refresh_failed: 0,
             oracle_signatures: 0,
-            device_signs_per_sec: 0.0,
+            device_call_signs_per_sec: 0.0,
+            device_refresh_signs_per_sec: 0.0,
+            nonresponders: 0,
+            nonresponders_never: 0,
+            nonresponders_ttd_censored_sum: 0.0,
         }
     }
 
-    pub fn record(&mut self, outcome: &Outcome, horizon: f64, grid: &[f64]) {
+    /// Records one affected customer; `nonresponder` marks a customer who never revokes.
+    pub fn record(&mut self, outcome: &Outcome, nonresponder: bool, horizon: f64, grid: &[f64]) {
         self.affected += 1;
         let ttd = outcome.ttd;
+        if nonresponder {
+            self.nonresponders += 1;
+            self.nonresponders_never += u64::from(!ttd.is_finite());
+            self.nonresponders_ttd_censored_sum += ttd.min(horizon);
+        }
         if ttd.is_finite() {
             self.ttd_censored_sum += ttd.min(horizon);
             self.ttd_max = self.ttd_max.max(ttd);
@@ -107,7 +123,11 @@ impl Accumulator {
         self.refresh_ok += other.refresh_ok;
         self.refresh_failed += other.refresh_failed;
         self.oracle_signatures += other.oracle_signatures;
-        self.device_signs_per_sec += other.device_signs_per_sec;
+        self.device_call_signs_per_sec += other.device_call_signs_per_sec;
+        self.device_refresh_signs_per_sec += other.device_refresh_signs_per_sec;
+        self.nonresponders += other.nonresponders;
+        self.nonresponders_never += other.nonresponders_never;
+        self.nonresponders_ttd_censored_sum += other.nonresponders_ttd_censored_sum;
     }
 
     /// Share of affected customers still exploitable at each grid time.
@@ -150,6 +170,8 @@ impl Accumulator {
             ("ttd_p99_s", self.ttd_quantile(0.99)),
             ("ttd_max_s", if self.never > 0 { f64::INFINITY } else { self.ttd_max }),
             ("share_never", self.never as f64 / a),
+            ("ttd_mean_censored_nonresponders_s", self.nonresponders_ttd_censored_sum / self.nonresponders.max(1) as f64),
+            ("share_never_nonresponders", self.nonresponders_never as f64 / self.nonresponders.max(1) as f64),
         ];
         for (i, (label, _)) in WITHIN.iter().enumerate() {
             m.push((
@@ -168,7 +190,9 @@ impl Accumulator {
             ("attacker_refresh_ok", self.refresh_ok as f64),
             ("attacker_refresh_failed", self.refresh_failed as f64),
             ("oracle_signatures", self.oracle_signatures as f64),
-            ("device_signs_per_sec", self.device_signs_per_sec),
+            ("device_signs_per_sec", self.device_call_signs_per_sec + self.device_refresh_signs_per_sec),
+            ("device_call_signs_per_sec", self.device_call_signs_per_sec),
+            ("device_refresh_signs_per_sec", self.device_refresh_signs_per_sec),
         ]);
         m
     }
@@ -187,7 +211,7 @@ mod tests {
         let grid = vec![0.0, 10.0, 100.0];
         let mut acc = Accumulator::new(1000.0, grid.len());
         for t in [0.0, 5.0, 50.0, f64::INFINITY] {
-            acc.record(&outcome(t), 1000.0, &grid);
+            acc.record(&outcome(t), false, 1000.0, &grid);
         }
         assert_eq!(acc.containment(), vec![0.75, 0.5, 0.25]);
         assert_eq!(acc.ttd_quantile(0.9), f64::INFINITY);

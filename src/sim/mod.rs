@@ -15,5 +15,7 @@ pub mod runner;
 pub mod scenario;
 pub mod stats;
 pub mod strategy;
+pub mod summary;
+pub mod reproduce;
 pub mod time;
 pub mod world;

@@ -29,6 +29,7 @@ use super::dist::poisson;
 use super::engine::EventQueue;
 use super::scenario::{AtRevocation, AttackerRefresh, Compromise, Scenario, StrategyConfig};
 use super::strategy::Bindings;
+use super::rng::stream_id;
 use super::world::World;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,7 +203,7 @@ pub fn simulate(
         }
     }
     let rate = attacker.calls_per_hour / 3600.0;
-    let mut calls = world.customer_stream("attacker/calls", customer.id);
+    let mut calls = world.customer_stream(const { stream_id("attacker/calls") }, customer.id);
     out.calls_ok = poisson(&mut calls, rate * out.usable_seconds);
     out.calls_failed = poisson(&mut calls, rate * (active_seconds - out.usable_seconds).max(0.0));
     if bindings.call_signs_on_device {

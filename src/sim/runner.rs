@@ -180,14 +180,15 @@ fn run_chunk(
         let customer = Customer::draw(scenario, world, id);
         for (i, strategy) in strategies.iter().enumerate() {
             let load = loads[i];
-            accs[i].device_signs_per_sec += calls_per_sec * load.per_call + load.per_refresh / customer.refresh_interval;
+            accs[i].device_call_signs_per_sec += calls_per_sec * load.per_call;
+            accs[i].device_refresh_signs_per_sec += load.per_refresh / customer.refresh_interval;
             if !customer.affected {
                 continue;
             }
             let ctx = Context { world, customer: &customer, compromise, storage: scenario.core_key_storage };
             let bindings = strategy.bindings(&ctx);
             let outcome = simulate(&mut queue, scenario, &scenario.strategies[i], bindings, compromise, world, &customer);
-            accs[i].record(&outcome, scenario.horizon, grid);
+            accs[i].record(&outcome, customer.response_class == 2, scenario.horizon, grid);
             if per_customer {
                 rows[i].push(CustomerRow {
                     customer: id,

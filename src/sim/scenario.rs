@@ -177,8 +177,8 @@ pub struct Device {
     pub name: String,
     pub ops_per_sec: f64,
     pub source: String,
-    /// Agents sharing one device.
-    pub agents_per_device: u32,
+    /// Latency objective for one signature (seconds): p99 sojourn in the device queue.
+    pub slo_p99: f64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -196,7 +196,8 @@ pub struct Scenario {
     pub attacker: Attacker,
     pub strategies: Vec<StrategyConfig>,
     pub leaks: Vec<Leak>,
-    pub device: Device,
+    /// Signing devices the load claims are judged against (`[[device]]`).
+    pub devices: Vec<Device>,
     pub grid_points: usize,
 }
 
@@ -368,24 +369,28 @@ impl Scenario {
             None => Attacker { start_delay: Dist::Fixed(0.0), calls_per_hour: 60.0, refresh: AttackerRefresh::AtStart },
         };
 
-        let device = match root.table("device")? {
-            Some(t) => {
-                let d = Device {
-                    name: t.string("name")?.unwrap_or_else(|| "device".into()),
-                    ops_per_sec: t.number("ops_per_sec", 28.1, 1e-6, 1e12)?,
-                    source: t.string("source")?.unwrap_or_default(),
-                    agents_per_device: t.integer("agents_per_device", 1, 1, 1_000_000)? as u32,
-                };
-                t.finish()?;
-                d
+        let mut devices = Vec::new();
+        for t in root.tables("device")? {
+            let d = Device {
+                name: t.string("name")?.ok_or_else(|| t.error("name", "required"))?,
+                ops_per_sec: t.number("ops_per_sec", f64::NAN, 1e-6, 1e12)?,
+                source: t.string("source")?.unwrap_or_default(),
+                slo_p99: t.duration("slo_p99", 0.1)?,
+            };
+            if d.ops_per_sec.is_nan() {
+                return Err(t.error("ops_per_sec", "required (signatures per second)"));
             }
-            None => Device {
-                name: "Infineon SLB9672 TPM (ECDSA P-256 35.6 ms)".into(),
+            t.finish()?;
+            devices.push(d);
+        }
+        if devices.is_empty() {
+            devices.push(Device {
+                name: "Infineon SLB9672 TPM".into(),
                 ops_per_sec: 28.1,
                 source: "https://github.com/wolfSSL/wolfTPM/blob/master/docs/benchmarks.md".into(),
-                agents_per_device: 1,
-            },
-        };
+                slo_p99: 0.1,
+            });
+        }
 
         let mut strategies = Vec::new();
         for t in root.tables("strategy")? {
@@ -439,7 +444,7 @@ impl Scenario {
             attacker,
             strategies,
             leaks,
-            device,
+            devices,
             grid_points,
         })
     }

@@ -50,8 +50,8 @@ impl World {
         self.eviction.min(self.kill_switch)
     }
 
-    /// A per-customer stream of this world (strategy-specific draws such as cache ages).
-    pub fn customer_stream(&self, name: &str, customer: u64) -> Rng {
-        Rng::stream(self.seed ^ self.leak.rotate_left(32), self.replication, stream_id(name), customer)
+    /// A per-customer stream of this world, by stream id ([`stream_id`] of its name) (strategy-specific draws such as cache ages).
+    pub fn customer_stream(&self, stream: u64, customer: u64) -> Rng {
+        Rng::stream(self.seed ^ self.leak.rotate_left(32), self.replication, stream, customer)
     }
 }

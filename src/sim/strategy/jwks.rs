@@ -17,6 +17,7 @@
 //!   the certificate until it expires (remaining life uniform over `tls_cert_lifetime`). The
 //!   attacker's keys then stay in the customer's cache for its remaining age.
 
+use crate::sim::rng::stream_id;
 use super::{Bindings, Context, DeviceLoad, Strategy};
 use crate::sim::scenario::{JwksParams, KeyStorage};
 
@@ -26,21 +27,21 @@ impl Strategy for Jwks {
     fn bindings(&self, ctx: &Context<'_>) -> Bindings {
         // The customer's JWKS cache: its TTL and the age of the cached copy at the moment that
         // matters (independent of the action time, hence uniform over the TTL).
-        let ttl = self.0.cache_ttl.quantile(ctx.uniform("jwks/cache-ttl"));
+        let ttl = self.0.cache_ttl.quantile(ctx.uniform(const { stream_id("jwks/cache-ttl") }));
         let key = if ctx.compromise.client_credential { f64::INFINITY } else { ctx.core_key() };
         let via_key = if key > 0.0 {
-            key.min(ctx.world.credential_action + ttl * ctx.uniform("jwks/cache-age"))
+            key.min(ctx.world.credential_action + ttl * ctx.uniform(const { stream_id("jwks/cache-age") }))
         } else {
             0.0
         };
         let via_host = if ctx.compromise.jwks_host {
-            let revoked = ctx.world.credential_action + self.0.ca_revocation_delay.quantile(ctx.uniform("jwks/ca-revocation"));
-            let rejected = if ctx.uniform("jwks/checks-revocation") < self.0.revocation_checking_share {
-                revoked + self.0.crl_validity.quantile(ctx.uniform("jwks/crl-validity")) * ctx.uniform("jwks/crl-phase")
+            let revoked = ctx.world.credential_action + self.0.ca_revocation_delay.quantile(ctx.uniform(const { stream_id("jwks/ca-revocation") }));
+            let rejected = if ctx.uniform(const { stream_id("jwks/checks-revocation") }) < self.0.revocation_checking_share {
+                revoked + self.0.crl_validity.quantile(ctx.uniform(const { stream_id("jwks/crl-validity") })) * ctx.uniform(const { stream_id("jwks/crl-phase") })
             } else {
-                self.0.tls_cert_lifetime.quantile(ctx.uniform("jwks/tls-cert-lifetime")) * ctx.uniform("jwks/tls-cert-age")
+                self.0.tls_cert_lifetime.quantile(ctx.uniform(const { stream_id("jwks/tls-cert-lifetime") })) * ctx.uniform(const { stream_id("jwks/tls-cert-age") })
             };
-            rejected + ttl * ctx.uniform("jwks/stale-cache-age")
+            rejected + ttl * ctx.uniform(const { stream_id("jwks/stale-cache-age") })
         } else {
             0.0
         };

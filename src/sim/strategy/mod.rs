@@ -28,8 +28,8 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    /// A uniform draw from the named per-customer stream (common across strategies).
-    pub fn uniform(&self, stream: &str) -> f64 {
+    /// A uniform draw from a per-customer stream (by [`crate::sim::rng::stream_id`]) (common across strategies).
+    pub fn uniform(&self, stream: u64) -> f64 {
         self.world.customer_stream(stream, self.customer.id).uniform()
     }
 

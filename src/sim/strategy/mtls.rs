@@ -12,6 +12,7 @@
 //! CRL's validity); the others keep accepting the certificate until it expires (remaining life
 //! uniform over `cert_lifetime`). Sources: calibration rows 8–14 in `docs/model.md`.
 
+use crate::sim::rng::stream_id;
 use super::{Bindings, Context, DeviceLoad, Strategy};
 use crate::sim::scenario::{CaOperator, KeyStorage, MtlsParams};
 
@@ -24,13 +25,13 @@ impl Mtls {
             CaOperator::Vendor => ctx.world.credential_action,
             CaOperator::Customer => ctx.customer.revokes_at,
         };
-        let published = revoked + self.0.ca_publish_delay.quantile(ctx.uniform("mtls/ca-publish"));
-        let via_crl = if ctx.uniform("mtls/crl-reachable") < self.0.crl_reachable_share {
-            published + self.0.crl_pickup.quantile(ctx.uniform("mtls/crl-pickup"))
+        let published = revoked + self.0.ca_publish_delay.quantile(ctx.uniform(const { stream_id("mtls/ca-publish") }));
+        let via_crl = if ctx.uniform(const { stream_id("mtls/crl-reachable") }) < self.0.crl_reachable_share {
+            published + self.0.crl_pickup.quantile(ctx.uniform(const { stream_id("mtls/crl-pickup") }))
         } else {
             f64::INFINITY
         };
-        let expires = self.0.cert_lifetime.quantile(ctx.uniform("mtls/cert-lifetime")) * ctx.uniform("mtls/cert-age");
+        let expires = self.0.cert_lifetime.quantile(ctx.uniform(const { stream_id("mtls/cert-lifetime") })) * ctx.uniform(const { stream_id("mtls/cert-age") });
         via_crl.min(expires)
     }
 }

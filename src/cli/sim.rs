@@ -1,0 +1,203 @@
+//! `leaklab validate`, `leaklab run` and `leaklab reproduce`: the simulator's edges.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use leaklab::report::run_output::{summary_markdown, write_run, Timings};
+use leaklab::sim::reproduce::{evaluate, Verdict};
+use leaklab::sim::runner::{run, total_runs, Progress, RunResults};
+use leaklab::sim::scenario::Scenario;
+use leaklab::sim::summary::summarize;
+
+use super::Outcome;
+
+/// The ietf124 scenario, built in so `reproduce` works from any directory.
+const IETF124: &str = include_str!("../../scenarios/ietf124.toml");
+
+#[derive(Args)]
+pub struct ValidateArgs {
+    /// Scenario file (TOML).
+    pub file: PathBuf,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML), e.g. scenarios/ietf124.toml.
+    pub file: PathBuf,
+    /// Output directory (default: results/<scenario name>). Replaced as a whole on success.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override the number of replications (at least 2, for confidence intervals).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=10_000))]
+    pub replications: Option<u32>,
+    /// Override the number of customers.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub customers: Option<u64>,
+    /// Also write one row per affected customer, strategy, leak and replication.
+    #[arg(long)]
+    pub per_customer: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Claims {
+    Ietf124,
+}
+
+#[derive(Args)]
+pub struct ReproduceArgs {
+    /// Which set of claims.
+    pub claims: Claims,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Use this scenario file instead of the built-in scenarios/ietf124.toml.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Override the number of replications.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=10_000))]
+    pub replications: Option<u32>,
+    /// Override the number of customers.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub customers: Option<u64>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+fn load(file: &Path) -> anyhow::Result<(Scenario, String)> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("{}: cannot read", file.display()))?;
+    let scenario = Scenario::from_toml(&file.display().to_string(), &text)?;
+    Ok((scenario, text))
+}
+
+pub fn validate(args: ValidateArgs) -> anyhow::Result<Outcome> {
+    let (s, _) = load(&args.file)?;
+    println!(
+        "{}: ok — scenario \"{}\": {} customers, {} replications, {} strategies, {} leaks, horizon {}",
+        args.file.display(),
+        s.name,
+        s.customers,
+        s.replications,
+        s.strategies.len(),
+        s.leaks.len(),
+        leaklab::sim::time::format_duration(s.horizon)
+    );
+    Ok(Outcome::Success)
+}
+
+struct Bar(ProgressBar);
+
+impl Progress for Bar {
+    fn advance(&self, runs: u64) {
+        self.0.inc(runs);
+    }
+}
+
+fn simulate(scenario: &Scenario, per_customer: bool, quiet: bool) -> (RunResults, f64) {
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(total_runs(scenario)) };
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {percent}% customer runs, eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let start = Instant::now();
+    let results = run(scenario, per_customer, &Bar(bar.clone()));
+    bar.finish_and_clear();
+    (results, start.elapsed().as_secs_f64())
+}
+
+pub fn run_scenario(args: RunArgs) -> anyhow::Result<Outcome> {
+    let (mut scenario, text) = load(&args.file)?;
+    if let Some(seed) = args.seed {
+        scenario.seed = seed;
+    }
+    if let Some(r) = args.replications {
+        scenario.replications = r;
+    }
+    if let Some(n) = args.customers {
+        scenario.customers = n;
+    }
+    let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&scenario.name));
+    eprintln!(
+        "leaklab: running \"{}\": {} customers × {} strategies × {} leaks × {} replications on {} threads",
+        scenario.name,
+        scenario.customers,
+        scenario.strategies.len(),
+        scenario.leaks.len(),
+        scenario.replications,
+        rayon::current_num_threads()
+    );
+    let (results, wall) = simulate(&scenario, args.per_customer, args.quiet);
+    // The run's overrides are part of what was simulated: record them with the scenario text.
+    let mut text = text;
+    if args.seed.is_some() || args.replications.is_some() || args.customers.is_some() {
+        text.push_str(&format!(
+            "\n# leaklab run overrides: seed = {}, replications = {}, customers = {}\n",
+            scenario.seed, scenario.replications, scenario.customers
+        ));
+    }
+    let written = write_run(
+        &results,
+        &args.file.display().to_string(),
+        &text,
+        &out,
+        args.per_customer,
+        &Timings { wall_seconds: wall, threads: rayon::current_num_threads() },
+    )
+    .with_context(|| format!("writing results to {}", out.display()))?;
+    println!("{}", summary_markdown(&results, &summarize(&results)));
+    eprintln!(
+        "leaklab: {} events in {:.1} s ({:.1} M events/s); wrote {} files to {}",
+        results.events,
+        wall,
+        results.events as f64 / wall.max(1e-9) / 1e6,
+        written.files.len(),
+        written.dir.display()
+    );
+    for note in written.notes {
+        eprintln!("leaklab: note: {note}");
+    }
+    Ok(Outcome::Success)
+}
+
+pub fn reproduce(args: ReproduceArgs) -> anyhow::Result<Outcome> {
+    let Claims::Ietf124 = args.claims;
+    let (mut scenario, file) = match &args.scenario {
+        Some(f) => (load(f)?.0, f.display().to_string()),
+        None => (Scenario::from_toml("scenarios/ietf124.toml (built in)", IETF124)?, "built-in ietf124".into()),
+    };
+    if let Some(r) = args.replications {
+        scenario.replications = r;
+    }
+    if let Some(n) = args.customers {
+        scenario.customers = n;
+    }
+    if !args.json {
+        eprintln!("leaklab: simulating {file}: {} customers, {} replications", scenario.customers, scenario.replications);
+    }
+    let (results, _) = simulate(&scenario, false, args.quiet || args.json);
+    let claims = evaluate(&results)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "scenario": scenario.name, "claims": claims }))?);
+    } else {
+        for c in &claims {
+            let verdict = match c.verdict {
+                Verdict::Reproduced => "REPRODUCED",
+                Verdict::NotReproduced => "NOT REPRODUCED",
+            };
+            println!("[{verdict}] {}\n  claim:     {}\n  condition: {}\n  simulated: {}\n", c.id, c.claim, c.condition, c.simulated);
+        }
+        let n = claims.iter().filter(|c| c.verdict == Verdict::Reproduced).count();
+        println!("{n} of {} claims reproduced.", claims.len());
+    }
+    Ok(Outcome::Success)
+}
