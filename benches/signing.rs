@@ -1,6 +1,12 @@
 //! ES256 signing benches: software `p256`, `aws-lc-rs` (feature `aws-lc`), a TPM 2.0 through
 //! in-process tss-esapi (feature `tpm`) and PKCS#11 through cryptoki (feature `pkcs11`).
 //!
+//! Groups: `es256_sign/<signer>` (raw signature over a 440-byte input),
+//! `dpop_proof_create/<signer>` (a whole RFC 9449 proof with `ath`: claims, `jti`, JSON and
+//! base64url encoding, signature) and `dpop_proof_verify/resource-server` (the RFC 9449 §7.1
+//! check a resource server runs on every API call: signature, claims, `ath`, `cnf.jkt` binding
+//! and the `jti` replay store). Figures from this machine: `docs/benchmarks.md`.
+//!
 //! Run: `cargo bench --features full --bench signing` (CI: add `-- --test` to run each once).
 //!
 //! Devices: the TPM the environment names (`LEAKLAB_TCTI` / `TPM2TOOLS_TCTI` / `TCTI`), else a
@@ -9,12 +15,17 @@
 //! `CI=true`).
 //!
 //! Checking results: every signature is verified with the signer's public JWK inside the loop,
-//! but outside the timed region (`iter_custom` times only `sign`), so the figures are signing
-//! cost and a wrong signature still aborts the bench.
+//! and every created proof is verified by a resource server ([`ResourceServer`]), both outside
+//! the timed region (`iter_custom` times only `sign` / `proof::create` / `verify::verify`), so
+//! the figures are the cost of the operation and a wrong result still aborts the bench.
 
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use leaklab::protocol::proof::{self, ProofKind, ProofParams};
+use leaklab::protocol::replay::{MemoryReplayStore, ReplayKey, ReplayStore as _};
+use leaklab::protocol::uri::NormalizedUri;
+use leaklab::protocol::verify::{self, ProofRejection, ProofRequest, VerifiedProof, VerifyPolicy};
 use leaklab::signer::Signer;
 use p256::ecdsa::signature::Verifier as _;
 
@@ -43,12 +54,14 @@ fn sign_and_check(signer: &mut dyn Signer, iters: u64) -> Duration {
     timed
 }
 
+/// Raw ES256 signing, then whole DPoP proof creation, with the same key / device session.
 fn bench_signer(c: &mut Criterion, name: &str, signer: &mut dyn Signer) {
     let mut group = c.benchmark_group("es256_sign");
     group.bench_function(BenchmarkId::from_parameter(name), |b| {
         b.iter_custom(|iters| sign_and_check(signer, iters))
     });
     group.finish();
+    bench_proof(c, name, signer);
 }
 
 #[allow(dead_code)] // unused when built without the device features
@@ -110,10 +123,165 @@ fn pkcs11(c: &mut Criterion) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// DPoP proof creation per signer and proof verification at a resource server (with replay
-// store): TO BE ADDED by the lead once the protocol branch lands (issue 4, "Whole DPoP proof
-// creation ... and proof verification"). Add the functions here and list them in `targets`.
+// Whole DPoP proofs (issue 4): creation per signer, verification at a resource server.
 // ---------------------------------------------------------------------------------------------
+
+/// The request every proof is for: a resource-server call with a query (stripped from `htu`).
+const HTM: &str = "GET";
+const HTU: &str = "https://rs.example.com/api/v1/orders?page=2";
+
+/// A stand-in for an RFC 9068 `at+jwt` access token of typical size (about 700 bytes): the proof
+/// carries `ath` = base64url(SHA-256(token)), and the verifier hashes it again on every call.
+fn access_token() -> String {
+    let mut at = String::from("eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJFUzI1NiJ9.");
+    while at.len() < 600 {
+        at.push_str("eyJzdWIiOiJhZ2VudC00MiIsImNuZiI6eyJqa3QiOiIuLi4ifX0");
+    }
+    at.push_str(".c2lnbmF0dXJlLW9mLXRoZS1hY2Nlc3MtdG9rZW4tYnktdGhlLWF1dGhvcml6YXRpb24tc2VydmVy");
+    at
+}
+
+/// A resource server's DPoP check (RFC 9449 §7.1): default policy (ES256, `iat` within 60 s),
+/// `ath` against the presented token, the proof key against the token's `cnf.jkt`, and `jti`
+/// replay detection in a [`MemoryReplayStore`] at steady state.
+///
+/// The clock is simulated (the protocol core reads none): it advances one second every
+/// [`ResourceServer::PROOFS_PER_SECOND`] verifications, and the store is pre-filled with the
+/// entries such a load leaves live (61 s x rate), so every measured insert pays for a realistic
+/// table size and for evicting the entries that expire.
+struct ResourceServer {
+    policy: VerifyPolicy,
+    uri: NormalizedUri,
+    replay: MemoryReplayStore,
+    now: i64,
+    served: u64,
+}
+
+impl ResourceServer {
+    const PROOFS_PER_SECOND: u64 = 1_000;
+    const START: i64 = 1_700_000_000;
+
+    fn new() -> Self {
+        let policy = VerifyPolicy::default();
+        let mut replay = MemoryReplayStore::new(1 << 20);
+        let uri = NormalizedUri::parse(HTU).expect("HTU is a valid URI");
+        // Proofs seen in the last max_age + 1 seconds, each live until its iat + max_age + 1.
+        for age in 0..=policy.max_age_secs {
+            for i in 0..Self::PROOFS_PER_SECOND {
+                let key = ReplayKey::proof(uri.as_str(), &format!("earlier-{age}-{i}"));
+                let expires_at = Self::START - age + policy.max_age_secs + 1;
+                replay
+                    .check_and_insert(key, Self::START, expires_at)
+                    .expect("pre-fill fits the store");
+            }
+        }
+        Self {
+            policy,
+            uri,
+            replay,
+            now: Self::START,
+            served: 0,
+        }
+    }
+
+    fn verify(
+        &mut self,
+        proof: &str,
+        access_token: &str,
+        jkt: &str,
+    ) -> Result<VerifiedProof, ProofRejection> {
+        let headers = [proof];
+        let request = ProofRequest {
+            access_token: Some(access_token),
+            expected_jkt: Some(jkt),
+            ..ProofRequest::new(ProofKind::Dpop, &headers, HTM, &self.uri)
+        };
+        let result = verify::verify(&request, &self.policy, self.now, &mut self.replay);
+        self.served += 1;
+        if self.served % Self::PROOFS_PER_SECOND == 0 {
+            self.now += 1;
+        }
+        result
+    }
+}
+
+/// A DPoP proof for the resource-server request, with `ath`, created at `iat`.
+fn create_proof(
+    signer: &mut dyn Signer,
+    access_token: &str,
+    iat: i64,
+    rng: &mut (impl rand::RngCore + rand::CryptoRng),
+) -> String {
+    let params = ProofParams {
+        access_token: Some(access_token),
+        ..ProofParams::new(ProofKind::Dpop, HTM, HTU, iat)
+    };
+    proof::create(std::hint::black_box(&params), signer, rng).expect("create DPoP proof")
+}
+
+/// Times `iters` proof creations (claims, `jti` from the thread RNG, `ath`, JSON and base64url
+/// encoding, signature); each proof is then checked, untimed, by a resource server.
+fn create_and_check(
+    signer: &mut dyn Signer,
+    server: &mut ResourceServer,
+    access_token: &str,
+    iters: u64,
+) -> Duration {
+    let jkt = signer.public_jwk().thumbprint();
+    let mut rng = rand::thread_rng();
+    let mut timed = Duration::ZERO;
+    for _ in 0..iters {
+        let t = Instant::now();
+        let proof = create_proof(signer, access_token, server.now, &mut rng);
+        timed += t.elapsed();
+        if let Err(r) = server.verify(&proof, access_token, &jkt) {
+            panic!("proof from {} rejected: {r}", signer.describe());
+        }
+    }
+    timed
+}
+
+fn bench_proof(c: &mut Criterion, name: &str, signer: &mut dyn Signer) {
+    let access_token = access_token();
+    let mut server = ResourceServer::new();
+    let mut group = c.benchmark_group("dpop_proof_create");
+    group.bench_function(BenchmarkId::from_parameter(name), |b| {
+        b.iter_custom(|iters| create_and_check(signer, &mut server, &access_token, iters))
+    });
+    group.finish();
+}
+
+/// Proof verification at a resource server: the cost paid on every API call. Proofs are made
+/// untimed by the fastest software signer this build has (the verifier's cost does not depend on
+/// who signed), each with a fresh `jti`, so the replay check passes and is fully exercised.
+fn verify_at_resource_server(c: &mut Criterion) {
+    #[cfg(feature = "aws-lc")]
+    let mut signer = leaklab::signer::aws_lc::AwsLcSigner::generate().expect("aws-lc key");
+    #[cfg(not(feature = "aws-lc"))]
+    let mut signer = leaklab::signer::software::SoftwareSigner::generate(&mut rand::rngs::OsRng);
+    let jkt = signer.public_jwk().thumbprint();
+    let access_token = access_token();
+    let mut server = ResourceServer::new();
+    let mut rng = rand::thread_rng();
+    let mut group = c.benchmark_group("dpop_proof_verify");
+    group.bench_function(BenchmarkId::from_parameter("resource-server"), |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            for _ in 0..iters {
+                let proof = create_proof(&mut signer, &access_token, server.now, &mut rng);
+                let t = Instant::now();
+                let result = server.verify(std::hint::black_box(&proof), &access_token, &jkt);
+                timed += t.elapsed();
+                match result {
+                    Ok(v) => assert_eq!(v.jkt, jkt, "verified proof has the signer's thumbprint"),
+                    Err(r) => panic!("fresh proof rejected: {r}"),
+                }
+            }
+            timed
+        })
+    });
+    group.finish();
+}
 
 fn config() -> Criterion {
     Criterion::default()
@@ -132,6 +300,7 @@ fn signers(c: &mut Criterion) {
     tpm(c);
     #[cfg(feature = "pkcs11")]
     pkcs11(c);
+    verify_at_resource_server(c);
 }
 
 criterion_group! { name = benches; config = config(); targets = signers }
