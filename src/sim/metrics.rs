@@ -25,8 +25,9 @@ pub struct Accumulator {
     pub ttd_censored_sum: f64,
     /// Largest finite TTD.
     pub ttd_max: f64,
-    /// Finite TTDs in seconds.
+    /// Finite, non-zero TTDs in seconds (zeros are counted in `zero_ttd`).
     pub ttd_hist: Histogram<u64>,
+    pub zero_ttd: u64,
     /// `alive_at[j]`: customers whose TTD lies in (grid[j-1], grid[j]], cumulated at the end.
     pub bucket: Vec<u64>,
     pub usable_seconds: f64,
@@ -54,6 +55,7 @@ impl Accumulator {
             within: [0; 3],
             ttd_censored_sum: 0.0,
             ttd_max: 0.0,
+            zero_ttd: 0,
             ttd_hist: Histogram::new_with_max(max, 3).unwrap_or_else(|_| Histogram::new(3).expect("3 significant digits is valid")),
             bucket: vec![0; grid_len + 1],
             usable_seconds: 0.0,
@@ -74,6 +76,16 @@ impl Accumulator {
     pub fn record(&mut self, outcome: &Outcome, nonresponder: bool, horizon: f64, grid: &[f64]) {
         self.affected += 1;
         let ttd = outcome.ttd;
+        if ttd == 0.0 {
+            // Never exploitable (the common case for bound tokens): nothing else to accumulate.
+            self.zero_ttd += 1;
+            self.nonresponders += u64::from(nonresponder);
+            self.bucket[0] += 1;
+            for w in &mut self.within {
+                *w += 1;
+            }
+            return;
+        }
         if nonresponder {
             self.nonresponders += 1;
             self.nonresponders_never += u64::from(!ttd.is_finite());
@@ -111,6 +123,7 @@ impl Accumulator {
             self.within[i] += other.within[i];
         }
         self.ttd_censored_sum += other.ttd_censored_sum;
+        self.zero_ttd += other.zero_ttd;
         self.ttd_max = self.ttd_max.max(other.ttd_max);
         // Both histograms share the same bounds, so adding cannot fail.
         let _ = self.ttd_hist.add(&other.ttd_hist);
@@ -155,8 +168,12 @@ impl Accumulator {
         if rank > disabled as f64 || disabled == 0 {
             return f64::INFINITY;
         }
-        let q_disabled = (rank / disabled as f64).clamp(0.0, 1.0);
-        self.ttd_hist.value_at_quantile(q_disabled) as f64
+        if rank <= self.zero_ttd as f64 {
+            return 0.0;
+        }
+        let nonzero = disabled - self.zero_ttd;
+        let q_nonzero = ((rank - self.zero_ttd as f64) / nonzero as f64).clamp(0.0, 1.0);
+        self.ttd_hist.value_at_quantile(q_nonzero) as f64
     }
 
     /// Named metrics of this cell, in a fixed order.

@@ -45,13 +45,12 @@ pub struct Rng {
 impl Rng {
     /// The stream for `(seed, replication, stream, entity)`.
     pub fn stream(seed: u64, replication: u64, stream: u64, entity: u64) -> Rng {
-        let mut sm = seed;
-        let mut mix = splitmix64(&mut sm) ^ replication.wrapping_mul(0xD6E8_FEB8_6659_FD93);
-        let mut sm2 = mix;
-        mix = splitmix64(&mut sm2) ^ stream;
-        let mut sm3 = mix;
-        mix = splitmix64(&mut sm3) ^ entity.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let mut st = mix;
+        // Each input is folded in through a full SplitMix64 round, so nearby seeds, replications,
+        // stream ids and entities give unrelated states.
+        let mut st = seed;
+        st = splitmix64(&mut st) ^ replication;
+        st = splitmix64(&mut st) ^ stream;
+        st = splitmix64(&mut st) ^ entity;
         let s = [splitmix64(&mut st), splitmix64(&mut st), splitmix64(&mut st), splitmix64(&mut st)];
         Rng { s }
     }
