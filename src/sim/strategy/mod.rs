@@ -12,6 +12,7 @@
 mod bearer;
 mod jwks;
 mod mtls;
+pub mod rules;
 mod single_dpop;
 mod split_dpop;
 
@@ -97,7 +98,7 @@ pub fn build(config: &StrategyConfig) -> Box<dyn Strategy> {
         StrategyKind::Bearer => Box::new(bearer::Bearer),
         StrategyKind::Mtls(p) => Box::new(mtls::Mtls(p.clone())),
         StrategyKind::Jwks(p) => Box::new(jwks::Jwks(p.clone())),
-        StrategyKind::SingleDpop { key } => Box::new(single_dpop::SingleDpop { key: *key }),
-        StrategyKind::SplitDpop => Box::new(split_dpop::SplitDpop),
+        StrategyKind::SingleDpop { key } => Box::new(single_dpop::SingleDpop { key: *key, rules: rules::single_dpop() }),
+        StrategyKind::SplitDpop => Box::new(split_dpop::SplitDpop { rules: rules::split_dpop() }),
     }
 }

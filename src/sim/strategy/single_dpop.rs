@@ -10,11 +10,14 @@
 //!   API call (the signing bottleneck of the IETF 124 slides). An attacker can use it only as an
 //!   oracle while it holds the core host; edges hold no key, so a stolen edge token is useless.
 
+use super::rules::RefreshRules;
 use super::{Bindings, Context, DeviceLoad, Strategy};
 use crate::sim::scenario::{KeyStorage, SingleDpopKey};
 
 pub struct SingleDpop {
     pub key: SingleDpopKey,
+    /// The token-endpoint rules, from the protocol core ([`super::rules::single_dpop`]).
+    pub rules: RefreshRules,
 }
 
 impl Strategy for SingleDpop {
@@ -24,9 +27,9 @@ impl Strategy for SingleDpop {
                 let c = ctx.compromise;
                 let key = if c.core_disk || c.core_host || c.edge_host { f64::INFINITY } else { 0.0 };
                 Bindings {
-                    refresh: key,
+                    refresh: if self.rules.without_victim_key { f64::INFINITY } else { key },
                     stolen_access: key,
-                    minted_access: key,
+                    minted_access: if self.rules.minted_bound_to_attacker { f64::INFINITY } else { key },
                     refresh_signs_on_device: false,
                     call_signs_on_device: false,
                 }
@@ -35,9 +38,9 @@ impl Strategy for SingleDpop {
                 let key = ctx.core_key();
                 let oracle = ctx.core_key_is_oracle();
                 Bindings {
-                    refresh: key,
+                    refresh: if self.rules.without_victim_key { f64::INFINITY } else { key },
                     stolen_access: key,
-                    minted_access: key,
+                    minted_access: if self.rules.minted_bound_to_attacker { f64::INFINITY } else { key },
                     refresh_signs_on_device: oracle,
                     call_signs_on_device: oracle,
                 }
