@@ -30,31 +30,31 @@ pub struct Customer {
 
 impl Customer {
     pub fn draw(scenario: &Scenario, world: &World, id: u64) -> Customer {
-        let s = |stream: u64| world.customer_stream(stream, id);
+        let u = |stream: u64| world.customer_uniform(stream, id);
         let leak = &scenario.leaks[world.leak as usize];
-        let affected = leak.affected_share >= 1.0 || s(const { stream_id("customer/affected") }).uniform() < leak.affected_share;
+        let affected = leak.affected_share >= 1.0 || u(const { stream_id("customer/affected") }) < leak.affected_share;
         let g = &scenario.grant;
-        let at_lifetime = g.at_lifetime.sample(&mut s(const { stream_id("customer/at-lifetime") })).max(1.0);
+        let at_lifetime = g.at_lifetime.quantile(u(const { stream_id("customer/at-lifetime") })).max(1.0);
         let refresh_interval = match &g.refresh_interval {
-            Some(d) => d.sample(&mut s(const { stream_id("customer/refresh-interval") })).max(1.0),
+            Some(d) => d.quantile(u(const { stream_id("customer/refresh-interval") })).max(1.0),
             None => at_lifetime,
         };
-        let legit_refresh_at = refresh_interval * s(const { stream_id("customer/refresh-phase") }).uniform_open0();
+        let legit_refresh_at = refresh_interval * u(const { stream_id("customer/refresh-phase") });
         let rt_expires_at = match &g.rt_lifetime {
             // The grant's age at the leak is uniform over its lifetime (steady state).
-            Some(d) => d.sample(&mut s(const { stream_id("customer/rt-lifetime") })) * s(const { stream_id("customer/rt-age") }).uniform_open0(),
+            Some(d) => d.quantile(u(const { stream_id("customer/rt-lifetime") })) * u(const { stream_id("customer/rt-age") }),
             None => f64::INFINITY,
         };
         // Each edge refreshed its access token at an independent uniform phase.
-        let mut edges = s(const { stream_id("customer/edge-at-phase") });
+        let mut edges = world.customer_stream(const { stream_id("customer/edge-at-phase") }, id);
         let edge_at_expires_at = (0..g.edges).map(|_| at_lifetime * edges.uniform_open0()).fold(0.0, f64::max);
         let r = &scenario.response;
-        let u = s(const { stream_id("customer/response-class") }).uniform();
-        let mut delay = s(const { stream_id("customer/response-delay") });
-        let (response_class, revokes_at) = if u < r.immediate_share {
-            (0, world.notify + r.immediate_delay.sample(&mut delay))
-        } else if u < r.immediate_share + r.eventual_share {
-            (1, world.notify + r.eventual_delay.sample(&mut delay))
+        let class = u(const { stream_id("customer/response-class") });
+        let delay = u(const { stream_id("customer/response-delay") });
+        let (response_class, revokes_at) = if class < r.immediate_share {
+            (0, world.notify + r.immediate_delay.quantile(delay))
+        } else if class < r.immediate_share + r.eventual_share {
+            (1, world.notify + r.eventual_delay.quantile(delay))
         } else {
             (2, f64::INFINITY)
         };
@@ -68,7 +68,7 @@ impl Customer {
             legit_refresh_at,
             rt_expires_at,
             edge_at_expires_at,
-            attacker_start: scenario.attacker.start_delay.sample(&mut s(const { stream_id("customer/attacker-start") })),
+            attacker_start: scenario.attacker.start_delay.quantile(u(const { stream_id("customer/attacker-start") })),
         }
     }
 }

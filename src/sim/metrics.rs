@@ -25,7 +25,8 @@ pub struct Accumulator {
     pub ttd_censored_sum: f64,
     /// Largest finite TTD.
     pub ttd_max: f64,
-    /// Finite, non-zero TTDs in seconds (zeros are counted in `zero_ttd`).
+    /// Finite, non-zero TTDs in seconds, 2 significant digits (percentiles within 1%; means and
+    /// maxima are exact, from the sums). Zeros are counted in `zero_ttd`.
     pub ttd_hist: Histogram<u64>,
     pub zero_ttd: u64,
     /// `alive_at[j]`: customers whose TTD lies in (grid[j-1], grid[j]], cumulated at the end.
@@ -56,7 +57,7 @@ impl Accumulator {
             ttd_censored_sum: 0.0,
             ttd_max: 0.0,
             zero_ttd: 0,
-            ttd_hist: Histogram::new_with_max(max, 3).unwrap_or_else(|_| Histogram::new(3).expect("3 significant digits is valid")),
+            ttd_hist: Histogram::new_with_max(max, 2).unwrap_or_else(|_| Histogram::new(3).expect("3 significant digits is valid")),
             bucket: vec![0; grid_len + 1],
             usable_seconds: 0.0,
             calls_ok: 0,

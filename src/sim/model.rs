@@ -203,9 +203,11 @@ pub fn simulate(
         }
     }
     let rate = attacker.calls_per_hour / 3600.0;
-    let mut calls = world.customer_stream(const { stream_id("attacker/calls") }, customer.id);
-    out.calls_ok = poisson(&mut calls, rate * out.usable_seconds);
-    out.calls_failed = poisson(&mut calls, rate * (active_seconds - out.usable_seconds).max(0.0));
+    if rate > 0.0 && active_seconds > 0.0 {
+        let mut calls = world.customer_stream(const { stream_id("attacker/calls") }, customer.id);
+        out.calls_ok = poisson(&mut calls, rate * out.usable_seconds);
+        out.calls_failed = poisson(&mut calls, rate * (active_seconds - out.usable_seconds).max(0.0));
+    }
     if bindings.call_signs_on_device {
         out.oracle_signatures += out.calls_ok;
     }

@@ -36,6 +36,19 @@ pub const fn stream_id(name: &str) -> u64 {
     hash
 }
 
+/// A single uniform on [0, 1) for `(seed, replication, stream, entity)`: a counter-based draw
+/// (the SplitMix64 finaliser over the folded inputs), for streams that need exactly one number.
+/// Equivalent in distribution to the first draw of a fresh stream, at a fraction of the cost.
+#[inline]
+pub fn uniform_at(seed: u64, replication: u64, stream: u64, entity: u64) -> f64 {
+    let mut st = seed;
+    st = splitmix64(&mut st) ^ replication;
+    st = splitmix64(&mut st) ^ stream;
+    st = splitmix64(&mut st) ^ entity;
+    let bits = splitmix64(&mut st);
+    (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
 /// xoshiro256++ generator.
 #[derive(Clone, Debug)]
 pub struct Rng {

@@ -13,9 +13,9 @@ use super::strategy::{self, Context, Strategy};
 use super::world::World;
 
 /// Customers per chunk: the unit of parallel work and of progress reports.
-const CHUNK: u64 = 4096;
+const CHUNK: u64 = 16_384;
 /// Chunks simulated in parallel before their results are merged (bounds memory).
-const WAVE: usize = 32;
+const WAVE: usize = 16;
 
 /// Receives progress: called with the number of customer × strategy runs just completed.
 pub trait Progress: Sync {

@@ -2,7 +2,7 @@
 //! platform's actions. Drawn once per (replication, leak) from named streams, so every strategy
 //! faces the same timeline (common random numbers).
 
-use super::rng::{stream_id, Rng};
+use super::rng::{stream_id, uniform_at, Rng};
 use super::scenario::Scenario;
 
 /// Absolute times (seconds after the leak) of the global events of one leak.
@@ -48,6 +48,12 @@ impl World {
     /// Until when a stolen foothold lets the attacker use a non-exportable key as an oracle.
     pub fn oracle_end(&self) -> f64 {
         self.eviction.min(self.kill_switch)
+    }
+
+    /// One uniform on [0, 1) from a per-customer stream of this world (for single draws).
+    #[inline]
+    pub fn customer_uniform(&self, stream: u64, customer: u64) -> f64 {
+        uniform_at(self.seed ^ self.leak.rotate_left(32), self.replication, stream, customer)
     }
 
     /// A per-customer stream of this world, by stream id ([`stream_id`] of its name) (strategy-specific draws such as cache ages).

@@ -31,7 +31,7 @@ pub struct Context<'a> {
 impl Context<'_> {
     /// A uniform draw from a per-customer stream (by [`crate::sim::rng::stream_id`]) (common across strategies).
     pub fn uniform(&self, stream: u64) -> f64 {
-        self.world.customer_stream(stream, self.customer.id).uniform()
+        self.world.customer_uniform(stream, self.customer.id)
     }
 
     /// Until when the attacker can sign with a key kept in the core's key storage: for ever if it
