@@ -1,52 +1,24 @@
-//! Durations written the way operators write them: `900s`, `15m`, `1h`, `1h30m`, `250ms`, `1d`.
+//! Durations written the way operators write them: `900s`, `15m`, `1h`, `1h30m`, `250ms`, `1d`
+//! (the syntax is shared with scenario files: `sim::time`).
 //!
 //! A unit is mandatory: a bare `900` is refused rather than guessed (seconds? minutes?).
 
 use super::CapacityError;
+use crate::sim::time::parse_duration_parts;
 
-/// Parses a duration into seconds. Accepts one or more `<number><unit>` parts with units `ms`,
-/// `s`, `m`, `h`, `d`; numbers may have a fractional part (`1.5h`). The total must be > 0.
+/// Parses a duration into seconds with leaklab's one duration syntax
+/// ([`crate::sim::time::parse_duration_parts`]), under the planner's stricter policy: a unit is
+/// required and the total must be > 0.
 pub fn parse_duration(input: &str) -> Result<f64, CapacityError> {
     let err = |reason: &str| CapacityError::InvalidDuration {
         input: input.to_string(),
         reason: reason.to_string(),
     };
-    let s = input.trim();
-    if s.is_empty() {
-        return Err(err("empty; expected e.g. 900s, 15m, 1h"));
-    }
-    let mut total = 0.0;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        if num_len == 0 {
-            return Err(err("expected a number before each unit (e.g. 15m)"));
-        }
-        let number: f64 = rest[..num_len]
-            .parse()
-            .map_err(|_| err("malformed number"))?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let factor = match &rest[..unit_len] {
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" | "min" => 60.0,
-            "h" => 3600.0,
-            "d" => 86_400.0,
-            "" => return Err(err("missing unit (use ms, s, m, h or d)")),
-            _ => return Err(err("unknown unit (use ms, s, m, h or d)")),
-        };
-        rest = &rest[unit_len..];
-        total += number * factor;
-    }
-    if total.is_finite() && total > 0.0 {
-        Ok(total)
-    } else {
-        Err(err("must be greater than zero"))
+    match parse_duration_parts(input) {
+        Err(e) => Err(err(e.reason())),
+        Ok((_, false)) => Err(err("missing unit (use ms, s, m, h, d or w)")),
+        Ok((total, true)) if total.is_finite() && total > 0.0 => Ok(total),
+        Ok(_) => Err(err("must be greater than zero")),
     }
 }
 
