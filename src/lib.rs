@@ -13,6 +13,7 @@
 //!   output directories.
 
 pub mod capacity;
+pub mod jwks_fetch;
 pub mod protocol;
 #[cfg(feature = "report")]
 pub mod report;
