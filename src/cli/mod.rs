@@ -43,7 +43,10 @@ pub enum Outcome {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
     let result = match cli.command {
         Command::Run(args) => sim::run_scenario(args),
         Command::Validate(args) => sim::validate(args),
@@ -56,8 +59,43 @@ pub fn main() -> ExitCode {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Negative) => ExitCode::from(1),
         Err(err) => {
-            eprintln!("leaklab: error: {err:#}");
+            eprintln!("leaklab: error: {}", one_line(&format!("{err:#}")));
             ExitCode::from(2)
         }
     }
+}
+
+/// Command-line syntax errors follow the same contract as every other error: exit code 2 and
+/// one `leaklab: error: ...` line (clap's own rendering spans several lines with a usage block).
+/// `--help` and `--version` are not errors and keep clap's output and exit code.
+fn usage_error(err: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        err.exit();
+    }
+    if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        // clap renders the whole help here; one line naming the choices is enough.
+        let cmd = <Cli as clap::CommandFactory>::command();
+        let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
+        eprintln!("leaklab: error: a subcommand is required (one of: {}; see `leaklab --help`)", names.join(", "));
+        return ExitCode::from(2);
+    }
+    let rendered = err.render().to_string();
+    let message: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let message = message.join(" ");
+    let message = message.strip_prefix("error: ").unwrap_or(&message);
+    let message = if message.is_empty() { "missing subcommand" } else { message };
+    eprintln!("leaklab: error: {} (see `leaklab --help`)", one_line(message));
+    ExitCode::from(2)
+}
+
+/// Joins a possibly multi-line message (e.g. a parser's report with a source excerpt) into one
+/// line, so stderr carries exactly one error line.
+fn one_line(message: &str) -> String {
+    message.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
 }
