@@ -65,6 +65,9 @@ pub enum CapacityError {
         key: String,
         message: String,
     },
+    /// A file that is not valid TOML (message on one line, with line and column).
+    #[error("{file}: {message}")]
+    Syntax { file: String, message: String },
     /// An unknown strategy name.
     #[error("unknown strategy `{name}`; allowed: {}", allowed.join(", "))]
     UnknownStrategy { name: String, allowed: Vec<String> },

@@ -135,7 +135,8 @@ pub fn parse_published(
         source_name: source_name.to_string(),
         message,
     };
-    let raw: RawProfiles = toml::from_str(toml_text).map_err(|e| err(e.to_string()))?;
+    let raw: RawProfiles =
+        toml::from_str(toml_text).map_err(|e| err(crate::sim::reader::toml_error_line(toml_text, &e)))?;
     let mut out: Vec<DeviceProfile> = Vec::with_capacity(raw.profile.len());
     for r in raw.profile {
         let ctx = |m: String| err(format!("profile `{}`: {m}", r.name));

@@ -49,7 +49,10 @@ pub fn parse_capacity_table(text: &str, file: &str) -> Result<CapacityScenario, 
     };
     let doc: toml::Table = text
         .parse()
-        .map_err(|e: toml::de::Error| err("(file)", e.to_string()))?;
+        .map_err(|e: toml::de::Error| CapacityError::Syntax {
+            file: file.to_string(),
+            message: crate::sim::reader::toml_error_line(text, &e),
+        })?;
     let Some(item) = doc.get("capacity") else {
         return Err(err("capacity", "no [capacity] table".into()));
     };

@@ -37,6 +37,25 @@ impl fmt::Display for ScenarioError {
 
 impl std::error::Error for ScenarioError {}
 
+/// A TOML syntax or type error as one line: `not valid TOML at line L, column C: <message>`.
+///
+/// `toml`'s own `Display` draws a multi-line excerpt of the source; leaklab's errors are single
+/// lines (the CLI prints exactly one `leaklab: error:` line), so the position is given as line and
+/// column instead.
+pub fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
+    match e.span() {
+        Some(span) => {
+            // `get` keeps this total even for a span that is not on a char boundary.
+            let before = text.get(..span.start.min(text.len())).unwrap_or(text);
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("not valid TOML at line {line}, column {column}: {message}")
+        }
+        None => format!("not valid TOML: {message}"),
+    }
+}
+
 /// A view of one TOML table at a dotted path.
 pub struct Table<'a> {
     file: &'a str,

@@ -222,7 +222,7 @@ impl Scenario {
             file: file.to_string(),
             key: String::new(),
             value: None,
-            message: format!("not valid TOML: {}", e.message().trim()),
+            message: super::reader::toml_error_line(text, &e),
         })?;
         let root = Table::root(file, &raw);
         let scenario = Self::read(&root)?;
