@@ -58,7 +58,7 @@ pub enum DpopCommand {
         #[arg(long)]
         key: Option<PathBuf>,
         /// `iat` as unix seconds (default: the system clock).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         now: Option<i64>,
     },
     /// Verify a proof; prints one JSON line, exit 0 if valid, 1 if not.
@@ -87,10 +87,10 @@ pub enum DpopCommand {
         #[arg(long)]
         nonce: Option<String>,
         /// Verification time, unix seconds (default: the system clock).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         now: Option<i64>,
         /// Largest accepted age of `iat` in seconds.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         max_age: Option<i64>,
     },
 }
