@@ -127,6 +127,10 @@ pub fn run_scenario(args: RunArgs) -> anyhow::Result<Outcome> {
         scenario.customers = n;
     }
     let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&scenario.name));
+    // Refuse before simulating: results replace a directory as a whole, never a file.
+    if out.exists() && !out.is_dir() {
+        anyhow::bail!("output {}: exists and is not a directory", out.display());
+    }
     eprintln!(
         "leaklab: running \"{}\": {} customers × {} strategies × {} leaks × {} replications on {} threads",
         scenario.name,
