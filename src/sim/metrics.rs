@@ -57,6 +57,8 @@ impl Accumulator {
             ttd_censored_sum: 0.0,
             ttd_max: 0.0,
             zero_ttd: 0,
+            // `max >= 2` keeps `new_with_max` valid; `Histogram::new(3)` only fails for more than
+            // 5 significant digits, so the fallback cannot fail.
             ttd_hist: Histogram::new_with_max(max, 2).unwrap_or_else(|_| Histogram::new(3).expect("3 significant digits is valid")),
             bucket: vec![0; grid_len + 1],
             usable_seconds: 0.0,

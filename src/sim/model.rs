@@ -246,10 +246,12 @@ fn attempt_refresh(
     // in between. Count them at once and schedule the first one at or after that event.
     let next_pending = queue.peek_time().unwrap_or(f64::INFINITY);
     let extra = if next_pending.is_finite() { (((next_pending - t) / at_lifetime).ceil() - 1.0).max(0.0) } else { 0.0 };
-    let successes = 1 + extra as u64;
-    out.refresh_ok += successes;
+    // `extra` is huge (or infinite) when the AT lifetime is tiny or zero: the cast saturates and
+    // the counters saturate rather than wrap.
+    let successes = (extra as u64).saturating_add(1);
+    out.refresh_ok = out.refresh_ok.saturating_add(successes);
     if bindings.refresh_signs_on_device {
-        out.oracle_signatures += successes;
+        out.oracle_signatures = out.oracle_signatures.saturating_add(successes);
     }
     let last_refresh = t + extra * at_lifetime;
     s.minted_expiry = last_refresh + at_lifetime;
