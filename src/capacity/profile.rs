@@ -189,8 +189,9 @@ pub fn parse_published(
     Ok(out)
 }
 
-/// The columns `leaklab bench signers` writes to `results/signers.csv`.
-pub const SIGNERS_CSV_COLUMNS: [&str; 14] = [
+/// The columns of `results/signers.csv` / `.parquet`, in order: written by
+/// `leaklab bench signers`, read here. One list for both sides.
+pub const SIGNERS_CSV_COLUMNS: [&str; 17] = [
     "device",
     "backend",
     "operation",
@@ -202,7 +203,10 @@ pub const SIGNERS_CSV_COLUMNS: [&str; 14] = [
     "p90_us",
     "p99_us",
     "p999_us",
+    "max_us",
     "samples",
+    "reference",
+    "ratio_to_reference",
     "host",
     "leaklab_version",
 ];

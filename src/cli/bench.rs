@@ -689,26 +689,8 @@ fn host_description() -> String {
     format!("{model} ({cores} cores)")
 }
 
-/// The column names of `signers.csv` / `signers.parquet`, in order.
-pub const COLUMNS: [&str; 17] = [
-    "device",
-    "backend",
-    "operation",
-    "concurrency",
-    "ops_per_s",
-    "mean_us",
-    "p10_us",
-    "p50_us",
-    "p90_us",
-    "p99_us",
-    "p999_us",
-    "max_us",
-    "samples",
-    "reference",
-    "ratio_to_reference",
-    "host",
-    "leaklab_version",
-];
+/// The column names of `signers.csv` / `signers.parquet`, in order (shared with the reader).
+pub use leaklab::capacity::profile::SIGNERS_CSV_COLUMNS as COLUMNS;
 
 fn write(out: &Path, rows: &[Row]) -> anyhow::Result<Vec<PathBuf>> {
     use polars::prelude::{Column, DataFrame};
