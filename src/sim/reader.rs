@@ -131,6 +131,18 @@ impl<'a> Table<'a> {
         }
     }
 
+    /// A sub-table, or an empty one when the file leaves it out, so that every default is
+    /// written once: where the key is read.
+    pub fn table_or_empty(&self, key: &'static str) -> Result<Table<'a>, ScenarioError> {
+        static EMPTY: std::sync::OnceLock<toml::Table> = std::sync::OnceLock::new();
+        Ok(self.table(key)?.unwrap_or_else(|| Table {
+            file: self.file,
+            path: self.key_path(key),
+            table: EMPTY.get_or_init(toml::Table::new),
+            asked: RefCell::new(Vec::new()),
+        }))
+    }
+
     /// An array of tables (`[[key]]`), each with its index in the path.
     pub fn tables(&self, key: &'static str) -> Result<Vec<Table<'a>>, ScenarioError> {
         match self.get(key) {

@@ -249,125 +249,73 @@ impl Scenario {
         let grid_points = s.integer("grid_points", 200, 10, 10_000)? as usize;
         s.finish()?;
 
-        let a = root.table("agent")?;
-        let core_key_storage = match a.as_ref().map(|a| a.choice("core_key_storage", &["disk", "tpm", "hsm"], "hsm")).transpose()? {
-            Some("disk") => KeyStorage::Disk,
-            Some("tpm") => KeyStorage::Tpm,
+        let a = root.table_or_empty("agent")?;
+        let core_key_storage = match a.choice("core_key_storage", &["disk", "tpm", "hsm"], "hsm")? {
+            "disk" => KeyStorage::Disk,
+            "tpm" => KeyStorage::Tpm,
             _ => KeyStorage::Hsm,
         };
-        if let Some(a) = a {
-            a.finish()?;
+        a.finish()?;
+
+        let g = root.table_or_empty("grant")?;
+        let grant = Grant {
+            edges: g.integer("edges_per_customer", 4, 1, 1_000)? as u32,
+            at_lifetime: g.dist("at_lifetime", Dist::Fixed(HOUR))?,
+            refresh_interval: g.dist_or("refresh_interval", "at-expiry", None)?,
+            rt_lifetime: g.dist_or("rt_lifetime", "none", None)?,
+            rotation: g.boolean("rotation", false)?,
+            reuse_detection: g.boolean("reuse_detection", false)?,
+            at_revocation: match g.choice("at_revocation", &["expiry", "introspection"], "expiry")? {
+                "introspection" => AtRevocation::Introspection,
+                _ => AtRevocation::Expiry,
+            },
+            calls_per_sec_per_edge: g.number("calls_per_sec_per_edge", 1.0, 0.0, 1e6)?,
+        };
+        if grant.reuse_detection && !grant.rotation {
+            return Err(g.error("reuse_detection", "needs `rotation = true` (reuse is only detectable when refresh tokens rotate)"));
         }
+        g.finish()?;
 
-        let grant = match root.table("grant")? {
-            Some(g) => {
-                let grant = Grant {
-                    edges: g.integer("edges_per_customer", 4, 1, 1_000)? as u32,
-                    at_lifetime: g.dist("at_lifetime", Dist::Fixed(HOUR))?,
-                    refresh_interval: g.dist_or("refresh_interval", "at-expiry", None)?,
-                    rt_lifetime: g.dist_or("rt_lifetime", "none", None)?,
-                    rotation: g.boolean("rotation", false)?,
-                    reuse_detection: g.boolean("reuse_detection", false)?,
-                    at_revocation: match g.choice("at_revocation", &["expiry", "introspection"], "expiry")? {
-                        "introspection" => AtRevocation::Introspection,
-                        _ => AtRevocation::Expiry,
-                    },
-                    calls_per_sec_per_edge: g.number("calls_per_sec_per_edge", 1.0, 0.0, 1e6)?,
-                };
-                if grant.reuse_detection && !grant.rotation {
-                    return Err(g.error("reuse_detection", "needs `rotation = true` (reuse is only detectable when refresh tokens rotate)"));
-                }
-                g.finish()?;
-                grant
-            }
-            None => Grant {
-                edges: 4,
-                at_lifetime: Dist::Fixed(HOUR),
-                refresh_interval: None,
-                rt_lifetime: None,
-                rotation: false,
-                reuse_detection: false,
-                at_revocation: AtRevocation::Expiry,
-                calls_per_sec_per_edge: 1.0,
+        let r = root.table_or_empty("response")?;
+        let part = |key: &'static str, share: f64, delay: Dist| -> Result<(f64, Dist), ScenarioError> {
+            let t = r.table_or_empty(key)?;
+            let out = (t.share("share", share)?, t.dist("delay", delay)?);
+            t.finish()?;
+            Ok(out)
+        };
+        let (immediate_share, immediate_delay) = part("immediate", 0.1, Dist::Exponential { mean: 4.0 * HOUR })?;
+        let (eventual_share, eventual_delay) = part("eventual", 0.3, Dist::LogNormal { median: 7.0 * DAY, sigma: 1.0 })?;
+        let never = r.table_or_empty("never")?;
+        let never_share = never.share("share", 0.6)?;
+        never.finish()?;
+        let total = immediate_share + eventual_share + never_share;
+        if (total - 1.0).abs() > 1e-6 {
+            return Err(r.error("never", format!("shares of immediate, eventual and never must add up to 1 (they add up to {total})")));
+        }
+        r.finish()?;
+        let response = Response { immediate_share, immediate_delay, eventual_share, eventual_delay, never_share };
+
+        let d = root.table_or_empty("detection")?;
+        let detection = Detection {
+            delay: d.dist("delay", Dist::LogNormal { median: 10.0 * DAY, sigma: 1.0 })?,
+            notify_delay: d.dist("notify_delay", Dist::Fixed(DAY))?,
+            eviction_delay: d.dist("eviction_delay", Dist::Fixed(4.0 * HOUR))?,
+            credential_action_delay: d.dist("credential_action_delay", Dist::Fixed(HOUR))?,
+            kill_switch_delay: d.dist_or("kill_switch_delay", "none", None)?,
+        };
+        d.finish()?;
+
+        let t = root.table_or_empty("attacker")?;
+        let attacker = Attacker {
+            start_delay: t.dist("start_delay", Dist::Fixed(0.0))?,
+            calls_per_hour: t.number("calls_per_hour", 60.0, 0.0, 1e9)?,
+            refresh: match t.choice("refresh", &["at-start", "on-expiry", "never"], "at-start")? {
+                "on-expiry" => AttackerRefresh::OnExpiry,
+                "never" => AttackerRefresh::Never,
+                _ => AttackerRefresh::AtStart,
             },
         };
-
-        let response = match root.table("response")? {
-            Some(r) => {
-                let part = |key: &'static str, share: f64, delay: Dist| -> Result<(f64, Dist), ScenarioError> {
-                    match r.table(key)? {
-                        None => Ok((share, delay)),
-                        Some(t) => {
-                            let out = (t.share("share", share)?, t.dist("delay", delay)?);
-                            t.finish()?;
-                            Ok(out)
-                        }
-                    }
-                };
-                let (immediate_share, immediate_delay) = part("immediate", 0.1, Dist::Exponential { mean: 4.0 * HOUR })?;
-                let (eventual_share, eventual_delay) = part("eventual", 0.3, Dist::LogNormal { median: 7.0 * DAY, sigma: 1.0 })?;
-                let never_share = match r.table("never")? {
-                    None => 0.6,
-                    Some(t) => {
-                        let v = t.share("share", 0.6)?;
-                        t.finish()?;
-                        v
-                    }
-                };
-                let total = immediate_share + eventual_share + never_share;
-                if (total - 1.0).abs() > 1e-6 {
-                    return Err(r.error("never", format!("shares of immediate, eventual and never must add up to 1 (they add up to {total})")));
-                }
-                r.finish()?;
-                Response { immediate_share, immediate_delay, eventual_share, eventual_delay, never_share }
-            }
-            None => Response {
-                immediate_share: 0.1,
-                immediate_delay: Dist::Exponential { mean: 4.0 * HOUR },
-                eventual_share: 0.3,
-                eventual_delay: Dist::LogNormal { median: 7.0 * DAY, sigma: 1.0 },
-                never_share: 0.6,
-            },
-        };
-
-        let detection = {
-            let d = root.table("detection")?;
-            let get = |key: &'static str, default: Dist| match &d {
-                Some(d) => d.dist(key, default),
-                None => Ok(default),
-            };
-            let det = Detection {
-                delay: get("delay", Dist::LogNormal { median: 10.0 * DAY, sigma: 1.0 })?,
-                notify_delay: get("notify_delay", Dist::Fixed(DAY))?,
-                eviction_delay: get("eviction_delay", Dist::Fixed(4.0 * HOUR))?,
-                credential_action_delay: get("credential_action_delay", Dist::Fixed(HOUR))?,
-                kill_switch_delay: match &d {
-                    Some(d) => d.dist_or("kill_switch_delay", "none", None)?,
-                    None => None,
-                },
-            };
-            if let Some(d) = d {
-                d.finish()?;
-            }
-            det
-        };
-
-        let attacker = match root.table("attacker")? {
-            Some(t) => {
-                let a = Attacker {
-                    start_delay: t.dist("start_delay", Dist::Fixed(0.0))?,
-                    calls_per_hour: t.number("calls_per_hour", 60.0, 0.0, 1e9)?,
-                    refresh: match t.choice("refresh", &["at-start", "on-expiry", "never"], "at-start")? {
-                        "on-expiry" => AttackerRefresh::OnExpiry,
-                        "never" => AttackerRefresh::Never,
-                        _ => AttackerRefresh::AtStart,
-                    },
-                };
-                t.finish()?;
-                a
-            }
-            None => Attacker { start_delay: Dist::Fixed(0.0), calls_per_hour: 60.0, refresh: AttackerRefresh::AtStart },
-        };
+        t.finish()?;
 
         let mut devices = Vec::new();
         for t in root.tables("device")? {
