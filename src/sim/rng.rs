@@ -36,15 +36,23 @@ pub const fn stream_id(name: &str) -> u64 {
     hash
 }
 
+/// The SplitMix64 state of the stream `(seed, replication, stream, entity)`. Each input is folded
+/// in through a full SplitMix64 round, so nearby seeds, replications, stream ids and entities give
+/// unrelated states.
+#[inline]
+fn stream_key(seed: u64, replication: u64, stream: u64, entity: u64) -> u64 {
+    let mut st = seed;
+    st = splitmix64(&mut st) ^ replication;
+    st = splitmix64(&mut st) ^ stream;
+    splitmix64(&mut st) ^ entity
+}
+
 /// A single uniform on [0, 1) for `(seed, replication, stream, entity)`: a counter-based draw
 /// (the SplitMix64 finaliser over the folded inputs), for streams that need exactly one number.
 /// Equivalent in distribution to the first draw of a fresh stream, at a fraction of the cost.
 #[inline]
 pub fn uniform_at(seed: u64, replication: u64, stream: u64, entity: u64) -> f64 {
-    let mut st = seed;
-    st = splitmix64(&mut st) ^ replication;
-    st = splitmix64(&mut st) ^ stream;
-    st = splitmix64(&mut st) ^ entity;
+    let mut st = stream_key(seed, replication, stream, entity);
     let bits = splitmix64(&mut st);
     (bits >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
@@ -58,12 +66,7 @@ pub struct Rng {
 impl Rng {
     /// The stream for `(seed, replication, stream, entity)`.
     pub fn stream(seed: u64, replication: u64, stream: u64, entity: u64) -> Rng {
-        // Each input is folded in through a full SplitMix64 round, so nearby seeds, replications,
-        // stream ids and entities give unrelated states.
-        let mut st = seed;
-        st = splitmix64(&mut st) ^ replication;
-        st = splitmix64(&mut st) ^ stream;
-        st = splitmix64(&mut st) ^ entity;
+        let mut st = stream_key(seed, replication, stream, entity);
         let s = [splitmix64(&mut st), splitmix64(&mut st), splitmix64(&mut st), splitmix64(&mut st)];
         Rng { s }
     }
