@@ -80,11 +80,14 @@ pub fn write_run(
         .int("replications", rows.iter().map(|r| r.interval.n as u64).collect())
         .write(&dir, "summary")?;
 
-    // Containment curves.
+    // Containment curves, per leak then strategy (used by the table and the plots).
+    let curves: Vec<Vec<Vec<(f64, Interval)>>> = (0..sc.leaks.len())
+        .map(|l| (0..sc.strategies.len()).map(|s| containment(results, s, l)).collect())
+        .collect();
     let (mut st, mut lk, mut t, mut mean, mut low, mut high) = (vec![], vec![], vec![], vec![], vec![], vec![]);
     for (l, leak) in sc.leaks.iter().enumerate() {
         for (s, strategy) in sc.strategies.iter().enumerate() {
-            for (time, i) in containment(results, s, l) {
+            for &(time, i) in &curves[l][s] {
                 st.push(strategy.name.clone());
                 lk.push(leak.name.clone());
                 t.push(time);
@@ -134,13 +137,12 @@ pub fn write_run(
 
     // Plots: containment and TTD CDF per leak, signing load per strategy.
     for (l, leak) in sc.leaks.iter().enumerate() {
-        let curves: Vec<(String, Vec<(f64, Interval)>)> =
-            sc.strategies.iter().enumerate().map(|(s, st)| (st.name.clone(), containment(results, s, l))).collect();
         let series = |f: &dyn Fn(f64) -> f64| -> Vec<Series> {
-            curves
+            sc.strategies
                 .iter()
-                .map(|(name, c)| Series {
-                    name: name.clone(),
+                .zip(&curves[l])
+                .map(|(strategy, c)| Series {
+                    name: strategy.name.clone(),
                     points: c.iter().filter(|(t, _)| *t > 0.0).map(|(t, i)| (t / 3600.0, f(i.mean))).collect(),
                 })
                 .collect()
