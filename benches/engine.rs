@@ -8,9 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use leaklab::sim::engine::EventQueue;
-use leaklab::sim::runner::{run, Silent};
-use leaklab::sim::scenario::Scenario;
+use leaklab_sim::engine::EventQueue;
+use leaklab_sim::runner::{run, Silent};
+use leaklab_sim::scenario::Scenario;
 
 fn ietf124(c: &mut Criterion) {
     let base = Scenario::load(Path::new("scenarios/ietf124.toml")).expect("scenarios/ietf124.toml");

@@ -22,11 +22,11 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use leaklab::protocol::proof::{self, ProofKind, ProofParams};
-use leaklab::protocol::replay::{MemoryReplayStore, ReplayKey, ReplayStore as _};
-use leaklab::protocol::uri::NormalizedUri;
-use leaklab::protocol::verify::{self, ProofRejection, ProofRequest, VerifiedProof, VerifyPolicy};
-use leaklab::signer::Signer;
+use leaklab_protocol::proof::{self, ProofKind, ProofParams};
+use leaklab_protocol::replay::{MemoryReplayStore, ReplayKey, ReplayStore as _};
+use leaklab_protocol::uri::NormalizedUri;
+use leaklab_protocol::verify::{self, ProofRejection, ProofRequest, VerifiedProof, VerifyPolicy};
+use leaklab_signers::Signer;
 use p256::ecdsa::signature::Verifier as _;
 
 /// The JWS signing input of a typical DPoP proof is about 400-500 bytes; sign one that size.
@@ -76,19 +76,19 @@ fn skip(what: &str, why: &dyn std::fmt::Display) {
 }
 
 fn software_p256(c: &mut Criterion) {
-    let mut signer = leaklab::signer::software::SoftwareSigner::generate(&mut rand::rngs::OsRng);
+    let mut signer = leaklab_protocol::signer::SoftwareSigner::generate(&mut rand::rngs::OsRng);
     bench_signer(c, "software-p256", &mut signer);
 }
 
 #[cfg(feature = "aws-lc")]
 fn software_aws_lc(c: &mut Criterion) {
-    let mut signer = leaklab::signer::aws_lc::AwsLcSigner::generate().expect("aws-lc key");
+    let mut signer = leaklab_signers::aws_lc::AwsLcSigner::generate().expect("aws-lc key");
     bench_signer(c, "software-aws-lc-rs", &mut signer);
 }
 
 #[cfg(feature = "tpm")]
 fn tpm(c: &mut Criterion) {
-    use leaklab::signer::{lab::Swtpm, tpm};
+    use leaklab_signers::{lab::Swtpm, tpm};
     let (tcti, name, _swtpm) = match tpm::tcti_from_env() {
         Some((_, tcti)) => (tcti, "tpm-env", None),
         None => match Swtpm::start() {
@@ -102,7 +102,7 @@ fn tpm(c: &mut Criterion) {
 
 #[cfg(feature = "pkcs11")]
 fn pkcs11(c: &mut Criterion) {
-    use leaklab::signer::{lab::SoftHsmToken, pkcs11::Pkcs11Signer};
+    use leaklab_signers::{lab::SoftHsmToken, pkcs11::Pkcs11Signer};
     let (mut signer, name, _token) = if std::env::var_os("LEAKLAB_PKCS11_TOKEN").is_some() {
         (
             Pkcs11Signer::from_env().expect("PKCS#11 token from env"),
@@ -256,9 +256,9 @@ fn bench_proof(c: &mut Criterion, name: &str, signer: &mut dyn Signer) {
 /// who signed), each with a fresh `jti`, so the replay check passes and is fully exercised.
 fn verify_at_resource_server(c: &mut Criterion) {
     #[cfg(feature = "aws-lc")]
-    let mut signer = leaklab::signer::aws_lc::AwsLcSigner::generate().expect("aws-lc key");
+    let mut signer = leaklab_signers::aws_lc::AwsLcSigner::generate().expect("aws-lc key");
     #[cfg(not(feature = "aws-lc"))]
-    let mut signer = leaklab::signer::software::SoftwareSigner::generate(&mut rand::rngs::OsRng);
+    let mut signer = leaklab_protocol::signer::SoftwareSigner::generate(&mut rand::rngs::OsRng);
     let jkt = signer.public_jwk().thumbprint();
     let access_token = access_token();
     let mut server = ResourceServer::new();

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use leaklab::capacity::{
+use leaklab_capacity::{
     closed_form,
     planner::{self, PlanSettings, Sizing, Strategy},
     profile::{parse_measured_csv, parse_published},

@@ -12,8 +12,8 @@
 use std::io::Write as _;
 use std::process::{Command, Output};
 
-use leaklab::protocol::{b64, jwk::Jwk};
-use leaklab::signer::lab::LabError;
+use leaklab_protocol::{b64, jwk::Jwk};
+use leaklab_signers::lab::LabError;
 use serde_json::Value;
 
 const HTM: &str = "GET";
@@ -179,7 +179,7 @@ fn check_round_trip(proof: &str, jkt: &str) {
 
 #[test]
 fn tpm_proof_from_cli_verifies() {
-    use leaklab::signer::{lab::Swtpm, tpm::TpmSigner, Signer as _};
+    use leaklab_signers::{lab::Swtpm, tpm::TpmSigner, Signer as _};
     let swtpm = match Swtpm::start() {
         Ok(s) => s,
         Err(e) => return missing("dpop proof --signer tpm (swtpm)", &e),
@@ -224,7 +224,7 @@ fn tpm_proof_from_cli_verifies() {
 
 #[test]
 fn pkcs11_proof_from_cli_verifies() {
-    use leaklab::signer::lab::SoftHsmToken;
+    use leaklab_signers::lab::SoftHsmToken;
     let token = match SoftHsmToken::init() {
         Ok(t) => t,
         Err(e) => return missing("dpop proof --signer pkcs11 (SoftHSM2)", &e),

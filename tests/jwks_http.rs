@@ -12,14 +12,14 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use leaklab::jwks_fetch::{fetch_jwks, refresh_if_due, FetchConfig, FetchError, TimeoutPhase};
-use leaklab::protocol::client_auth::{
+use leaklab_jwks_fetch::{fetch_jwks, refresh_if_due, FetchConfig, FetchError, TimeoutPhase};
+use leaklab_protocol::client_auth::{
     create_client_assertion, verify_client_assertion, AssertionPolicy, ClientAuthError, JwksCache,
     JwksError, KeyLookupError,
 };
-use leaklab::protocol::replay::MemoryReplayStore;
-use leaklab::signer::software::SoftwareSigner;
-use leaklab::signer::Signer;
+use leaklab_protocol::replay::MemoryReplayStore;
+use leaklab_protocol::signer::SoftwareSigner;
+use leaklab_signers::Signer;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde_json::json;
@@ -152,7 +152,7 @@ fn jwks(keys: &[(u8, &str)]) -> String {
     json!({ "keys": keys }).to_string()
 }
 
-fn fetch_canned(raw: Vec<u8>) -> Result<leaklab::jwks_fetch::FetchedJwks, FetchError> {
+fn fetch_canned(raw: Vec<u8>) -> Result<leaklab_jwks_fetch::FetchedJwks, FetchError> {
     let server = Server::canned(vec![raw]);
     fetch_jwks(&server.url(), &cfg())
 }

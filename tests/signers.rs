@@ -4,8 +4,8 @@
 //! When swtpm or SoftHSM2 is not installed the device tests FAIL if `CI=true` and otherwise
 //! print a loud SKIP line (the project rule: CI never skips a real device).
 
-use leaklab::protocol::jwk::Jwk;
-use leaklab::signer::{jws_signature, Signer, SignerError};
+use leaklab_protocol::jwk::Jwk;
+use leaklab_signers::{jws_signature, Signer, SignerError};
 use p256::ecdsa::signature::Verifier as _;
 
 /// Enough signatures that short `r` or `s` values (about 1 in 128 each) occur with probability
@@ -20,7 +20,7 @@ fn in_ci() -> bool {
 
 /// Handles a device that could not be provisioned: fail in CI, loud skip elsewhere.
 #[cfg(any(feature = "tpm", feature = "pkcs11"))]
-fn missing(what: &str, err: &leaklab::signer::lab::LabError) {
+fn missing(what: &str, err: &leaklab_signers::lab::LabError) {
     if in_ci() || !err.is_missing() {
         panic!("{what}: {err}");
     }
@@ -53,7 +53,7 @@ fn round_trip(signer: &mut dyn Signer) -> usize {
 #[test]
 fn software_p256_round_trip() {
     let mut signer =
-        leaklab::signer::open(leaklab::signer::SignerKind::Software, None).expect("software");
+        leaklab_signers::open(leaklab_signers::SignerKind::Software, None).expect("software");
     let short = round_trip(signer.as_mut());
     assert!(short > 0, "no short r/s in {MESSAGES} software signatures");
 }
@@ -61,7 +61,7 @@ fn software_p256_round_trip() {
 #[cfg(feature = "aws-lc")]
 #[test]
 fn aws_lc_round_trip() {
-    let mut signer = leaklab::signer::aws_lc::AwsLcSigner::generate().expect("aws-lc key");
+    let mut signer = leaklab_signers::aws_lc::AwsLcSigner::generate().expect("aws-lc key");
     let short = round_trip(&mut signer);
     assert!(short > 0, "no short r/s in {MESSAGES} aws-lc signatures");
 }
@@ -69,7 +69,7 @@ fn aws_lc_round_trip() {
 #[cfg(feature = "tpm")]
 #[test]
 fn tpm_round_trip_on_swtpm() {
-    use leaklab::signer::{lab::Swtpm, tpm::TpmSigner};
+    use leaklab_signers::{lab::Swtpm, tpm::TpmSigner};
     let swtpm = match Swtpm::start() {
         Ok(s) => s,
         Err(e) => return missing("TPM round trip (swtpm)", &e),
@@ -97,7 +97,7 @@ fn tpm_round_trip_on_swtpm() {
 #[cfg(feature = "tpm")]
 #[test]
 fn missing_tpm_is_unavailable() {
-    use leaklab::signer::tpm::TpmSigner;
+    use leaklab_signers::tpm::TpmSigner;
     let err = TpmSigner::open("device:/nonexistent/tpmrm9")
         .err()
         .expect("no such device");
@@ -122,7 +122,7 @@ fn missing_tpm_is_unavailable() {
 #[cfg(feature = "pkcs11")]
 #[test]
 fn pkcs11_round_trip_on_softhsm() {
-    use leaklab::signer::{lab::SoftHsmToken, pkcs11::Pkcs11Signer};
+    use leaklab_signers::{lab::SoftHsmToken, pkcs11::Pkcs11Signer};
     let token = match SoftHsmToken::init() {
         Ok(t) => t,
         Err(e) => return missing("PKCS#11 round trip (SoftHSM2)", &e),
@@ -149,7 +149,7 @@ fn pkcs11_round_trip_on_softhsm() {
 #[cfg(feature = "pkcs11")]
 #[test]
 fn missing_pkcs11_module_is_unavailable() {
-    use leaklab::signer::pkcs11::{Pkcs11Config, Pkcs11Signer};
+    use leaklab_signers::pkcs11::{Pkcs11Config, Pkcs11Signer};
     let config = Pkcs11Config {
         module: "/nonexistent/libnothing.so".into(),
         token_label: "x".into(),
@@ -162,8 +162,8 @@ fn missing_pkcs11_module_is_unavailable() {
 
 #[test]
 fn key_file_is_refused_for_device_signers() {
-    let err = leaklab::signer::open(
-        leaklab::signer::SignerKind::Tpm,
+    let err = leaklab_signers::open(
+        leaklab_signers::SignerKind::Tpm,
         Some(std::path::Path::new("k.json")),
     )
     .err()

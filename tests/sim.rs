@@ -3,10 +3,10 @@
 use std::path::Path;
 use std::process::Command;
 
-use leaklab::sim::runner::{run, RunResults, Silent};
-use leaklab::sim::scenario::Scenario;
-use leaklab::sim::stats::{ks_distance, Interval};
-use leaklab::sim::time::{DAY, HOUR, MINUTE};
+use leaklab_sim::runner::{run, RunResults, Silent};
+use leaklab_sim::scenario::Scenario;
+use leaklab_sim::stats::{ks_distance, Interval};
+use leaklab_base::duration::{DAY, HOUR, MINUTE};
 
 const BIN: &str = env!("CARGO_BIN_EXE_leaklab");
 

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context as _};
 use clap::{Args, Subcommand};
 use hdrhistogram::Histogram;
-use leaklab::signer::{Signer, SignerError};
+use leaklab_signers::{Signer, SignerError};
 use p256::ecdsa::signature::Verifier as _;
 
 #[derive(Subcommand)]
@@ -113,7 +113,7 @@ fn signers(args: SignersArgs) -> anyhow::Result<super::Outcome> {
     for &c in &levels {
         let make = || {
             Ok(
-                Box::new(leaklab::signer::software::SoftwareSigner::generate(
+                Box::new(leaklab_protocol::signer::SoftwareSigner::generate(
                     &mut rand::rngs::OsRng,
                 )) as Box<dyn Signer>,
             )
@@ -124,7 +124,7 @@ fn signers(args: SignersArgs) -> anyhow::Result<super::Outcome> {
     #[cfg(feature = "aws-lc")]
     for &c in &levels {
         let make =
-            || Ok(Box::new(leaklab::signer::aws_lc::AwsLcSigner::generate()?) as Box<dyn Signer>);
+            || Ok(Box::new(leaklab_signers::aws_lc::AwsLcSigner::generate()?) as Box<dyn Signer>);
         rows.push(measure(
             "software",
             "aws-lc-rs",
@@ -380,8 +380,8 @@ fn tpm_rows(
     compare: bool,
     rows: &mut Vec<Row>,
 ) -> anyhow::Result<()> {
-    use leaklab::signer::{lab::Swtpm, tpm::TpmSigner};
-    let (tcti, device, _swtpm) = match leaklab::signer::tpm::tcti_from_env() {
+    use leaklab_signers::{lab::Swtpm, tpm::TpmSigner};
+    let (tcti, device, _swtpm) = match leaklab_signers::tpm::tcti_from_env() {
         Some((_, tcti)) => (tcti.clone(), format!("tpm {tcti}"), None),
         None => match Swtpm::start() {
             Ok(s) => (s.tcti(), "swtpm".to_string(), Some(s)),
@@ -420,7 +420,7 @@ fn tpm_rows(
 /// runs after each signature, outside the timed region.
 #[cfg(feature = "tpm")]
 fn tpm2_sign_loop(tcti: &str, device: &str, budget: Budget) -> anyhow::Result<Option<Row>> {
-    use leaklab::signer::lab::which;
+    use leaklab_signers::lab::which;
     let tools = [
         "tpm2_createprimary",
         "tpm2_create",
@@ -527,7 +527,7 @@ fn tpm2_sign_loop(tcti: &str, device: &str, budget: Budget) -> anyhow::Result<Op
     }
     bar.finish_and_clear();
     let der = std::fs::read(dir.path().join("sig.der"))?;
-    leaklab::signer::jws_signature::parse_der(&der)
+    leaklab_signers::jws_signature::parse_der(&der)
         .map_err(|e| anyhow!("tpm2_sign output: {e}"))?;
     let samples = hist.len();
     let us = |ns: u64| ns as f64 / 1000.0;
@@ -547,8 +547,8 @@ fn tpm2_sign_loop(tcti: &str, device: &str, budget: Budget) -> anyhow::Result<Op
 
 #[cfg(feature = "pkcs11")]
 fn pkcs11_rows(levels: &[usize], budget: Budget, rows: &mut Vec<Row>) -> anyhow::Result<()> {
-    use leaklab::signer::lab::SoftHsmToken;
-    use leaklab::signer::pkcs11::{Pkcs11Config, Pkcs11Signer};
+    use leaklab_signers::lab::SoftHsmToken;
+    use leaklab_signers::pkcs11::{Pkcs11Config, Pkcs11Signer};
     let (config, device, _token) = if std::env::var_os("LEAKLAB_PKCS11_TOKEN").is_some() {
         let config = Pkcs11Config::from_env()?;
         let device = format!("pkcs11 {}", config.module.display());
@@ -690,7 +690,7 @@ fn host_description() -> String {
 }
 
 /// The column names of `signers.csv` / `signers.parquet`, in order (shared with the reader).
-pub use leaklab::capacity::profile::SIGNERS_CSV_COLUMNS as COLUMNS;
+pub use leaklab_capacity::profile::SIGNERS_CSV_COLUMNS as COLUMNS;
 
 fn write(out: &Path, rows: &[Row]) -> anyhow::Result<Vec<PathBuf>> {
     use polars::prelude::{Column, DataFrame};
@@ -734,8 +734,8 @@ fn write(out: &Path, rows: &[Row]) -> anyhow::Result<Vec<PathBuf>> {
         str_col(COLUMNS[16], &|_| env!("CARGO_PKG_VERSION").to_string()),
     ];
     let mut df = DataFrame::new_infer_height(columns)?;
-    let staged = leaklab::report::atomic_file::StagedFiles::create(out)?;
-    leaklab::report::table::write_table(staged.path(), "signers", &mut df)?;
+    let staged = leaklab_report::atomic_file::StagedFiles::create(out)?;
+    leaklab_report::table::write_table(staged.path(), "signers", &mut df)?;
     Ok(staged.commit()?)
 }
 

@@ -1,6 +1,6 @@
 //! `leaklab capacity`: size the TPM/HSM fleet for a workload and strategy, or (direct mode,
 //! `--arrival-rate` + `--service-time-ms`) run the signing queue itself and print its
-//! statistics. The model is in `leaklab::capacity`; this file reads files, merges flags with a
+//! statistics. The model is in `leaklab_capacity`; this file reads files, merges flags with a
 //! scenario's `[capacity]` table, and writes tables and plots.
 
 use std::path::{Path, PathBuf};
@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
-use leaklab::capacity::{
+use leaklab_capacity::{
     closed_form,
     duration::{format_duration, parse_duration},
     planner::{self, PlanSettings, Sizing, StrategyPlan},
@@ -18,7 +18,7 @@ use leaklab::capacity::{
     simulate, DeviceProfile, ProfileSet, QueueConfig, QueueStats, ServiceDist, Strategy, Summary,
     Workload,
 };
-use leaklab::report::{
+use leaklab_report::{
     output_dir::OutputDir,
     plot::{self, BarChart, LineChart, Series},
     table::write_table,

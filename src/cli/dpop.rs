@@ -1,6 +1,6 @@
 //! `leaklab dpop …`: create, inspect and verify DPoP / DPoP-RT proofs (for people debugging DPoP
 //! and for interop checks). This is the I/O edge: it reads the clock (unless `--now` is given),
-//! OS randomness and key files, and prints; all protocol logic lives in `leaklab::protocol`.
+//! OS randomness and key files, and prints; all protocol logic lives in `leaklab_protocol`.
 //!
 //! `verify` prints one JSON line: `{"valid":true,"jkt":…}` (exit 0) or
 //! `{"valid":false,"error":<OAuth error code>,"reason":<failed check>}` (exit 1). Unusable
@@ -10,12 +10,12 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Subcommand, ValueEnum};
-use leaklab::protocol::jwk::Jwk;
-use leaklab::protocol::proof::{self, ProofKind, ProofParams};
-use leaklab::protocol::replay::MemoryReplayStore;
-use leaklab::protocol::uri::NormalizedUri;
-use leaklab::protocol::verify::{self, NonceCheck, ProofRequest, VerifyPolicy};
-use leaklab::signer::{self, SignerKind};
+use leaklab_protocol::jwk::Jwk;
+use leaklab_protocol::proof::{self, ProofKind, ProofParams};
+use leaklab_protocol::replay::MemoryReplayStore;
+use leaklab_protocol::uri::NormalizedUri;
+use leaklab_protocol::verify::{self, NonceCheck, ProofRequest, VerifyPolicy};
+use leaklab_signers::{self, SignerKind};
 
 use super::Outcome;
 

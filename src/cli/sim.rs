@@ -7,11 +7,11 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use leaklab::report::run_output::{summary_markdown, write_run, Timings};
-use leaklab::sim::reproduce::{evaluate, Verdict};
-use leaklab::sim::runner::{run, total_runs, Progress, RunResults};
-use leaklab::sim::scenario::Scenario;
-use leaklab::sim::summary::summarize;
+use leaklab_report::run_output::{summary_markdown, write_run, Timings};
+use leaklab_claims::{evaluate, Verdict};
+use leaklab_sim::runner::{run, total_runs, Progress, RunResults};
+use leaklab_sim::scenario::Scenario;
+use leaklab_sim::summary::summarize;
 
 use super::Outcome;
 
@@ -90,7 +90,7 @@ pub fn validate(args: ValidateArgs) -> anyhow::Result<Outcome> {
         s.replications,
         s.strategies.len(),
         s.leaks.len(),
-        leaklab::sim::time::format_duration(s.horizon)
+        leaklab_base::duration::format_duration(s.horizon)
     );
     Ok(Outcome::Success)
 }

@@ -1,0 +1,10 @@
+//! What the simulator and the capacity planner share, in one place each: durations (one parser,
+//! one formatter), the counter-based RNG and the distributions drawn from it, the strict TOML
+//! reader that names file, key, value and allowed values, and the strategy catalogue that says
+//! what each token-binding strategy makes a device sign.
+
+pub mod catalogue;
+pub mod dist;
+pub mod duration;
+pub mod rng;
+pub mod toml_reader;

@@ -1,0 +1,85 @@
+//! Tidy tables written as both Parquet and CSV through polars (eager `DataFrame` only).
+
+use std::fs::File;
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::ReportError;
+
+/// Writes `df` as `<dir>/<name>.parquet` and `<dir>/<name>.csv`.
+///
+/// Parquet is written uncompressed-statistics-free with a fixed compression so that the same data
+/// gives the same bytes (leaklab's determinism promise covers its output files).
+pub fn write_table(dir: &Path, name: &str, df: &mut DataFrame) -> Result<(), ReportError> {
+    let err = |source| ReportError::Table { table: name.to_string(), source };
+    let csv_path = dir.join(format!("{name}.csv"));
+    let mut csv = File::create(&csv_path).map_err(|e| ReportError::io(&csv_path, e))?;
+    CsvWriter::new(&mut csv).include_header(true).finish(df).map_err(err)?;
+    let pq_path = dir.join(format!("{name}.parquet"));
+    let pq = File::create(&pq_path).map_err(|e| ReportError::io(&pq_path, e))?;
+    ParquetWriter::new(pq)
+        .with_compression(ParquetCompression::Snappy)
+        .with_statistics(StatisticsOptions::empty())
+        .finish(df)
+        .map_err(err)?;
+    Ok(())
+}
+
+/// Builds a `DataFrame` column by column.
+#[derive(Default)]
+pub struct TableBuilder {
+    columns: Vec<Column>,
+}
+
+impl TableBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn text(mut self, name: &str, values: Vec<String>) -> Self {
+        self.columns.push(Column::new(name.into(), values));
+        self
+    }
+
+    pub fn float(mut self, name: &str, values: Vec<f64>) -> Self {
+        self.columns.push(Column::new(name.into(), values));
+        self
+    }
+
+    pub fn int(mut self, name: &str, values: Vec<u64>) -> Self {
+        self.columns.push(Column::new(name.into(), values));
+        self
+    }
+
+    /// A text column with missing values (written as empty CSV cells and Parquet nulls).
+    pub fn text_opt(mut self, name: &str, values: Vec<Option<String>>) -> Self {
+        self.columns.push(Column::new(name.into(), values));
+        self
+    }
+
+    /// A float column with missing values.
+    pub fn float_opt(mut self, name: &str, values: Vec<Option<f64>>) -> Self {
+        self.columns.push(Column::new(name.into(), values));
+        self
+    }
+
+    /// An integer column with missing values.
+    pub fn int_opt(mut self, name: &str, values: Vec<Option<u64>>) -> Self {
+        self.columns.push(Column::new(name.into(), values));
+        self
+    }
+
+    /// A 32-bit unsigned column (kept narrow where the reader expects it, e.g. `concurrency`).
+    pub fn uint32(mut self, name: &str, values: Vec<u32>) -> Self {
+        self.columns.push(Column::new(name.into(), values));
+        self
+    }
+
+    /// Writes the table as Parquet and CSV (see [`write_table`]).
+    pub fn write(self, dir: &Path, name: &str) -> Result<(), ReportError> {
+        let mut df = DataFrame::new_infer_height(self.columns)
+            .map_err(|source| ReportError::Table { table: name.to_string(), source })?;
+        write_table(dir, name, &mut df)
+    }
+}

@@ -1,0 +1,54 @@
+//! Software ES256 through `aws-lc-rs` (AWS-LC's assembly-optimised P-256): the fastest practical
+//! software back end in Rust, used as the reference point for the pure-Rust `p256` signer in
+//! benches and `leaklab bench signers`.
+//!
+//! `ECDSA_P256_SHA256_FIXED_SIGNING` produces the JWS form (`r || s`, 32 bytes each) directly
+//! (<https://docs.rs/aws-lc-rs/latest/aws_lc_rs/signature/index.html>).
+
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING};
+
+use super::{jws_signature, Signer, SignerError};
+use leaklab_protocol::jwk::Jwk;
+
+/// An ES256 key held in process memory by AWS-LC.
+pub struct AwsLcSigner {
+    key: EcdsaKeyPair,
+    rng: SystemRandom,
+    jwk: Jwk,
+}
+
+impl AwsLcSigner {
+    /// A fresh key from AWS-LC's generator.
+    pub fn generate() -> Result<Self, SignerError> {
+        let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+            .map_err(|_| SignerError::Device("aws-lc: P-256 key generation failed".into()))?;
+        let (x, y) = jws_signature::p256_point(key.public_key().as_ref())?;
+        Ok(Self {
+            key,
+            rng: SystemRandom::new(),
+            jwk: Jwk::p256(&x, &y),
+        })
+    }
+}
+
+impl Signer for AwsLcSigner {
+    fn public_jwk(&self) -> &Jwk {
+        &self.jwk
+    }
+
+    fn sign(&mut self, message: &[u8]) -> Result<[u8; 64], SignerError> {
+        let sig = self
+            .key
+            .sign(&self.rng, message)
+            .map_err(|_| SignerError::Device("aws-lc: ECDSA signing failed".into()))?;
+        let bytes = sig.as_ref();
+        <[u8; 64]>::try_from(bytes).map_err(|_| {
+            SignerError::Device(format!("aws-lc returned a {}-byte signature", bytes.len()))
+        })
+    }
+
+    fn describe(&self) -> String {
+        "software aws-lc-rs".into()
+    }
+}

@@ -1,0 +1,57 @@
+//! `private_key_jwt` client authentication (RFC 7523, <https://www.rfc-editor.org/rfc/rfc7523>)
+//! with the agent's keys published at a `jwks_uri` on the web PKI.
+//!
+//! The refresh token is bound to client authentication; access tokens are bearer tokens.
+//! The attacker can authenticate as the agent in two ways:
+//!
+//! * with the **signing key** (a binding-credential compromise, a software key on a compromised
+//!   core disk, or the HSM/TPM as an oracle while it holds the core host). The vendor removes the
+//!   key from its JWKS at `credential_action`; a customer's authorization server keeps accepting
+//!   it until its cached JWKS ages out: a removed key triggers no refetch, so the lag is the
+//!   cache's remaining age, uniform over its TTL (calibration rows 15–22);
+//! * by **serving its own JWKS** with the JWKS host's stolen TLS key. That works until the
+//!   customer's fetcher rejects the host certificate: the CA revokes it (`ca_revocation_delay`,
+//!   at most 24 h under the CA/B Forum Baseline Requirements §4.9.1.1), and a fetcher that checks
+//!   revocation sees it once its cached CRL is replaced (uniform over `crl_validity`: mean 3.5 days
+//!   for a 7-day CRL, the IETF 124 slide's figure). A fetcher that does not check keeps trusting
+//!   the certificate until it expires (remaining life uniform over `tls_cert_lifetime`). The
+//!   attacker's keys then stay in the customer's cache for its remaining age.
+
+use leaklab_base::rng::stream_id;
+use super::{Bindings, Context, Strategy};
+use crate::scenario::JwksParams;
+
+pub struct Jwks(pub JwksParams);
+
+impl Strategy for Jwks {
+    fn bindings(&self, ctx: &Context<'_>) -> Bindings {
+        // The customer's JWKS cache: its TTL and the age of the cached copy at the moment that
+        // matters (independent of the action time, hence uniform over the TTL).
+        let ttl = self.0.cache_ttl.quantile(ctx.uniform(const { stream_id("jwks/cache-ttl") }));
+        let key = if ctx.compromise.client_credential { f64::INFINITY } else { ctx.core_key() };
+        let via_key = if key > 0.0 {
+            key.min(ctx.world.credential_action + ttl * ctx.uniform(const { stream_id("jwks/cache-age") }))
+        } else {
+            0.0
+        };
+        let via_host = if ctx.compromise.jwks_host {
+            let revoked = ctx.world.credential_action + self.0.ca_revocation_delay.quantile(ctx.uniform(const { stream_id("jwks/ca-revocation") }));
+            let rejected = if ctx.uniform(const { stream_id("jwks/checks-revocation") }) < self.0.revocation_checking_share {
+                revoked + self.0.crl_validity.quantile(ctx.uniform(const { stream_id("jwks/crl-validity") })) * ctx.uniform(const { stream_id("jwks/crl-phase") })
+            } else {
+                self.0.tls_cert_lifetime.quantile(ctx.uniform(const { stream_id("jwks/tls-cert-lifetime") })) * ctx.uniform(const { stream_id("jwks/tls-cert-age") })
+            };
+            rejected + ttl * ctx.uniform(const { stream_id("jwks/stale-cache-age") })
+        } else {
+            0.0
+        };
+        Bindings {
+            refresh: via_key.max(via_host),
+            stolen_access: f64::INFINITY,
+            minted_access: f64::INFINITY,
+            refresh_signs_on_device: via_key > via_host && !ctx.compromise.client_credential && ctx.core_key_is_oracle(),
+            call_signs_on_device: false,
+        }
+    }
+
+}

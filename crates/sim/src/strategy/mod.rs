@@ -1,0 +1,96 @@
+//! Binding strategies: one module each, behind one trait.
+//!
+//! A strategy answers one question per customer: given what the leak compromised, until when can
+//! the attacker satisfy the token binding — for redeeming the stolen refresh token, for using
+//! stolen access tokens, and for using access tokens it minted itself? The grant-level rules
+//! (revocation, expiry, rotation and reuse detection) are the same for every strategy and live
+//! in [`crate::model`].
+//!
+//! The answers are windows `[0, until)`: `0` means never usable, `f64::INFINITY` means usable for
+//! as long as the grant is. Window ends become events in the per-customer simulation.
+
+mod bearer;
+mod jwks;
+mod mtls;
+pub mod rules;
+mod single_dpop;
+mod split_dpop;
+
+use super::customer::Customer;
+use super::scenario::{Compromise, KeyStorage, StrategyConfig, StrategyKind};
+use super::world::World;
+
+/// Everything a strategy may look at for one customer.
+pub struct Context<'a> {
+    pub world: &'a World,
+    pub customer: &'a Customer,
+    pub compromise: Compromise,
+    pub storage: KeyStorage,
+}
+
+impl Context<'_> {
+    /// A uniform draw from a per-customer stream (by [`leaklab_base::rng::stream_id`]) (common across strategies).
+    pub fn uniform(&self, stream: u64) -> f64 {
+        self.world.customer_uniform(stream, self.customer.id)
+    }
+
+    /// Until when the attacker can sign with a key kept in the core's key storage: for ever if it
+    /// is a software key on a compromised disk; until eviction or the kill switch if it is an
+    /// HSM/TPM key on a compromised host (a signing oracle); never otherwise.
+    pub fn core_key(&self) -> f64 {
+        match self.storage {
+            KeyStorage::Disk if self.compromise.core_disk || self.compromise.core_host => f64::INFINITY,
+            KeyStorage::Tpm | KeyStorage::Hsm if self.compromise.core_host => self.world.oracle_end(),
+            _ => 0.0,
+        }
+    }
+
+    /// Whether the core's keys are HSM/TPM keys (their use by an attacker needs the oracle).
+    pub fn core_key_is_oracle(&self) -> bool {
+        self.storage.is_device() && self.compromise.core_host
+    }
+}
+
+/// Until when (seconds after the leak) the attacker can satisfy each binding.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bindings {
+    /// Redeeming the stolen refresh token (beyond the grant being alive).
+    pub refresh: f64,
+    /// Calling APIs with the access tokens stolen from edges.
+    pub stolen_access: f64,
+    /// Calling APIs with access tokens the attacker obtained by refreshing.
+    pub minted_access: f64,
+    /// Each attacker refresh makes the victim's HSM/TPM sign (oracle use).
+    pub refresh_signs_on_device: bool,
+    /// Each attacker API call makes the victim's HSM/TPM sign (oracle use).
+    pub call_signs_on_device: bool,
+}
+
+impl Bindings {
+    /// No binding at all (bearer tokens).
+    pub const NONE: Bindings = Bindings {
+        refresh: f64::INFINITY,
+        stolen_access: f64::INFINITY,
+        minted_access: f64::INFINITY,
+        refresh_signs_on_device: false,
+        call_signs_on_device: false,
+    };
+}
+
+/// A binding strategy. What the legitimate agent signs is not a strategy's own answer: it comes
+/// from the catalogue (`StrategyConfig::device_signs`), shared with the capacity planner.
+pub trait Strategy: Send + Sync {
+    /// Until when the attacker can satisfy each binding for this customer.
+    fn bindings(&self, ctx: &Context<'_>) -> Bindings;
+}
+
+/// Builds the strategy module for a configuration.
+pub fn build(config: &StrategyConfig) -> Box<dyn Strategy> {
+    match &config.kind {
+        StrategyKind::Bearer => Box::new(bearer::Bearer),
+        StrategyKind::Mtls(p) => Box::new(mtls::Mtls(p.clone())),
+        StrategyKind::Jwks(p) => Box::new(jwks::Jwks(p.clone())),
+        StrategyKind::SingleDpop { key } => Box::new(single_dpop::SingleDpop { key: *key, rules: rules::single_dpop() }),
+        StrategyKind::SplitDpop => Box::new(split_dpop::SplitDpop { rules: rules::split_dpop() }),
+    }
+}
