@@ -9,10 +9,10 @@
 //!
 //! Run: `cargo bench --features full --bench signing` (CI: add `-- --test` to run each once).
 //!
-//! Devices: the TPM the environment names (`LEAKLAB_TCTI` / `TPM2TOOLS_TCTI` / `TCTI`), else a
-//! `swtpm` started here; the PKCS#11 token the environment names (`LEAKLAB_PKCS11_TOKEN`, …),
-//! else a SoftHSM2 token initialised here. A missing device is a loud skip (a failure if
-//! `CI=true`).
+//! Devices and messages are those of `leaklab bench signers` (`leaklab_signer_bench`): the TPM
+//! the environment names (`LEAKLAB_TCTI` / `TPM2TOOLS_TCTI` / `TCTI`), else a `swtpm` started
+//! here; the PKCS#11 token the environment names (`LEAKLAB_PKCS11_TOKEN`, …), else a SoftHSM2
+//! token initialised here. A missing lab device is a loud skip (a failure if `CI=true`).
 //!
 //! Checking results: every signature is verified with the signer's public JWK inside the loop,
 //! and every created proof is verified by a resource server ([`ResourceServer`]), both outside
@@ -26,17 +26,10 @@ use leaklab_protocol::proof::{self, ProofKind, ProofParams};
 use leaklab_protocol::replay::{MemoryReplayStore, ReplayKey, ReplayStore as _};
 use leaklab_protocol::uri::NormalizedUri;
 use leaklab_protocol::verify::{self, ProofRejection, ProofRequest, VerifiedProof, VerifyPolicy};
+use leaklab_signer_bench::{check_signature, message};
 use leaklab_signers::Signer;
-use p256::ecdsa::signature::Verifier as _;
 
-/// The JWS signing input of a typical DPoP proof is about 400-500 bytes; sign one that size.
-fn message(i: u64) -> Vec<u8> {
-    let mut m = vec![b'x'; 440];
-    m[..8].copy_from_slice(&i.to_be_bytes());
-    m
-}
-
-/// Times `iters` signatures, verifying each one untimed.
+/// Times `iters` signatures (each over a DPoP-sized signing input), verifying each one untimed.
 fn sign_and_check(signer: &mut dyn Signer, iters: u64) -> Duration {
     let key = signer
         .public_jwk()
@@ -44,12 +37,13 @@ fn sign_and_check(signer: &mut dyn Signer, iters: u64) -> Duration {
         .expect("signer has a valid P-256 JWK");
     let mut timed = Duration::ZERO;
     for i in 0..iters {
-        let msg = message(i);
+        let msg = message(0, i);
         let t = Instant::now();
         let sig = signer.sign(std::hint::black_box(&msg)).expect("sign");
         timed += t.elapsed();
-        let sig = p256::ecdsa::Signature::from_slice(&sig).expect("64-byte r||s");
-        key.verify(&msg, &sig).expect("signature verifies");
+        if let Err(e) = check_signature(&key, &msg, &sig) {
+            panic!("signature {i} from {}: {e}", signer.describe());
+        }
     }
     timed
 }
@@ -88,37 +82,35 @@ fn software_aws_lc(c: &mut Criterion) {
 
 #[cfg(feature = "tpm")]
 fn tpm(c: &mut Criterion) {
-    use leaklab_signers::{lab::Swtpm, tpm};
-    let (tcti, name, _swtpm) = match tpm::tcti_from_env() {
-        Some((_, tcti)) => (tcti, "tpm-env", None),
-        None => match Swtpm::start() {
-            Ok(s) => (s.tcti(), "tpm-swtpm", Some(s)),
-            Err(e) => return skip("TPM", &e),
-        },
+    use leaklab_signer_bench::{BenchError, TpmDevice};
+    let device = match TpmDevice::open() {
+        Ok(d) => d,
+        Err(BenchError::Lab { source, .. }) => return skip("TPM", &source),
+        Err(e) => panic!("TPM: {e}"),
     };
-    let mut signer = tpm::TpmSigner::open(&tcti).expect("open TPM signer");
+    let name = if device.from_env() {
+        "tpm-env"
+    } else {
+        "tpm-swtpm"
+    };
+    let mut signer = device.signer().expect("open TPM signer");
     bench_signer(c, name, &mut signer);
 }
 
 #[cfg(feature = "pkcs11")]
 fn pkcs11(c: &mut Criterion) {
-    use leaklab_signers::{lab::SoftHsmToken, pkcs11::Pkcs11Signer};
-    let (mut signer, name, _token) = if std::env::var_os("LEAKLAB_PKCS11_TOKEN").is_some() {
-        (
-            Pkcs11Signer::from_env().expect("PKCS#11 token from env"),
-            "pkcs11-env",
-            None,
-        )
-    } else {
-        match SoftHsmToken::init() {
-            Ok(t) => (
-                Pkcs11Signer::open(&t.pkcs11_config()).expect("open SoftHSM2 signer"),
-                "pkcs11-softhsm2",
-                Some(t),
-            ),
-            Err(e) => return skip("PKCS#11", &e),
-        }
+    use leaklab_signer_bench::{BenchError, Pkcs11Device};
+    let device = match Pkcs11Device::open() {
+        Ok(d) => d,
+        Err(BenchError::Lab { source, .. }) => return skip("PKCS#11", &source),
+        Err(e) => panic!("PKCS#11: {e}"),
     };
+    let name = if device.from_env() {
+        "pkcs11-env"
+    } else {
+        "pkcs11-softhsm2"
+    };
+    let mut signer = device.signer().expect("open PKCS#11 signer");
     bench_signer(c, name, &mut signer);
 }
 

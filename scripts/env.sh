@@ -1,4 +1,3 @@
 # Sourced by the scripts: one build configuration (release, all features) for the main job, the
-# tests and the benches, in a target dir outside the clone so CI runs can reuse it.
+# lint gate, the tests and the benches, in a target dir outside the clone so CI runs can reuse it.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/leaklab-target}"
-export LEAKLAB_FEATURES="${LEAKLAB_FEATURES:-full}"

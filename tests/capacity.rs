@@ -4,11 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use leaklab_base::catalogue::Binding;
 use leaklab_capacity::{
     closed_form,
-    planner::{self, PlanSettings, Sizing, Strategy},
+    planner::{self, Limit, PlanSettings, Sizing},
     profile::{parse_measured_csv, parse_published},
-    simulate, ProfileSet, QueueConfig, ServiceDist, Workload,
+    service, simulate, ProfileSet, QueueConfig, Workload,
 };
 use serde_json::Value;
 
@@ -41,8 +42,8 @@ fn check_closed_form_case(model: &str, rho: f64) {
     let servers = case["servers"].as_u64().unwrap() as u32;
     let expected = case["wait_mean_ms"].as_f64().unwrap() / 1e3;
     let service = match case["service"].as_str().unwrap() {
-        "exponential" => ServiceDist::exponential(s).unwrap(),
-        "deterministic" => ServiceDist::deterministic(s).unwrap(),
+        "exponential" => service::exponential(s).unwrap(),
+        "deterministic" => service::deterministic(s).unwrap(),
         other => panic!("service {other}"),
     };
     let closed = match model {
@@ -150,31 +151,14 @@ fn workload() -> Workload {
     Workload {
         agents: 100_000,
         edges_per_agent: 4,
-        calls_per_sec: 1.0,
+        calls_per_s: 1.0,
         at_lifetime_s: 900.0,
         refresh_interval_s: 900.0,
+        connection_lifetime_s: 3600.0,
     }
 }
 
-#[test]
-fn planner_arithmetic_for_the_readme_question() {
-    let w = workload();
-    assert_eq!(w.api_calls_per_s(), 400_000.0);
-    let single = planner::signing_load(&w, Strategy::SingleDpop);
-    // 100,000 × 4 × 1/s per-call proofs, plus 100,000 / 900 s refresh proofs.
-    assert!((single.device_signs_per_s - 400_111.111).abs() < 1e-3);
-    let split = planner::signing_load(&w, Strategy::SplitDpop);
-    assert!((split.device_signs_per_s - 111.111).abs() < 1e-3);
-    assert_eq!(split.software_signs_per_s, 400_000.0);
-    for s in [Strategy::Bearer, Strategy::Mtls] {
-        assert_eq!(planner::signing_load(&w, s).device_signs_per_s, 0.0);
-    }
-    // private_key_jwt: one device-signed client assertion per refresh
-    assert!((planner::signing_load(&w, Strategy::Jwks).device_signs_per_s - 111.111).abs() < 1e-3);
-}
-
-#[test]
-fn planner_sizes_tpm_fleet_with_published_profile() {
+fn published(name: &str) -> leaklab_capacity::DeviceProfile {
     let mut set = ProfileSet::new();
     set.extend(
         parse_published(
@@ -183,26 +167,95 @@ fn planner_sizes_tpm_fleet_with_published_profile() {
         )
         .unwrap(),
     );
-    let tpm = set.get("tpm-infineon-slb9670").unwrap();
-    let settings = PlanSettings {
+    set.get(name).unwrap().clone()
+}
+
+fn settings(headroom: f64) -> PlanSettings {
+    PlanSettings {
         slo_p99_s: 0.25,
+        headroom,
         devices: None,
         max_devices: 1_000_000,
         arrivals: 100_000,
         warmup: 10_000,
         seed: 1,
+    }
+}
+
+#[test]
+fn planner_arithmetic_for_the_readme_question() {
+    let w = workload();
+    let fleet = w.traffic();
+    assert_eq!(fleet.calls_per_s(), 400_000.0);
+    // One refresh per edge token: 100,000 agents × 4 edges / 900 s = 444.4/s (not 111/s).
+    assert!((fleet.refreshes_per_s() - 444.444).abs() < 1e-3);
+    let single = planner::signing_load(&w, Binding::SingleDpop);
+    assert!((single.device_signs_per_s - 400_444.444).abs() < 1e-3);
+    let split = planner::signing_load(&w, Binding::SplitDpop);
+    assert!((split.device_signs_per_s - 444.444).abs() < 1e-3);
+    // Per-call proofs and the new access token's proof at each refresh use edge software keys.
+    assert!((split.software_signs_per_s - 400_444.444).abs() < 1e-3);
+    assert_eq!(
+        planner::signing_load(&w, Binding::Bearer).device_signs_per_s,
+        0.0
+    );
+    // private_key_jwt: one device-signed client assertion per refresh
+    let jwks = planner::signing_load(&w, Binding::Jwks);
+    assert!((jwks.device_signs_per_s - 444.444).abs() < 1e-3);
+}
+
+#[test]
+fn mtls_signs_on_the_device_per_refresh_and_per_connection() {
+    let w = workload();
+    let mtls = planner::signing_load(&w, Binding::Mtls);
+    // 444.4 refreshes/s plus 400,000 edges / 3600 s = 111.1 connections/s
+    assert!(mtls.device_signs_per_s > 0.0);
+    assert!((mtls.device_signs.refreshes - 444.444).abs() < 1e-3);
+    assert!((mtls.device_signs.connections - 111.111).abs() < 1e-3);
+    assert_eq!(mtls.device_signs.calls, 0.0);
+    let shorter = Workload {
+        connection_lifetime_s: 60.0,
+        ..w
     };
-    let split = planner::plan_strategy(&workload(), Strategy::SplitDpop, tpm, &settings).unwrap();
+    let more = planner::signing_load(&shorter, Binding::Mtls);
+    assert!((more.device_signs.connections - 400_000.0 / 60.0).abs() < 1e-6);
+}
+
+#[test]
+fn planner_sizes_tpm_fleet_with_published_profile() {
+    let tpm = published("tpm-infineon-slb9670");
+    assert!(!tpm.throughput_only);
+    let s = settings(1.0);
+    let split = planner::plan_strategy(&workload(), Binding::SplitDpop, &tpm, &s).unwrap();
     assert_eq!(split.sizing, Sizing::Searched);
-    // 111.1/s × 68.9 ms = 7.66 Erlangs: 8 devices for stability, more for the SLO
-    assert_eq!(split.min_devices_for_stability, 8);
+    // 444.4/s × 68.9 ms = 30.6 Erlangs: 31 devices for stability, more for the SLO
+    assert_eq!(split.min_devices_for_stability, 31);
     let d = split.devices.unwrap();
-    assert!((8..=40).contains(&d), "{d}");
+    assert!((31..=120).contains(&d), "{d}");
     assert_eq!(split.slo_met, Some(true));
-    let single = planner::plan_strategy(&workload(), Strategy::SingleDpop, tpm, &settings).unwrap();
-    // 400,111/s × 68.9 ms = 27,567.7 Erlangs
-    assert_eq!(single.min_devices_for_stability, 27_568);
+    assert_eq!(split.limited_by, Some(Limit::Slo));
+    let single = planner::plan_strategy(&workload(), Binding::SingleDpop, &tpm, &s).unwrap();
+    // 400,444.4/s × 68.9 ms = 27,590.6 Erlangs
+    assert_eq!(single.min_devices_for_stability, 27_591);
     assert!(single.devices.unwrap() > 1000 * d);
+}
+
+#[test]
+fn headroom_keeps_throughput_only_plans_off_rho_one() {
+    let hsm = published("aws-cloudhsm-hsm2m-2");
+    assert!(hsm.throughput_only);
+    let w = workload();
+    // Without headroom the SLO lets the fleet run close to ρ = 1 (latency is queueing only).
+    let loose = planner::plan_strategy(&w, Binding::SingleDpop, &hsm, &settings(1.0)).unwrap();
+    let rho = loose.per_device.as_ref().unwrap().offered_utilisation;
+    assert!(rho > 0.95, "{rho}");
+    let plan = planner::plan_strategy(&w, Binding::SingleDpop, &hsm, &settings(0.7)).unwrap();
+    let st = plan.per_device.as_ref().unwrap();
+    assert!(st.offered_utilisation <= 0.7, "{}", st.offered_utilisation);
+    assert_eq!(plan.headroom_met, Some(true));
+    assert_eq!(plan.limited_by, Some(Limit::Headroom));
+    // 400,444.4 / (0.7 × 3,000) = 190.7 → 191 clusters
+    assert_eq!(plan.devices, Some(191));
 }
 
 // ------------------------------------------------------------------ profiles
@@ -454,7 +507,72 @@ fn cli_bad_input_exits_2_with_one_line() {
             ]
             .concat(),
         ),
-        &["dpop", "split-dpop"],
+        &[
+            "dpop",
+            "bearer",
+            "mtls",
+            "jwks",
+            "single-dpop",
+            "split-dpop",
+            "all",
+        ],
+    );
+    one_line_error(
+        &leaklab(
+            &[
+                &plan[..],
+                &["15m", "--device", "azure-managed-hsm", "--headroom", "0"],
+            ]
+            .concat(),
+        ),
+        &["--headroom", "(0, 1]"],
+    );
+    one_line_error(
+        &leaklab(
+            &[
+                &plan[..],
+                &["15m", "--device", "azure-managed-hsm", "--headroom", "1.2"],
+            ]
+            .concat(),
+        ),
+        &["--headroom"],
+    );
+    one_line_error(
+        &leaklab(
+            &[
+                &plan[..],
+                &[
+                    "15m",
+                    "--device",
+                    "azure-managed-hsm",
+                    "--connection-lifetime",
+                    "3600",
+                ],
+            ]
+            .concat(),
+        ),
+        &["--connection-lifetime", "unit"],
+    );
+    // Absurd finite rates are refused, not simulated.
+    one_line_error(
+        &leaklab(&[
+            "capacity",
+            "--arrival-rate",
+            "1e300",
+            "--service-time-ms",
+            "10",
+        ]),
+        &["--arrival-rate", "maximum"],
+    );
+    one_line_error(
+        &leaklab(&[
+            "capacity",
+            "--arrival-rate",
+            "1",
+            "--service-time-ms",
+            "1e300",
+        ]),
+        &["--service-time-ms", "maximum"],
     );
     one_line_error(
         &leaklab(&["capacity", "--agents", "10"]),
@@ -466,10 +584,25 @@ fn cli_bad_input_exits_2_with_one_line() {
 fn cli_scenario_file_refuses_unknown_keys() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.toml");
-    std::fs::write(&path, "[capacity]\nagents = 10\nedge-per-agent = 4\n").unwrap();
+    std::fs::write(&path, "[capacity]\nagents = 10\nedge_per_agent = 4\n").unwrap();
     one_line_error(
         &leaklab(&["capacity", "--scenario", path.to_str().unwrap()]),
-        &["s.toml", "edge-per-agent", "edges-per-agent", "allowed"],
+        &["s.toml", "edge_per_agent", "edges_per_agent", "allowed"],
+    );
+}
+
+#[test]
+fn cli_scenario_file_refuses_old_kebab_case_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.toml");
+    std::fs::write(&path, "[capacity]\nagents = 10\ncalls-per-sec = 1\n").unwrap();
+    one_line_error(
+        &leaklab(&["capacity", "--scenario", path.to_str().unwrap()]),
+        &[
+            "old.toml",
+            "capacity.calls-per-sec",
+            "allowed here: agents, edges_per_agent, calls_per_s",
+        ],
     );
 }
 
@@ -479,8 +612,8 @@ fn cli_planner_with_scenario_and_measured_profile() {
     let path = dir.path().join("s.toml");
     std::fs::write(
         &path,
-        "[capacity]\nagents = 1000\nedges-per-agent = 4\ncalls-per-sec = 1\nat-lifetime = \"15m\"\n\
-         strategy = \"all\"\ndevice = \"measured:swtpm\"\nslo-p99-ms = 5\nsim-arrivals = 50000\n",
+        "[capacity]\nagents = 1000\nedges_per_agent = 4\ncalls_per_s = 1\nat_lifetime = \"15m\"\n\
+         strategy = \"all\"\ndevice = \"measured:swtpm\"\nslo_p99_ms = 5\nsim_arrivals = 50000\n",
     )
     .unwrap();
     let fixture = data("signers-fixture.csv");
@@ -494,20 +627,34 @@ fn cli_planner_with_scenario_and_measured_profile() {
     ]));
     assert_eq!(v["device"]["name"], "measured:swtpm/tss-esapi/es256-sign");
     assert_eq!(v["device"]["service"], "empirical");
+    assert_eq!(v["device"]["throughput_only"], false);
+    // A latency profile keeps no extra headroom by default: the SLO decides.
+    assert_eq!(v["headroom"], 1.0);
+    // 1000 agents × 4 edges / 900 s
+    let refreshes = 4000.0 / 900.0;
+    assert!((v["workload"]["refreshes_per_s"].as_f64().unwrap() - refreshes).abs() < 1e-9);
     let plans = v["plans"].as_array().unwrap();
-    assert_eq!(plans.len(), 5);
-    let single = &plans[0];
-    assert_eq!(single["strategy"], "single-dpop");
-    assert!(
-        (single["device_signs_per_s"].as_f64().unwrap() - (4000.0 + 1000.0 / 900.0)).abs() < 1e-6
+    let names: Vec<&str> = plans
+        .iter()
+        .filter_map(|p| p["strategy"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["bearer", "mtls", "jwks", "single-dpop", "split-dpop"]
     );
+    let single = &plans[3];
+    assert!((single["device_signs_per_s"].as_f64().unwrap() - (4000.0 + refreshes)).abs() < 1e-6);
     assert_eq!(single["sizing"], "searched");
     assert_eq!(single["slo_met"], true);
     let d = single["devices"].as_u64().unwrap();
     assert!(d >= single["min_devices_for_stability"].as_u64().unwrap());
     assert!(single["per_device"]["sojourn_ms"]["p99"].as_f64().unwrap() <= 5.0);
-    assert_eq!(plans[2]["strategy"], "bearer");
-    assert_eq!(plans[2]["devices"], 0);
+    assert_eq!(plans[0]["devices"], 0);
+    // mTLS with the client key in the device signs per refresh and per connection.
+    let mtls = &plans[1];
+    assert!(mtls["device_signs_per_s"].as_f64().unwrap() > 0.0);
+    assert!(mtls["device_signs"]["connections"].as_f64().unwrap() > 0.0);
+    assert!(mtls["devices"].as_u64().unwrap() >= 1);
     // A flag overrides the scenario.
     let v = json_of(&leaklab(&[
         "capacity",
@@ -524,6 +671,63 @@ fn cli_planner_with_scenario_and_measured_profile() {
     assert_eq!(v["plans"].as_array().unwrap().len(), 1);
     assert_eq!(v["plans"][0]["sizing"], "given");
     assert_eq!(v["plans"][0]["devices"], 1);
+}
+
+#[test]
+fn cli_readme_question_counts_refreshes_per_edge_and_keeps_headroom() {
+    let v = json_of(&leaklab(&[
+        "capacity",
+        "--agents",
+        "100000",
+        "--edges-per-agent",
+        "4",
+        "--calls-per-sec",
+        "1",
+        "--at-lifetime",
+        "15m",
+        "--strategy",
+        "split-dpop",
+        "--slo-p99-ms",
+        "250",
+        "--device",
+        "azure-managed-hsm",
+        "--sim-arrivals",
+        "20000",
+        "--json",
+    ]));
+    // 444 refreshes/s, not 111: each of the 4 edge tokens is refreshed every 15 minutes.
+    let refreshes = v["workload"]["refreshes_per_s"].as_f64().unwrap();
+    assert!((refreshes - 444.444).abs() < 1e-3, "{refreshes}");
+    let split = &v["plans"][0];
+    assert!((split["device_signs_per_s"].as_f64().unwrap() - 444.444).abs() < 1e-3);
+    // A throughput-only profile defaults to ρ ≤ 0.7: 444.4 / (0.7 × 330) = 1.92 → 2 devices.
+    assert_eq!(v["headroom"], 0.7);
+    assert_eq!(split["devices"], 2);
+    assert_eq!(split["limited_by"], "headroom");
+    assert!(split["per_device"]["offered_utilisation"].as_f64().unwrap() <= 0.7);
+    // --headroom overrides the default.
+    let v = json_of(&leaklab(&[
+        "capacity",
+        "--agents",
+        "100000",
+        "--edges-per-agent",
+        "4",
+        "--calls-per-s",
+        "1",
+        "--at-lifetime",
+        "15m",
+        "--strategy",
+        "split-dpop",
+        "--device",
+        "azure-managed-hsm",
+        "--headroom",
+        "0.5",
+        "--sim-arrivals",
+        "20000",
+        "--json",
+    ]));
+    assert_eq!(v["headroom"], 0.5);
+    assert_eq!(v["plans"][0]["devices"], 3);
 }
 
 #[test]
@@ -608,6 +812,7 @@ fn cli_out_writes_tables_and_plots_deterministically() {
     assert!(csv.starts_with("strategy,device_profile,"));
     assert_eq!(csv.lines().count(), 6);
     let sweep = std::fs::read_to_string(a.join("capacity-sweep.csv")).unwrap();
-    // 19 utilisation points for each of single-dpop, split-dpop and jwks
-    assert_eq!(sweep.lines().count(), 1 + 3 * 19);
+    // 19 utilisation points for each strategy with device load: mtls, jwks, single-dpop, split-dpop
+    assert_eq!(sweep.lines().count(), 1 + 4 * 19);
+    assert!(a.join("capacity-mtls.svg").exists());
 }

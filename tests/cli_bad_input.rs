@@ -32,12 +32,24 @@ fn text(bytes: &[u8]) -> String {
 #[track_caller]
 fn assert_error(out: &Output, needles: &[&str]) -> String {
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert!(!stdout.contains("panicked") && !stderr.contains("panicked"), "panic:\n{stderr}");
+    assert!(
+        !stdout.contains("panicked") && !stderr.contains("panicked"),
+        "panic:\n{stderr}"
+    );
     assert_eq!(out.status.code(), Some(2), "exit code; stderr:\n{stderr}");
-    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("leaklab: error:")).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("leaklab: error:"))
+        .collect();
     assert_eq!(lines.len(), 1, "exactly one error line expected:\n{stderr}");
-    let others: Vec<&str> = stderr.lines().filter(|l| !l.starts_with("leaklab: ")).collect();
-    assert!(others.is_empty(), "stray stderr lines {others:?} in:\n{stderr}");
+    let others: Vec<&str> = stderr
+        .lines()
+        .filter(|l| !l.starts_with("leaklab: "))
+        .collect();
+    assert!(
+        others.is_empty(),
+        "stray stderr lines {others:?} in:\n{stderr}"
+    );
     assert!(stdout.is_empty(), "stdout on error: {stdout}");
     for n in needles {
         assert!(lines[0].contains(n), "{n:?} not in {:?}", lines[0]);
@@ -49,8 +61,15 @@ fn assert_error(out: &Output, needles: &[&str]) -> String {
 #[track_caller]
 fn assert_rejected(out: &Output, reason: &str) {
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
-    assert!(!stdout.contains("panicked") && !stderr.contains("panicked"), "panic:\n{stderr}");
-    assert_eq!(out.status.code(), Some(1), "exit code; stdout {stdout} stderr {stderr}");
+    assert!(
+        !stdout.contains("panicked") && !stderr.contains("panicked"),
+        "panic:\n{stderr}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "exit code; stdout {stdout} stderr {stderr}"
+    );
     assert!(stderr.is_empty(), "stderr: {stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "one JSON line expected: {stdout}");
@@ -90,7 +109,12 @@ compromises = ["core-disk"]
 /// Runs `leaklab run <file> --out <dir>/out/results` in a temp dir and checks the error and that
 /// the output's parent holds exactly what it held before.
 #[track_caller]
-fn assert_run_fails(file_content: Option<&[u8]>, file_is_dir: bool, extra: &[&str], needles: &[&str]) -> String {
+fn assert_run_fails(
+    file_content: Option<&[u8]>,
+    file_is_dir: bool,
+    extra: &[&str],
+    needles: &[&str],
+) -> String {
     let tmp = tempfile::tempdir().expect("tempdir");
     let parent = tmp.path().join("out");
     std::fs::create_dir(&parent).expect("mkdir");
@@ -105,8 +129,15 @@ fn assert_run_fails(file_content: Option<&[u8]>, file_is_dir: bool, extra: &[&st
     let mut args = vec!["run", "scenario.toml", "--out", "out/results", "--quiet"];
     args.extend_from_slice(extra);
     let line = assert_error(&leaklab_in(tmp.path(), &args), needles);
-    assert_eq!(entries(&parent), before, "new entries next to the output after a failed run");
-    assert!(!tmp.path().join("results").exists(), "default results/ created");
+    assert_eq!(
+        entries(&parent),
+        before,
+        "new entries next to the output after a failed run"
+    );
+    assert!(
+        !tmp.path().join("results").exists(),
+        "default results/ created"
+    );
     line
 }
 
@@ -127,28 +158,55 @@ fn run_empty_file() {
 
 #[test]
 fn run_binary_garbage() {
-    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     assert_run_fails(Some(&garbage), false, &[], &["scenario.toml"]);
 }
 
 #[test]
 fn run_toml_syntax_error_is_one_line_with_position() {
     let broken = SCENARIO.replace("customers = 20", "customers = ");
-    assert_run_fails(Some(broken.as_bytes()), false, &[], &["scenario.toml", "not valid TOML at line 3"]);
+    assert_run_fails(
+        Some(broken.as_bytes()),
+        false,
+        &[],
+        &["scenario.toml", "not valid TOML at line 3"],
+    );
 }
 
 #[test]
 fn run_zero_horizon() {
     let zero = SCENARIO.replace(r#"horizon = "30d""#, r#"horizon = "0s""#);
-    assert_run_fails(Some(zero.as_bytes()), false, &[], &["scenario.toml", "scenario.horizon", "greater than zero"]);
+    assert_run_fails(
+        Some(zero.as_bytes()),
+        false,
+        &[],
+        &["scenario.toml", "scenario.horizon", "greater than zero"],
+    );
 }
 
 #[test]
 fn run_out_of_range_overrides() {
     let ok = SCENARIO.as_bytes();
-    assert_run_fails(Some(ok), false, &["--customers", "0"], &["--customers", "1..=100000000"]);
-    assert_run_fails(Some(ok), false, &["--replications", "1"], &["--replications", "2..=10000"]);
-    assert_run_fails(Some(ok), false, &["--customers", "99999999999999999999999"], &["--customers"]);
+    assert_run_fails(
+        Some(ok),
+        false,
+        &["--customers", "0"],
+        &["--customers", "1..=100000000"],
+    );
+    assert_run_fails(
+        Some(ok),
+        false,
+        &["--replications", "1"],
+        &["--replications", "2..=10000"],
+    );
+    assert_run_fails(
+        Some(ok),
+        false,
+        &["--customers", "99999999999999999999999"],
+        &["--customers"],
+    );
     assert_run_fails(Some(ok), false, &["--customers", "many"], &["--customers"]);
 }
 
@@ -158,9 +216,15 @@ fn run_refuses_to_replace_a_file() {
     std::fs::write(tmp.path().join("scenario.toml"), SCENARIO).expect("write");
     std::fs::write(tmp.path().join("results.txt"), "mine").expect("write");
     let before = entries(tmp.path());
-    let out = leaklab_in(tmp.path(), &["run", "scenario.toml", "--out", "results.txt", "--quiet"]);
+    let out = leaklab_in(
+        tmp.path(),
+        &["run", "scenario.toml", "--out", "results.txt", "--quiet"],
+    );
     assert_error(&out, &["results.txt", "not a directory"]);
-    assert_eq!(std::fs::read_to_string(tmp.path().join("results.txt")).expect("read"), "mine");
+    assert_eq!(
+        std::fs::read_to_string(tmp.path().join("results.txt")).expect("read"),
+        "mine"
+    );
     assert_eq!(entries(tmp.path()), before);
 }
 
@@ -168,13 +232,41 @@ fn run_refuses_to_replace_a_file() {
 fn validate_wrong_type_names_file_key_and_allowed_values() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let cases = [
-        ("customers = 20", r#"customers = "many""#, &["scenario.customers", "whole number from 1 to 100000000"][..]),
-        ("customers = 20", "customers = 20.5", &["scenario.customers", "20.5"][..]),
-        (r#"kind = "bearer""#, "kind = 7", &["strategy[0].kind", "expected a string"][..]),
-        (r#"kind = "bearer""#, r#"kind = "bogus""#, &["strategy[0].kind", "allowed", "split-dpop"][..]),
-        (r#"compromises = ["core-disk"]"#, r#"compromises = "core-disk""#, &["leak[0].compromises", "core-host"][..]),
-        (r#"horizon = "30d""#, r#"horizon = "30 days""#, &["scenario.horizon", "15m"][..]),
-        (r#"horizon = "30d""#, "horizon = true", &["scenario.horizon"][..]),
+        (
+            "customers = 20",
+            r#"customers = "many""#,
+            &["scenario.customers", "whole number from 1 to 100000000"][..],
+        ),
+        (
+            "customers = 20",
+            "customers = 20.5",
+            &["scenario.customers", "20.5"][..],
+        ),
+        (
+            r#"kind = "bearer""#,
+            "kind = 7",
+            &["strategy[0].kind", "expected a string"][..],
+        ),
+        (
+            r#"kind = "bearer""#,
+            r#"kind = "bogus""#,
+            &["strategy[0].kind", "allowed", "split-dpop"][..],
+        ),
+        (
+            r#"compromises = ["core-disk"]"#,
+            r#"compromises = "core-disk""#,
+            &["leak[0].compromises", "core-host"][..],
+        ),
+        (
+            r#"horizon = "30d""#,
+            r#"horizon = "30 days""#,
+            &["scenario.horizon", "15m"][..],
+        ),
+        (
+            r#"horizon = "30d""#,
+            "horizon = true",
+            &["scenario.horizon"][..],
+        ),
     ];
     for (from, to, needles) in cases {
         let file = tmp.path().join("s.toml");
@@ -188,15 +280,30 @@ fn validate_wrong_type_names_file_key_and_allowed_values() {
 fn validate_extreme_distribution_parameters_are_refused_with_their_range() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let cases = [
-        (r#"{ dist = "lognormal", median = 1e12, sigma = 11 }"#, "sigma", "0 to 10"),
-        (r#"{ dist = "weibull", shape = 0.001, scale = "1h" }"#, "shape", "0.01 to 100"),
-        (r#"{ dist = "exponential", mean = "0s" }"#, "mean", "greater than zero"),
+        (
+            r#"{ dist = "lognormal", median = 1e12, sigma = 11 }"#,
+            "sigma",
+            "0 to 10",
+        ),
+        (
+            r#"{ dist = "weibull", shape = 0.001, scale = "1h" }"#,
+            "shape",
+            "0.01 to 100",
+        ),
+        (
+            r#"{ dist = "exponential", mean = "0s" }"#,
+            "mean",
+            "greater than zero",
+        ),
     ];
     for (dist, key, allowed) in cases {
         let scenario = format!("{SCENARIO}\n[detection]\ndelay = {dist}\n");
         std::fs::write(tmp.path().join("s.toml"), scenario).expect("write");
         let out = leaklab_in(tmp.path(), &["validate", "s.toml"]);
-        assert_error(&out, &["s.toml", &format!("detection.delay.{key}"), allowed]);
+        assert_error(
+            &out,
+            &["s.toml", &format!("detection.delay.{key}"), allowed],
+        );
     }
 }
 
@@ -236,12 +343,62 @@ refresh = "on-expiry"
     assert!(tmp.path().join("res/summary.csv").is_file());
 }
 
+/// `leaklab` alone prints the help, as clap tools do (clap's `arg_required_else_help`: on
+/// stderr, exit code 2), and so does a command group without its subcommand.
+#[test]
+fn no_arguments_prints_help() {
+    for args in [&[][..], &["dpop"]] {
+        let out = leaklab(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert!(stderr.contains("Usage: leaklab"), "{args:?}: {stderr}");
+        assert!(stderr.contains("Commands:"), "{args:?}: {stderr}");
+    }
+    assert!(text(&leaklab(&[]).stderr).contains("run "));
+    assert!(text(&leaklab(&["dpop"]).stderr).contains("verify "));
+}
+
+/// A TPM that is not there is exactly one stderr line: the TPM stack's own WARNING/ERROR log
+/// lines stay quiet unless `TSS2_LOG` asks for them. (Without the `tpm` feature the one line
+/// says so instead.)
+#[test]
+fn missing_tpm_is_one_stderr_line() {
+    let out = Command::new(env!("CARGO_BIN_EXE_leaklab"))
+        .args([
+            "dpop",
+            "proof",
+            "--signer",
+            "tpm",
+            "--htm",
+            "GET",
+            "--htu",
+            "https://rs.example/r",
+        ])
+        .env("LEAKLAB_TCTI", "swtpm:host=127.0.0.1,port=1")
+        .env_remove("TSS2_LOG")
+        .output()
+        .expect("run leaklab");
+    let line = assert_error(&out, &["TPM"]);
+    assert_eq!(
+        text(&out.stderr).lines().count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
+    if cfg!(feature = "tpm") {
+        assert!(line.contains("swtpm:host=127.0.0.1,port=1"), "{line}");
+    }
+}
+
 #[test]
 fn usage_errors_are_one_line() {
-    assert_error(&leaklab(&[]), &["subcommand is required", "run"]);
     assert_error(&leaklab(&["frobnicate"]), &["frobnicate"]);
     assert_error(&leaklab(&["run"]), &["<FILE>"]);
-    assert_error(&leaklab(&["dpop", "verify", "--proof", "x"]), &["--htm", "--htu"]);
+    assert_error(
+        &leaklab(&["dpop", "verify", "--proof", "x"]),
+        &["--htm", "--htu"],
+    );
     assert_error(&leaklab(&["capacity", "--devices", "-3"]), &["-3"]);
     // --help and --version are not errors.
     assert_eq!(leaklab(&["--help"]).status.code(), Some(0));
@@ -253,7 +410,16 @@ fn b64(s: &str) -> String {
 }
 
 fn verify(proof: &str, extra: &[&str]) -> Output {
-    let mut args = vec!["dpop", "verify", "--proof", proof, "--htm", "GET", "--htu", "https://rs.example/r"];
+    let mut args = vec![
+        "dpop",
+        "verify",
+        "--proof",
+        proof,
+        "--htm",
+        "GET",
+        "--htu",
+        "https://rs.example/r",
+    ];
     args.extend_from_slice(extra);
     leaklab(&args)
 }
@@ -268,7 +434,9 @@ fn verify_oversized_proof() {
 
 #[test]
 fn verify_malformed_proofs() {
-    let header = b64(r#"{"typ":"dpop+jwt","alg":"ES256","jwk":{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}}"#);
+    let header = b64(
+        r#"{"typ":"dpop+jwt","alg":"ES256","jwk":{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}}"#,
+    );
     let claims = b64(r#"{"jti":"1","htm":"GET","htu":"https://rs.example/r","iat":1700000000}"#);
     let cases = [
         "a.b.c.d.e.f".to_string(),
@@ -284,14 +452,22 @@ fn verify_malformed_proofs() {
     for proof in &cases {
         let out = verify(proof, &["--now", "1700000000"]);
         let stdout = text(&out.stdout);
-        assert_eq!(out.status.code(), Some(1), "{proof}: {stdout} {}", text(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{proof}: {stdout} {}",
+            text(&out.stderr)
+        );
         assert!(!text(&out.stderr).contains("panicked"));
         let v: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
         assert_eq!(v["valid"], false, "{proof}: {v}");
         assert_eq!(stdout.lines().count(), 1);
     }
     assert_rejected(&verify("a.b.c.d.e.f", &["--now", "0"]), "jwt_syntax");
-    assert_rejected(&verify(&format!("{}.{claims}.AAAA", b64("[1,2]")), &["--now", "0"]), "jwt_syntax");
+    assert_rejected(
+        &verify(&format!("{}.{claims}.AAAA", b64("[1,2]")), &["--now", "0"]),
+        "jwt_syntax",
+    );
 }
 
 #[test]
@@ -301,19 +477,46 @@ fn verify_extreme_now_values() {
     assert_rejected(&verify(p, &["--now", "-5"]), "jwt_syntax");
     assert_rejected(&verify(p, &["--now", &i64::MIN.to_string()]), "jwt_syntax");
     assert_rejected(&verify(p, &["--now", &i64::MAX.to_string()]), "jwt_syntax");
-    assert_error(&verify(p, &["--now", "99999999999999999999999"]), &["--now"]);
+    assert_error(
+        &verify(p, &["--now", "99999999999999999999999"]),
+        &["--now"],
+    );
     assert_error(&verify(p, &["--now", "1e300"]), &["--now"]);
     assert_error(&verify(p, &["--now", "NaN"]), &["--now"]);
     assert_error(&verify(p, &["--max-age", "-1"]), &["--max-age", "negative"]);
-    assert_error(&leaklab(&["dpop", "verify", "--proof", p, "--htm", "GET", "--htu", "not a uri"]), &["--htu"]);
+    assert_error(
+        &leaklab(&[
+            "dpop",
+            "verify",
+            "--proof",
+            p,
+            "--htm",
+            "GET",
+            "--htu",
+            "not a uri",
+        ]),
+        &["--htu"],
+    );
 }
 
 #[test]
 fn thumbprint_of_malformed_jwks() {
-    assert_error(&leaklab(&["dpop", "thumbprint", "--jwk", "{}"]), &["--jwk", "kty"]);
-    assert_error(&leaklab(&["dpop", "thumbprint", "--jwk", "[]"]), &["--jwk", "not a JSON object"]);
-    assert_error(&leaklab(&["dpop", "thumbprint", "--jwk", r#"{"kty":"EC"}"#]), &["--jwk", "crv"]);
-    assert_error(&leaklab(&["dpop", "thumbprint", "--jwk", r#"{"kty":"EC","crv":5}"#]), &["--jwk", "crv"]);
+    assert_error(
+        &leaklab(&["dpop", "thumbprint", "--jwk", "{}"]),
+        &["--jwk", "kty"],
+    );
+    assert_error(
+        &leaklab(&["dpop", "thumbprint", "--jwk", "[]"]),
+        &["--jwk", "not a JSON object"],
+    );
+    assert_error(
+        &leaklab(&["dpop", "thumbprint", "--jwk", r#"{"kty":"EC"}"#]),
+        &["--jwk", "crv"],
+    );
+    assert_error(
+        &leaklab(&["dpop", "thumbprint", "--jwk", r#"{"kty":"EC","crv":5}"#]),
+        &["--jwk", "crv"],
+    );
     assert_error(&leaklab(&["dpop", "thumbprint", "--jwk", "{"]), &["--jwk"]);
     assert_error(&leaklab(&["dpop", "thumbprint", "--jwk", ""]), &["--jwk"]);
 }
@@ -321,7 +524,15 @@ fn thumbprint_of_malformed_jwks() {
 #[test]
 fn capacity_direct_mode_bad_numbers() {
     let run = |rate: &str, ms: &str, extra: &[&str]| {
-        let mut args = vec!["capacity", "--arrival-rate", rate, "--service-time-ms", ms, "--arrivals", "1000"];
+        let mut args = vec![
+            "capacity",
+            "--arrival-rate",
+            rate,
+            "--service-time-ms",
+            ms,
+            "--arrivals",
+            "1000",
+        ];
         args.extend_from_slice(extra);
         leaklab(&args)
     };
@@ -338,22 +549,63 @@ fn capacity_direct_mode_bad_numbers() {
 
 #[test]
 fn capacity_planner_bad_input() {
-    let base = ["capacity", "--agents", "10", "--edges-per-agent", "2", "--calls-per-sec", "1", "--at-lifetime", "1h"];
+    let base = [
+        "capacity",
+        "--agents",
+        "10",
+        "--edges-per-agent",
+        "2",
+        "--calls-per-sec",
+        "1",
+        "--at-lifetime",
+        "1h",
+    ];
     let run = |extra: &[&str]| {
         let mut args = base.to_vec();
         args.extend_from_slice(extra);
         leaklab(&args)
     };
-    assert_error(&run(&["--device", "no-such-device"]), &["no-such-device", "available", "azure-managed-hsm"]);
+    assert_error(
+        &run(&["--device", "no-such-device"]),
+        &["no-such-device", "available", "azure-managed-hsm"],
+    );
     assert_error(&run(&[]), &["--device"]);
     let d = ["--device", "azure-managed-hsm"];
-    assert_error(&run(&[&d[..], &["--slo-p99-ms", "0"]].concat()), &["--slo-p99-ms"]);
-    assert_error(&run(&[&d[..], &["--slo-p99-ms", "NaN"]].concat()), &["--slo-p99-ms"]);
-    assert_error(&run(&[&d[..], &["--max-devices", "0"]].concat()), &["max devices"]);
-    assert_error(&run(&[&d[..], &["--sim-arrivals", "0"]].concat()), &["simulated arrivals"]);
-    assert_error(&run(&[&d[..], &["--refresh-interval", "1fortnight"]].concat()), &["--refresh-interval"]);
-    let huge = ["capacity", "--agents", "10", "--edges-per-agent", "2", "--calls-per-sec", "1e308", "--at-lifetime", "1h"];
-    assert_error(&leaklab(&[&huge[..], &d[..]].concat()), &["arrival rate", "finite"]);
+    assert_error(
+        &run(&[&d[..], &["--slo-p99-ms", "0"]].concat()),
+        &["--slo-p99-ms"],
+    );
+    assert_error(
+        &run(&[&d[..], &["--slo-p99-ms", "NaN"]].concat()),
+        &["--slo-p99-ms"],
+    );
+    assert_error(
+        &run(&[&d[..], &["--max-devices", "0"]].concat()),
+        &["max devices"],
+    );
+    assert_error(
+        &run(&[&d[..], &["--sim-arrivals", "0"]].concat()),
+        &["simulated arrivals"],
+    );
+    assert_error(
+        &run(&[&d[..], &["--refresh-interval", "1fortnight"]].concat()),
+        &["--refresh-interval"],
+    );
+    let huge = [
+        "capacity",
+        "--agents",
+        "10",
+        "--edges-per-agent",
+        "2",
+        "--calls-per-sec",
+        "1e308",
+        "--at-lifetime",
+        "1h",
+    ];
+    assert_error(
+        &leaklab(&[&huge[..], &d[..]].concat()),
+        &["arrival rate", "finite"],
+    );
 }
 
 #[test]
@@ -364,12 +616,35 @@ fn capacity_bad_files() {
     std::fs::write(tmp.path().join("garbage.csv"), [0xff, 0xfe, 0x00, 0x81]).expect("write");
     std::fs::write(tmp.path().join("plain.toml"), SCENARIO).expect("write");
     let run = |args: &[&str]| leaklab_in(tmp.path(), args);
-    assert_error(&run(&["capacity", "--profiles", "missing.toml", "--list-profiles"]), &["missing.toml"]);
-    assert_error(&run(&["capacity", "--profiles", "broken.toml", "--list-profiles"]), &["broken.toml", "line 1, column 5"]);
-    assert_error(&run(&["capacity", "--profiles", "typed.toml", "--list-profiles"]), &["typed.toml", "line 2"]);
-    assert_error(&run(&["capacity", "--signers-csv", "garbage.csv", "--list-profiles"]), &["garbage.csv"]);
-    assert_error(&run(&["capacity", "--scenario", "broken.toml"]), &["broken.toml", "not valid TOML"]);
-    assert_error(&run(&["capacity", "--scenario", "plain.toml"]), &["plain.toml", "[capacity]"]);
+    assert_error(
+        &run(&["capacity", "--profiles", "missing.toml", "--list-profiles"]),
+        &["missing.toml"],
+    );
+    assert_error(
+        &run(&["capacity", "--profiles", "broken.toml", "--list-profiles"]),
+        &["broken.toml", "line 1, column 5"],
+    );
+    assert_error(
+        &run(&["capacity", "--profiles", "typed.toml", "--list-profiles"]),
+        &["typed.toml", "line 2"],
+    );
+    assert_error(
+        &run(&[
+            "capacity",
+            "--signers-csv",
+            "garbage.csv",
+            "--list-profiles",
+        ]),
+        &["garbage.csv"],
+    );
+    assert_error(
+        &run(&["capacity", "--scenario", "broken.toml"]),
+        &["broken.toml", "not valid TOML"],
+    );
+    assert_error(
+        &run(&["capacity", "--scenario", "plain.toml"]),
+        &["plain.toml", "[capacity]"],
+    );
 }
 
 #[test]
@@ -377,8 +652,20 @@ fn bench_signers_bad_counts() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let run = |args: &[&str]| leaklab_in(tmp.path(), args);
     assert_error(&run(&["bench", "signers", "--count", "0"]), &["--count"]);
-    assert_error(&run(&["bench", "signers", "--seconds", "0"]), &["--seconds"]);
-    assert_error(&run(&["bench", "signers", "--seconds", "NaN"]), &["--seconds"]);
-    assert_error(&run(&["bench", "signers", "--count", "1", "--concurrency", "0"]), &["--concurrency"]);
-    assert!(entries(tmp.path()).is_empty(), "bench wrote files after a usage error");
+    assert_error(
+        &run(&["bench", "signers", "--seconds", "0"]),
+        &["--seconds"],
+    );
+    assert_error(
+        &run(&["bench", "signers", "--seconds", "NaN"]),
+        &["--seconds"],
+    );
+    assert_error(
+        &run(&["bench", "signers", "--count", "1", "--concurrency", "0"]),
+        &["--concurrency"],
+    );
+    assert!(
+        entries(tmp.path()).is_empty(),
+        "bench wrote files after a usage error"
+    );
 }

@@ -6,8 +6,12 @@ use serde_json::Value;
 
 /// Loads a protocol known-answer vector (`crates/protocol/tests/vectors/<name>.json`).
 fn vector(name: &str, id: &str) -> Value {
-    let path = format!("{}/crates/protocol/tests/vectors/{name}.json", env!("CARGO_MANIFEST_DIR"));
-    let all: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read vector")).expect("vector JSON");
+    let path = format!(
+        "{}/crates/protocol/tests/vectors/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let all: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read vector"))
+        .expect("vector JSON");
     all["vectors"]
         .as_array()
         .and_then(|a| a.iter().find(|v| v["id"] == id).cloned())

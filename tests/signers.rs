@@ -101,7 +101,8 @@ fn missing_tpm_is_unavailable() {
     let err = TpmSigner::open("device:/nonexistent/tpmrm9")
         .err()
         .expect("no such device");
-    assert!(matches!(err, SignerError::Unavailable(_)), "{err:?}");
+    assert!(matches!(err, SignerError::Open { .. }), "{err:?}");
+    assert!(err.is_unavailable());
     // A loopback port nobody listens on (bound and released).
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -111,11 +112,11 @@ fn missing_tpm_is_unavailable() {
     let err = TpmSigner::open(&format!("swtpm:host=127.0.0.1,port={port}"))
         .err()
         .expect("nobody listens");
-    assert!(matches!(err, SignerError::Unavailable(_)), "{err:?}");
+    assert!(matches!(err, SignerError::Open { .. }), "{err:?}");
     let err = TpmSigner::open("carrier-pigeon:coop=3")
         .err()
         .expect("bad TCTI");
-    assert!(matches!(err, SignerError::Unavailable(_)), "{err:?}");
+    assert!(matches!(err, SignerError::Open { .. }), "{err:?}");
     assert!(err.to_string().contains("carrier-pigeon"));
 }
 
@@ -138,12 +139,14 @@ fn pkcs11_round_trip_on_softhsm() {
     let mut wrong = config.clone();
     wrong.token_label = "no-such-token".into();
     let err = Pkcs11Signer::open(&wrong).err().expect("no such token");
-    assert!(matches!(err, SignerError::Unavailable(_)), "{err:?}");
+    assert!(matches!(err, SignerError::Open { .. }), "{err:?}");
+    assert!(err.to_string().contains("no-such-token"), "{err}");
     drop((signer, second));
     let mut wrong = config.clone();
     wrong.pin = "000000".into();
     let err = Pkcs11Signer::open(&wrong).err().expect("wrong PIN");
-    assert!(matches!(err, SignerError::InvalidKey(_)), "{err:?}");
+    assert!(matches!(err, SignerError::Open { .. }), "{err:?}");
+    assert!(err.to_string().contains("PIN"), "{err}");
 }
 
 #[cfg(feature = "pkcs11")]
@@ -156,7 +159,7 @@ fn missing_pkcs11_module_is_unavailable() {
         pin: "1".into(),
     };
     let err = Pkcs11Signer::open(&config).err().expect("no module");
-    assert!(matches!(err, SignerError::Unavailable(_)), "{err:?}");
+    assert!(matches!(err, SignerError::Open { .. }), "{err:?}");
     assert!(err.to_string().contains("/nonexistent/libnothing.so"));
 }
 
@@ -168,15 +171,62 @@ fn key_file_is_refused_for_device_signers() {
     )
     .err()
     .expect("key file with TPM");
-    assert!(matches!(err, SignerError::InvalidKey(_)), "{err:?}");
+    assert!(matches!(err, SignerError::KeyFile { .. }), "{err:?}");
+}
+
+/// Key files: a written key loads back as the same key; unusable files are `KeyFile` errors
+/// that name the file.
+#[test]
+fn key_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("key.json");
+    let written = leaklab_signers::write_new_key_file(&path).expect("write key");
+    let loaded = leaklab_signers::software_from_key_file(&path).expect("load key");
+    assert_eq!(loaded.public_jwk(), written.public_jwk());
+    let again = leaklab_signers::write_new_key_file(&path)
+        .err()
+        .expect("exists");
+    assert!(matches!(again, SignerError::KeyFile { .. }), "{again:?}");
+
+    let other = leaklab_protocol::signer::SoftwareSigner::from_scalar(&[7u8; 32]).unwrap();
+    let mut mismatched = written.to_private_jwk_json();
+    mismatched["x"] = other.public_jwk().to_json()["x"].clone();
+    let d = written.to_private_jwk_json()["d"].clone();
+    for (name, content) in [
+        ("missing.json", None),
+        ("garbage.json", Some("not json".to_string())),
+        (
+            "public.json",
+            Some(written.public_jwk().to_json().to_string()),
+        ),
+        ("bad-d.json", Some(r#"{"d":"!!"}"#.to_string())),
+        (
+            "zero-d.json",
+            Some(format!(r#"{{"d":"{}"}}"#, "A".repeat(43))),
+        ),
+        ("mismatch.json", Some(mismatched.to_string())),
+        (
+            "d-only-wrong-crv.json",
+            Some(format!(r#"{{"crv":"P-384","d":{d}}}"#)),
+        ),
+    ] {
+        let path = dir.path().join(name);
+        if let Some(content) = content {
+            std::fs::write(&path, content).expect("write");
+        }
+        let err = leaklab_signers::software_from_key_file(&path)
+            .err()
+            .expect(name);
+        assert!(
+            matches!(err, SignerError::KeyFile { .. }),
+            "{name}: {err:?}"
+        );
+        assert!(err.to_string().contains(name), "{name}: {err}");
+    }
 }
 
 fn hex(s: &str) -> Vec<u8> {
-    assert!(s.len() % 2 == 0, "odd hex length");
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).expect("hex"))
-        .collect()
+    hex::decode(s).expect("hex vector")
 }
 
 /// Known answers: OpenSSL-made signatures with short r or s, in DER, TPM-style r/s and PKCS#11
@@ -203,12 +253,9 @@ fn normalisation_vectors() {
         let got = match case["form"].as_str().unwrap() {
             "der" => {
                 let der = hex(case["input"].as_str().unwrap());
-                let (r, s) = jws_signature::parse_der(&der).expect(name);
-                assert_eq!(
-                    jws_signature::from_pkcs11(&der).expect(name),
-                    jws_signature::from_r_s(r, s).unwrap()
-                );
-                jws_signature::from_pkcs11(&der).expect(name)
+                let jws = jws_signature::from_der(&der).expect(name);
+                assert_eq!(jws_signature::from_pkcs11(&der).expect(name), jws);
+                jws
             }
             "r_s" => jws_signature::from_r_s(
                 &hex(case["r"].as_str().unwrap()),

@@ -11,14 +11,13 @@
 //! jti, a small size bound) are active.
 #![no_main]
 
-use leaklab::protocol::b64;
-use leaklab::protocol::jws;
-use leaklab::protocol::proof::ProofKind;
-use leaklab::protocol::replay::MemoryReplayStore;
-use leaklab::protocol::uri::NormalizedUri;
-use leaklab::protocol::verify::{verify, NonceCheck, ProofRequest, VerifyPolicy};
-use leaklab::signer::software::SoftwareSigner;
-use leaklab::signer::Signer;
+use leaklab_protocol::b64;
+use leaklab_protocol::jws;
+use leaklab_protocol::proof::ProofKind;
+use leaklab_protocol::replay::MemoryReplayStore;
+use leaklab_protocol::signer::{Signer, SoftwareSigner};
+use leaklab_protocol::uri::NormalizedUri;
+use leaklab_protocol::verify::{verify, NonceCheck, ProofRequest, VerifyPolicy};
 use libfuzzer_sys::fuzz_target;
 
 const NOW: i64 = 1_562_262_616;

@@ -11,7 +11,11 @@ mod dpop;
 mod sim;
 
 #[derive(Parser)]
-#[command(name = "leaklab", version, about = "Simulate and benchmark the containment of leaked OAuth tokens")]
+#[command(
+    name = "leaklab",
+    version,
+    about = "Simulate and benchmark the containment of leaked OAuth tokens"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,6 +47,7 @@ pub enum Outcome {
 }
 
 pub fn main() -> ExitCode {
+    quiet_tss_logging();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return usage_error(&err),
@@ -65,20 +70,30 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The TPM stack (tpm2-tss) logs its own WARNING/ERROR lines to stderr, so a missing TPM would
+/// print several lines before leaklab's one error line. Unless the user set `TSS2_LOG` (e.g.
+/// `TSS2_LOG=all+debug` to debug a TPM), it is set to `all+NONE` here, in the binary and before
+/// any thread starts: the signers library leaves a caller's environment alone.
+fn quiet_tss_logging() {
+    if std::env::var_os("TSS2_LOG").is_none() {
+        std::env::set_var("TSS2_LOG", "all+NONE");
+    }
+}
+
 /// Command-line syntax errors follow the same contract as every other error: exit code 2 and
 /// one `leaklab: error: ...` line (clap's own rendering spans several lines with a usage block).
-/// `--help` and `--version` are not errors and keep clap's output and exit code.
+/// `--help` and `--version` are not errors and keep clap's output and exit code. `leaklab` (or
+/// `leaklab dpop`) without a subcommand prints that command's help, as clap tools do: on stderr,
+/// exit code 2 (clap's `arg_required_else_help`).
 fn usage_error(err: &clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
-    if matches!(err.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+    if matches!(
+        err.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
         err.exit();
-    }
-    if err.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
-        // clap renders the whole help here; one line naming the choices is enough.
-        let cmd = <Cli as clap::CommandFactory>::command();
-        let names: Vec<&str> = cmd.get_subcommands().map(|c| c.get_name()).collect();
-        eprintln!("leaklab: error: a subcommand is required (one of: {}; see `leaklab --help`)", names.join(", "));
-        return ExitCode::from(2);
     }
     let rendered = err.render().to_string();
     let message: Vec<&str> = rendered
@@ -89,13 +104,25 @@ fn usage_error(err: &clap::Error) -> ExitCode {
         .collect();
     let message = message.join(" ");
     let message = message.strip_prefix("error: ").unwrap_or(&message);
-    let message = if message.is_empty() { "missing subcommand" } else { message };
-    eprintln!("leaklab: error: {} (see `leaklab --help`)", one_line(message));
+    let message = if message.is_empty() {
+        "missing subcommand"
+    } else {
+        message
+    };
+    eprintln!(
+        "leaklab: error: {} (see `leaklab --help`)",
+        one_line(message)
+    );
     ExitCode::from(2)
 }
 
 /// Joins a possibly multi-line message (e.g. a parser's report with a source excerpt) into one
 /// line, so stderr carries exactly one error line.
 fn one_line(message: &str) -> String {
-    message.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
 }

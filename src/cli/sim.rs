@@ -8,8 +8,8 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use leaklab_report::run_output::{summary_markdown, write_run, Timings};
-use leaklab_claims::{evaluate, Verdict};
-use leaklab_sim::runner::{run, total_runs, Progress, RunResults};
+use leaklab_claims::{evaluate, ClaimsReport, Verdict};
+use leaklab_sim::runner::{run, threads, total_runs, Progress, RunResults};
 use leaklab_sim::scenario::Scenario;
 use leaklab_sim::summary::summarize;
 
@@ -138,7 +138,7 @@ pub fn run_scenario(args: RunArgs) -> anyhow::Result<Outcome> {
         scenario.strategies.len(),
         scenario.leaks.len(),
         scenario.replications,
-        rayon::current_num_threads()
+        threads()
     );
     let (results, wall) = simulate(&scenario, args.per_customer, args.quiet);
     // The run's overrides are part of what was simulated: record them with the scenario text.
@@ -155,7 +155,7 @@ pub fn run_scenario(args: RunArgs) -> anyhow::Result<Outcome> {
         &text,
         &out,
         args.per_customer,
-        &Timings { wall_seconds: wall, threads: rayon::current_num_threads() },
+        &Timings { wall_seconds: wall, threads: threads() },
     )
     .with_context(|| format!("writing results to {}", out.display()))?;
     println!("{}", summary_markdown(&results, &summarize(&results)));
@@ -191,7 +191,7 @@ pub fn reproduce(args: ReproduceArgs) -> anyhow::Result<Outcome> {
     let (results, _) = simulate(&scenario, false, args.quiet || args.json);
     let claims = evaluate(&results)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "scenario": scenario.name, "claims": claims }))?);
+        println!("{}", serde_json::to_string_pretty(&ClaimsReport { scenario: &scenario.name, claims: &claims })?);
     } else {
         for c in &claims {
             let verdict = match c.verdict {

@@ -113,6 +113,53 @@ impl Dist {
             _ => f64::INFINITY,
         }
     }
+
+    /// E\[X²\] (the Pollaczek–Khinchine mean wait of an M/G/1 queue needs it). Empirical
+    /// segments are uniform between their ends, as in [`Dist::mean`].
+    pub fn second_moment(&self) -> f64 {
+        match self {
+            Dist::Fixed(v) => v * v,
+            Dist::Uniform { min, max } => (min * min + min * max + max * max) / 3.0,
+            Dist::Exponential { mean } => 2.0 * mean * mean,
+            Dist::LogNormal { median, sigma } => median * median * (2.0 * sigma * sigma).exp(),
+            Dist::Weibull { shape, scale } => scale * scale * gamma(1.0 + 2.0 / shape),
+            Dist::Empirical { points } => {
+                let mut m2 = 0.0;
+                let mut prev = (0.0, 0.0);
+                for &(x, f) in points {
+                    m2 += (f - prev.1) * (prev.0 * prev.0 + prev.0 * x + x * x) / 3.0;
+                    prev = (x, f);
+                }
+                m2
+            }
+        }
+    }
+
+    /// The same distribution with every value multiplied by `factor` (e.g. a service time
+    /// rescaled to another mean).
+    pub fn scaled(&self, factor: f64) -> Dist {
+        match self {
+            Dist::Fixed(v) => Dist::Fixed(v * factor),
+            Dist::Uniform { min, max } => Dist::Uniform {
+                min: min * factor,
+                max: max * factor,
+            },
+            Dist::Exponential { mean } => Dist::Exponential {
+                mean: mean * factor,
+            },
+            Dist::LogNormal { median, sigma } => Dist::LogNormal {
+                median: median * factor,
+                sigma: *sigma,
+            },
+            Dist::Weibull { shape, scale } => Dist::Weibull {
+                shape: *shape,
+                scale: scale * factor,
+            },
+            Dist::Empirical { points } => Dist::Empirical {
+                points: points.iter().map(|&(x, f)| (x * factor, f)).collect(),
+            },
+        }
+    }
 }
 
 fn empirical_quantile(points: &[(f64, f64)], u: f64) -> f64 {
@@ -289,6 +336,29 @@ mod tests {
         for d in cases {
             let m = sample_mean(&d, 400_000);
             assert!((m - d.mean()).abs() / d.mean() < 0.01, "{d:?}: {m} vs {}", d.mean());
+        }
+    }
+
+    #[test]
+    fn second_moments_match_samples_and_scale() {
+        let cases = [
+            Dist::Fixed(2.0),
+            Dist::Exponential { mean: 5.0 },
+            Dist::LogNormal { median: 2.0, sigma: 0.5 },
+            Dist::Weibull { shape: 1.5, scale: 3.0 },
+            Dist::Uniform { min: 1.0, max: 3.0 },
+            // An atom of 0.1 at 1.0, then linear segments.
+            Dist::Empirical { points: vec![(1.0, 0.0), (1.0, 0.1), (2.0, 0.5), (4.0, 1.0)] },
+        ];
+        for d in cases {
+            let mut r = Rng::stream(9, 0, 5, 0);
+            let n = 400_000;
+            let m2 = (0..n).map(|_| d.sample(&mut r).powi(2)).sum::<f64>() / n as f64;
+            let exact = d.second_moment();
+            assert!((m2 - exact).abs() / exact < 0.02, "{d:?}: {m2} vs {exact}");
+            let s = d.scaled(3.0);
+            assert!((s.mean() - 3.0 * d.mean()).abs() < 1e-9 * d.mean().max(1.0), "{d:?}");
+            assert!((s.second_moment() - 9.0 * exact).abs() < 1e-9 * exact.max(1.0), "{d:?}");
         }
     }
 

@@ -1,13 +1,11 @@
 //! Closed-form mean waiting times (time in queue, before service starts), in seconds.
 //!
 //! Each returns `None` when the queue is unstable (ρ ≥ 1) or a parameter is not a positive
-//! finite number. Sources: Kleinrock, *Queueing Systems* Vol. 1 (1975), §3.2 (M/M/1), §3.5
-//! (M/M/c and the Erlang C formula), §5.5 (Pollaczek–Khinchine mean value formula for M/G/1);
-//! summaries at <https://en.wikipedia.org/wiki/M/M/1_queue>,
+//! finite number. Sources: <https://en.wikipedia.org/wiki/M/M/1_queue>,
 //! <https://en.wikipedia.org/wiki/M/D/1_queue>, <https://en.wikipedia.org/wiki/M/M/c_queue> and
 //! <https://en.wikipedia.org/wiki/Pollaczek%E2%80%93Khinchine_formula>.
 
-use super::ServiceDist;
+use leaklab_base::dist::Dist;
 
 fn ok(x: f64) -> bool {
     x.is_finite() && x > 0.0
@@ -70,10 +68,10 @@ pub fn mmc_mean_wait(lambda: f64, mean_service: f64, servers: u32) -> Option<f64
 /// The exact closed form for this queue when one exists: M/G/1 (covers M/M/1, M/D/1 and the
 /// empirical distribution) through Pollaczek–Khinchine, M/M/c through Erlang C. M/D/c and
 /// M/G/c with c > 1 have no simple exact mean and give `None`.
-pub fn mean_wait(lambda: f64, service: &ServiceDist, servers: u32) -> Option<f64> {
+pub fn mean_wait(lambda: f64, service: &Dist, servers: u32) -> Option<f64> {
     match (servers, service) {
         (1, s) => mg1_mean_wait(lambda, s.mean(), s.second_moment()),
-        (c, ServiceDist::Exponential(m)) => mmc_mean_wait(lambda, *m, c),
+        (c, Dist::Exponential { mean }) => mmc_mean_wait(lambda, *mean, c),
         _ => None,
     }
 }

@@ -1,51 +1,69 @@
 //! A queueing model for sizing HSM/TPM signing capacity.
 //!
-//! The question it answers: when a client's DPoP key lives in a TPM or an HSM, how many devices
-//! does an estate need so that the p99 signing latency stays under an SLO, and how does that
-//! change when the device signs every API call (single DPoP) instead of only refreshes (split
-//! DPoP / DPoP-RT, <https://datatracker.ietf.org/doc/draft-rosomakho-oauth-dpop-rt/>)?
+//! The question it answers: when a client's key lives in a TPM or an HSM, how many devices does
+//! an estate need so that the p99 signing latency stays under an SLO and the devices keep some
+//! headroom, and how does that change when the device signs every API call (single DPoP) instead
+//! of only refreshes (split DPoP / DPoP-RT,
+//! <https://datatracker.ietf.org/doc/draft-rosomakho-oauth-dpop-rt/>)?
 //!
-//! * [`dist`]: service-time distributions (exponential, deterministic, and an empirical one that
-//!   interpolates a measured quantile table).
-//! * [`queue`]: a discrete-event FCFS multi-server queue with Poisson arrivals (M/G/c).
+//! * [`service`]: service times as [`leaklab_base::dist::Dist`] values (validated constructors,
+//!   and the empirical distribution built from measured quantiles).
+//! * [`queue`]: a discrete-event FCFS multi-server queue with Poisson arrivals (M/G/c), drawing
+//!   from [`leaklab_base::rng::Rng`] streams.
 //! * [`closed_form`]: M/M/1, M/D/1, M/G/1 (Pollaczek–Khinchine) and M/M/c (Erlang C) mean
 //!   waiting times, used to check the simulator and printed next to its results.
 //! * [`profile`]: device profiles: published figures (with their source URL) and profiles built
 //!   from `leaklab bench signers` measurements.
-//! * [`planner`]: turns a workload (agents, edge workloads, call rate, refresh interval) and a
-//!   token-binding strategy into device signatures per second, then sizes the device fleet.
-//! * [`scenario`]: the `[capacity]` table of a scenario file, validated key by key.
-//! * [`duration`]: `15m`, `1h`, `900s` style durations.
+//! * [`planner`]: a workload and a binding strategy from [`leaklab_base::catalogue`] give device
+//!   signatures per second; the planner sizes the device fleet for them.
+//! * [`scenario`]: the `[capacity]` table of a scenario file, read strictly.
+//! * [`request`]: command-line values merged with the `[capacity]` table and the defaults.
+//! * [`study`]: runs a request and returns one serialisable answer ([`study::CapacityOutput`]).
 //!
-//! Everything here is sans-IO: callers pass text (TOML, CSV) and seeds in; the CLI reads files
-//! and writes results. All times inside the module are `f64` seconds.
+//! All times inside the crate are `f64` seconds; reports name their unit in each field.
 
 pub mod closed_form;
-pub mod dist;
-pub mod duration;
 pub mod planner;
 pub mod profile;
 pub mod queue;
+pub mod request;
 pub mod scenario;
+pub mod service;
+pub mod study;
 
-pub use dist::{QuantileTable, ServiceDist};
-pub use planner::{Strategy, Workload};
+pub use planner::{StrategyPlan, Workload};
 pub use profile::{DeviceProfile, ProfileSet};
 pub use queue::{simulate, QueueConfig, QueueStats, Summary};
+pub use request::{CapacityFlags, ServiceModel};
+pub use study::{run, CapacityOutput, CapacityReport, QueueReport};
+
+use leaklab_base::duration::DurationError;
+use leaklab_base::toml_reader::ScenarioError;
+
+/// Largest arrival rate the queue accepts (per second): one arrival per nanosecond, the
+/// resolution of the latency histograms. Larger finite rates are refused, not simulated.
+pub const MAX_RATE_PER_S: f64 = 1e9;
+/// Largest mean service time the queue accepts (seconds): one day, well inside the latency
+/// histograms' range of 2⁵⁰ ns ≈ 13 days.
+pub const MAX_SERVICE_TIME_S: f64 = 86_400.0;
 
 /// Errors of the capacity model. Every variant names the offending input.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CapacityError {
-    /// A numeric parameter is out of range (zero, negative, NaN, …).
+    /// A numeric parameter is out of range (zero, negative, NaN, too large, …).
     #[error("invalid {name}: {message}")]
     InvalidParameter { name: String, message: String },
-    /// A duration string could not be parsed.
-    #[error("invalid duration `{input}`: {reason}")]
-    InvalidDuration { input: String, reason: String },
-    /// A quantile table is not a valid inverse CDF.
-    #[error("invalid quantile table: {0}")]
-    InvalidQuantiles(String),
+    /// A duration flag could not be parsed.
+    #[error("{flag}: `{input}`: {source}")]
+    InvalidDuration {
+        flag: String,
+        input: String,
+        source: DurationError,
+    },
+    /// A service-time distribution is not usable (e.g. an empirical table that is not a CDF).
+    #[error("invalid service-time distribution: {0}")]
+    InvalidService(String),
     /// A device-profile source (TOML or CSV) is malformed.
     #[error("{source_name}: {message}")]
     ProfileSource {
@@ -58,19 +76,24 @@ pub enum CapacityError {
         name: String,
         available: Vec<String>,
     },
-    /// A scenario file problem, naming the file and the key.
-    #[error("{file}: key `{key}`: {message}")]
-    Scenario {
-        file: String,
-        key: String,
-        message: String,
-    },
-    /// A file that is not valid TOML (message on one line, with line and column).
-    #[error("{file}: {message}")]
-    Syntax { file: String, message: String },
+    /// A scenario file problem, naming the file, the key, the value and what is allowed.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
     /// An unknown strategy name.
     #[error("unknown strategy `{name}`; allowed: {}", allowed.join(", "))]
     UnknownStrategy { name: String, allowed: Vec<String> },
+    /// A required value given neither as a flag nor in the scenario's `[capacity]` table.
+    #[error("missing --{flag} (or `{key}` in the scenario's [capacity] table)")]
+    Missing { flag: String, key: String },
+    /// Flags that do not belong together.
+    #[error("{0}")]
+    Conflict(String),
+    /// A file that cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl CapacityError {
@@ -91,5 +114,33 @@ pub(crate) fn positive(name: &str, value: f64) -> Result<f64, CapacityError> {
             name,
             format!("must be a finite number > 0, got {value}"),
         ))
+    }
+}
+
+/// Checks that `value` is in (0, `max`].
+pub(crate) fn positive_at_most(name: &str, value: f64, max: f64) -> Result<f64, CapacityError> {
+    positive(name, value)?;
+    if value > max {
+        return Err(CapacityError::param(
+            name,
+            format!("{value} is above the supported maximum {max}"),
+        ));
+    }
+    Ok(value)
+}
+
+/// Serialises seconds as milliseconds (reports name the unit in the field: `*_ms`).
+pub(crate) mod as_ms {
+    use serde::Serializer;
+
+    pub fn seconds<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(v * 1e3)
+    }
+
+    pub fn option<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(x) => s.serialize_some(&(x * 1e3)),
+            None => s.serialize_none(),
+        }
     }
 }

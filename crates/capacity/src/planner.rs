@@ -1,105 +1,37 @@
 //! From a workload and a token-binding strategy to device signatures per second, then to the
-//! number of devices that keeps the p99 signing latency under an SLO.
+//! number of devices that keeps the p99 signing latency under an SLO with utilisation headroom.
 //!
 //! # Workload model
 //! `agents` agents each run `edges_per_agent` edge workloads; each edge workload makes
-//! `calls_per_sec` API calls per second. Each agent refreshes its access token(s) once per
-//! `refresh_interval` (which may not exceed the AT lifetime: an agent that refreshes less often
-//! than its AT expires would call with an expired token). The agent's core holds the refresh
-//! token and refreshes on behalf of its edges, so refreshes are `agents / refresh_interval` per
-//! second for every strategy.
+//! `calls_per_s` API calls per second, holds its own access token (refreshed once per
+//! `refresh_interval`, which may not exceed the AT lifetime: a client that refreshes less often
+//! than its AT expires would call with an expired token) and keeps its connection to the resource
+//! server for `connection_lifetime`.
 //!
-//! # What the device signs, per strategy
-//! * `single-dpop` (RFC 9449, <https://www.rfc-editor.org/rfc/rfc9449>) with the DPoP key in the
-//!   TPM/HSM: one proof per API call plus one per refresh.
-//! * `split-dpop` (DPoP-RT, <https://datatracker.ietf.org/doc/draft-rosomakho-oauth-dpop-rt/>):
-//!   the device key signs one DPoP-RT proof per refresh; per-call AT proofs use a software key
-//!   at the edges (counted as software signatures, not device load).
-//! * `bearer`: no signatures at all.
-//! * `mtls` (RFC 8705, <https://www.rfc-editor.org/rfc/rfc8705>): no per-call signature; the
-//!   TLS handshake signs once per connection, not per call, and is not modelled.
-//! * `jwks` (`private_key_jwt`, RFC 7523 §2.2, <https://www.rfc-editor.org/rfc/rfc7523>): no
-//!   per-call signature; the client assertion at each refresh is device-signed when the client
-//!   key lives in the device, so one device signature per refresh.
+//! # What the device signs
+//! One model, shared with the simulator: [`leaklab_base::catalogue`]. Device signatures per
+//! second are `binding.device_signs().rate(fleet traffic)`; software signatures are the rest of
+//! `binding.signs()`. Refreshes count once per edge token (100,000 agents × 4 edges with
+//! 15-minute ATs make 444 refreshes/s), and mTLS signs a TLS `CertificateVerify` per refresh and
+//! per connection.
 //!
 //! # Fleet model
 //! The device load is split evenly over `d` identical devices, each an independent M/G/c queue
 //! (c = the profile's internal parallelism) with Poisson arrivals at `load / d`. Splitting a
 //! Poisson stream at random gives Poisson streams, so this is exact for random assignment and
 //! pessimistic for join-the-shortest-queue balancing. The search returns the smallest `d` with
-//! ρ < 1 whose simulated p99 sojourn (queueing + signing) is ≤ the SLO. With common random
-//! numbers a larger `d` stretches every inter-arrival gap of the same sample path, which can
-//! only shorten waits, so the simulated p99 is monotone in `d` and a galloping + binary search
-//! is exact for the simulated values.
+//! ρ < 1 and ρ ≤ headroom whose simulated p99 sojourn (queueing + signing) is ≤ the SLO. With
+//! common random numbers a larger `d` stretches every inter-arrival gap of the same sample path,
+//! which can only shorten waits, so the simulated p99 is monotone in `d` and a galloping + binary
+//! search is exact for the simulated values.
 
+use leaklab_base::catalogue::{Binding, SignRates, Traffic};
 use serde::Serialize;
 
 use super::{
-    closed_form, positive, simulate, CapacityError, DeviceProfile, QueueConfig, QueueStats,
+    as_ms, closed_form, positive, positive_at_most, service, simulate, CapacityError,
+    DeviceProfile, QueueConfig, QueueStats, MAX_RATE_PER_S,
 };
-
-/// A token-binding strategy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Strategy {
-    SingleDpop,
-    SplitDpop,
-    Bearer,
-    Mtls,
-    Jwks,
-}
-
-impl Strategy {
-    pub const ALL: [Strategy; 5] = [
-        Strategy::SingleDpop,
-        Strategy::SplitDpop,
-        Strategy::Bearer,
-        Strategy::Mtls,
-        Strategy::Jwks,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Strategy::SingleDpop => "single-dpop",
-            Strategy::SplitDpop => "split-dpop",
-            Strategy::Bearer => "bearer",
-            Strategy::Mtls => "mtls",
-            Strategy::Jwks => "jwks",
-        }
-    }
-
-    /// Parses one strategy name, or `all`.
-    pub fn parse_list(name: &str) -> Result<Vec<Strategy>, CapacityError> {
-        if name == "all" {
-            return Ok(Strategy::ALL.to_vec());
-        }
-        Strategy::ALL
-            .into_iter()
-            .find(|s| s.name() == name)
-            .map(|s| vec![s])
-            .ok_or_else(|| {
-                let mut allowed: Vec<String> =
-                    Strategy::ALL.iter().map(|s| s.name().to_string()).collect();
-                allowed.push("all".into());
-                CapacityError::UnknownStrategy {
-                    name: name.to_string(),
-                    allowed,
-                }
-            })
-    }
-
-    fn basis(self) -> &'static str {
-        match self {
-            Strategy::SingleDpop => "device signs one DPoP proof per API call and one per refresh",
-            Strategy::SplitDpop => {
-                "device signs one DPoP-RT proof per refresh per agent; per-call AT proofs are software-signed at the edges"
-            }
-            Strategy::Bearer => "no signatures",
-            Strategy::Mtls => "no per-call signature (TLS handshake signs per connection, not modelled)",
-            Strategy::Jwks => "device signs one private_key_jwt client assertion per refresh per agent",
-        }
-    }
-}
 
 /// The estate being sized.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -107,9 +39,11 @@ pub struct Workload {
     pub agents: u64,
     pub edges_per_agent: u64,
     /// API calls per second per edge workload.
-    pub calls_per_sec: f64,
+    pub calls_per_s: f64,
     pub at_lifetime_s: f64,
     pub refresh_interval_s: f64,
+    /// How long an edge keeps one connection to the resource server (mTLS signs per connection).
+    pub connection_lifetime_s: f64,
 }
 
 impl Workload {
@@ -123,9 +57,10 @@ impl Workload {
                 "must be at least 1",
             ));
         }
-        positive("calls per second", self.calls_per_sec)?;
+        positive_at_most("calls per second", self.calls_per_s, MAX_RATE_PER_S)?;
         positive("AT lifetime", self.at_lifetime_s)?;
         positive("refresh interval", self.refresh_interval_s)?;
+        positive("connection lifetime", self.connection_lifetime_s)?;
         if self.refresh_interval_s > self.at_lifetime_s {
             return Err(CapacityError::param(
                 "refresh interval",
@@ -138,42 +73,63 @@ impl Workload {
         Ok(())
     }
 
-    /// All API calls of the estate per second.
-    pub fn api_calls_per_s(&self) -> f64 {
-        self.agents as f64 * self.edges_per_agent as f64 * self.calls_per_sec
+    /// One agent's traffic in the catalogue's terms.
+    pub fn agent_traffic(&self) -> Traffic {
+        Traffic {
+            edges: self.edges_per_agent as f64,
+            calls_per_s_per_edge: self.calls_per_s,
+            refresh_interval_s: self.refresh_interval_s,
+            connection_lifetime_s: self.connection_lifetime_s,
+        }
     }
 
-    /// Token refreshes of the estate per second.
-    pub fn refreshes_per_s(&self) -> f64 {
-        self.agents as f64 / self.refresh_interval_s
+    /// The whole estate's traffic.
+    pub fn traffic(&self) -> Traffic {
+        self.agent_traffic().times(self.agents as f64)
     }
 }
 
-/// Signatures per second a strategy needs.
+/// Signatures per second a strategy needs across the estate.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SigningLoad {
-    /// Signatures the TPMs/HSMs must make, per second, across the estate.
+    /// Signatures the TPMs/HSMs must make, per second.
     pub device_signs_per_s: f64,
     /// Signatures made with software keys (not device load), per second.
     pub software_signs_per_s: f64,
-    /// What is signed, in words.
+    /// Device signatures per second by cause (calls, refreshes, connections).
+    pub device_signs: SignRates,
+    /// What the device signs, in words.
     pub basis: &'static str,
 }
 
-/// The signing load of `strategy` on `workload`.
-pub fn signing_load(workload: &Workload, strategy: Strategy) -> SigningLoad {
-    let (calls, refreshes) = (workload.api_calls_per_s(), workload.refreshes_per_s());
-    let (device, software) = match strategy {
-        Strategy::SingleDpop => (calls + refreshes, 0.0),
-        Strategy::SplitDpop => (refreshes, calls),
-        Strategy::Bearer | Strategy::Mtls => (0.0, 0.0),
-        Strategy::Jwks => (refreshes, 0.0),
-    };
+/// The signing load of `binding` on `workload`.
+pub fn signing_load(workload: &Workload, binding: Binding) -> SigningLoad {
+    let fleet = workload.traffic();
+    let device = binding.device_signs().rate(&fleet);
+    let all = binding.signs().rate(&fleet);
     SigningLoad {
-        device_signs_per_s: device,
-        software_signs_per_s: software,
-        basis: strategy.basis(),
+        device_signs_per_s: device.total(),
+        software_signs_per_s: all.total() - device.total(),
+        device_signs: device,
+        basis: binding.basis(),
     }
+}
+
+/// Parses one strategy name (a catalogue name) or `all` (the whole catalogue, in its order).
+pub fn parse_strategies(name: &str) -> Result<Vec<Binding>, CapacityError> {
+    if name == "all" {
+        return Ok(Binding::ALL.to_vec());
+    }
+    Binding::from_name(name)
+        .map(|b| vec![b])
+        .ok_or_else(|| CapacityError::UnknownStrategy {
+            name: name.to_string(),
+            allowed: Binding::ALL
+                .iter()
+                .map(|b| b.name().to_string())
+                .chain(["all".to_string()])
+                .collect(),
+        })
 }
 
 /// How to size and simulate.
@@ -181,7 +137,9 @@ pub fn signing_load(workload: &Workload, strategy: Strategy) -> SigningLoad {
 pub struct PlanSettings {
     /// SLO on the p99 sojourn time (queueing + signing), seconds.
     pub slo_p99_s: f64,
-    /// A fixed fleet size; `None` searches the smallest that meets the SLO.
+    /// Largest per-device utilisation a plan may have, in (0, 1].
+    pub headroom: f64,
+    /// A fixed fleet size; `None` searches the smallest that meets the SLO and the headroom.
     pub devices: Option<u64>,
     /// Upper bound of the search.
     pub max_devices: u64,
@@ -195,6 +153,15 @@ pub struct PlanSettings {
 impl PlanSettings {
     pub fn validate(&self) -> Result<(), CapacityError> {
         positive("SLO p99", self.slo_p99_s)?;
+        if !(self.headroom > 0.0 && self.headroom <= 1.0) {
+            return Err(CapacityError::param(
+                "headroom",
+                format!(
+                    "must be a target utilisation in (0, 1], got {}",
+                    self.headroom
+                ),
+            ));
+        }
         if self.devices == Some(0) {
             return Err(CapacityError::param("devices", "must be at least 1"));
         }
@@ -222,41 +189,89 @@ pub enum Sizing {
     NoDeviceLoad,
     /// The caller fixed the number of devices.
     Given,
-    /// Smallest count meeting the SLO.
+    /// Smallest count meeting the SLO and the headroom.
     Searched,
     /// The device's own p99 service time exceeds the SLO: no fleet size can meet it.
     SloBelowServiceTime,
-    /// The search reached `max_devices` without meeting the SLO.
+    /// The search reached `max_devices` without meeting the SLO and the headroom.
     CapReached,
+}
+
+impl Sizing {
+    /// The name used in JSON and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Sizing::NoDeviceLoad => "no-device-load",
+            Sizing::Given => "given",
+            Sizing::Searched => "searched",
+            Sizing::SloBelowServiceTime => "slo-below-service-time",
+            Sizing::CapReached => "cap-reached",
+        }
+    }
+}
+
+/// Which requirement set a searched fleet size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Limit {
+    /// ρ < 1 alone: the smallest stable fleet already meets the SLO and the headroom.
+    Stability,
+    /// ρ ≤ headroom.
+    Headroom,
+    /// The p99 SLO needs more devices than stability and headroom.
+    Slo,
+}
+
+impl Limit {
+    /// The name used in JSON and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::Stability => "stability",
+            Limit::Headroom => "headroom",
+            Limit::Slo => "slo",
+        }
+    }
 }
 
 /// One device per agent (a TPM in each agent's host): the load each such device sees.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DedicatedDevice {
     pub signs_per_s: f64,
-    pub stats: QueueStats,
     pub slo_met: bool,
+    pub queue: QueueStats,
 }
 
 /// The answer for one strategy.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StrategyPlan {
-    pub strategy: Strategy,
+    pub strategy: Binding,
     pub profile: String,
+    #[serde(flatten)]
     pub load: SigningLoad,
-    /// Smallest count with ρ < 1 (0 when there is no device load).
-    pub min_devices_for_stability: u64,
     pub sizing: Sizing,
+    /// What set the size of a searched fleet.
+    pub limited_by: Option<Limit>,
     /// The fleet size the statistics refer to (`None` if no size meets the SLO).
     pub devices: Option<u64>,
+    /// Smallest count with ρ < 1 (0 when there is no device load).
+    pub min_devices_for_stability: u64,
+    /// Smallest count with ρ ≤ headroom (0 when there is no device load).
+    pub min_devices_for_headroom: u64,
     /// Signatures per second per device at that size.
     pub per_device_signs_per_s: Option<f64>,
     /// Simulated per-device queue at that size.
-    pub stats: Option<QueueStats>,
-    /// Pollaczek–Khinchine / Erlang C mean wait at that size where a closed form exists (s).
+    pub per_device: Option<QueueStats>,
+    /// Pollaczek–Khinchine / Erlang C mean wait at that size where a closed form exists.
+    #[serde(
+        rename = "closed_form_waiting_mean_ms",
+        serialize_with = "as_ms::option"
+    )]
     pub closed_form_mean_wait_s: Option<f64>,
     pub slo_met: Option<bool>,
+    /// Offered per-device utilisation ≤ headroom at that size.
+    pub headroom_met: Option<bool>,
     /// The same load with one device per agent.
+    #[serde(rename = "one_device_per_agent")]
     pub dedicated: Option<DedicatedDevice>,
     /// Caveats in words.
     pub note: String,
@@ -273,43 +288,58 @@ fn device_queue(rate: f64, profile: &DeviceProfile, s: &PlanSettings) -> QueueCo
     }
 }
 
+fn count(x: f64) -> u64 {
+    if x >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        x as u64
+    }
+}
+
 /// Smallest device count with ρ = load·E\[S\]/(c·d) < 1.
 pub fn min_devices_for_stability(load: f64, profile: &DeviceProfile) -> u64 {
     if load <= 0.0 {
         return 0;
     }
-    let x = load / profile.capacity_per_s();
-    if x >= u64::MAX as f64 {
-        u64::MAX
-    } else {
-        x.floor() as u64 + 1
+    count((load / profile.capacity_per_s()).floor()).saturating_add(1)
+}
+
+/// Smallest device count with ρ ≤ `headroom`.
+pub fn min_devices_for_headroom(load: f64, profile: &DeviceProfile, headroom: f64) -> u64 {
+    if load <= 0.0 {
+        return 0;
     }
+    count((load / (profile.capacity_per_s() * headroom)).ceil()).max(1)
 }
 
 /// Sizes the fleet for one strategy.
 pub fn plan_strategy(
     workload: &Workload,
-    strategy: Strategy,
+    binding: Binding,
     profile: &DeviceProfile,
     settings: &PlanSettings,
 ) -> Result<StrategyPlan, CapacityError> {
     workload.validate()?;
     settings.validate()?;
-    profile.service.validate()?;
-    let load = signing_load(workload, strategy);
+    service::validate(&profile.service)?;
+    let load = signing_load(workload, binding);
     let rate = load.device_signs_per_s;
-    let d_min = min_devices_for_stability(rate, profile);
+    let d_stable = min_devices_for_stability(rate, profile);
+    let d_headroom = min_devices_for_headroom(rate, profile, settings.headroom);
     let mut plan = StrategyPlan {
-        strategy,
+        strategy: binding,
         profile: profile.name.clone(),
         load,
-        min_devices_for_stability: d_min,
         sizing: Sizing::NoDeviceLoad,
+        limited_by: None,
         devices: None,
+        min_devices_for_stability: d_stable,
+        min_devices_for_headroom: d_headroom,
         per_device_signs_per_s: None,
-        stats: None,
+        per_device: None,
         closed_form_mean_wait_s: None,
         slo_met: None,
+        headroom_met: None,
         dedicated: None,
         note: String::new(),
     };
@@ -322,30 +352,40 @@ pub fn plan_strategy(
     let eval = |d: u64| -> Result<QueueStats, CapacityError> {
         simulate(&device_queue(rate / d as f64, profile, settings))
     };
+    // The search starts at `lower`, which already keeps ρ ≤ headroom; the SLO is checked here.
     let meets = |st: &QueueStats| st.stable && st.sojourn.p99 <= slo;
+    let p99_service = service::quantile(&profile.service, 0.99);
+    let lower = d_stable.max(d_headroom);
 
     let chosen: Option<(u64, QueueStats)> = if let Some(d) = settings.devices {
         plan.sizing = Sizing::Given;
         Some((d, eval(d)?))
-    } else if profile.service.quantile(0.99) > slo {
+    } else if p99_service > slo {
         plan.sizing = Sizing::SloBelowServiceTime;
         plan.note = format!(
             "the device's own p99 signing time ({:.3} ms) exceeds the SLO ({:.3} ms): no number of devices meets it",
-            profile.service.quantile(0.99) * 1e3,
+            p99_service * 1e3,
             slo * 1e3
         );
         None
     } else {
-        match search(d_min, settings.max_devices, &eval, &meets)? {
+        match search(lower, settings.max_devices, &eval, &meets)? {
             Some(found) => {
                 plan.sizing = Sizing::Searched;
+                plan.limited_by = Some(if found.0 > lower {
+                    Limit::Slo
+                } else if d_headroom >= d_stable && settings.headroom < 1.0 {
+                    Limit::Headroom
+                } else {
+                    Limit::Stability
+                });
                 Some(found)
             }
             None => {
                 plan.sizing = Sizing::CapReached;
                 plan.note = format!(
-                    "no fleet of up to {} devices meets the SLO (needs at least {d_min} for stability)",
-                    settings.max_devices
+                    "no fleet of up to {} devices meets the SLO and the headroom (needs at least {d_stable} for stability, {d_headroom} for ρ ≤ {})",
+                    settings.max_devices, settings.headroom
                 );
                 None
             }
@@ -358,21 +398,25 @@ pub fn plan_strategy(
         plan.closed_form_mean_wait_s =
             closed_form::mean_wait(per_device, &profile.service, profile.servers);
         plan.slo_met = Some(meets(&st));
+        // A relative tolerance absorbs the rounding between `capacity_per_s` and λ·E[S]/c.
+        plan.headroom_met = Some(st.offered_utilisation <= settings.headroom * (1.0 + 1e-12));
         if !st.stable {
             plan.note = format!(
                 "{d} devices are overloaded (ρ = {:.3} ≥ 1)",
                 st.offered_utilisation
             );
         }
-        plan.stats = Some(st);
+        plan.per_device = Some(st);
     }
     let per_agent = rate / workload.agents as f64;
-    let st = simulate(&device_queue(per_agent, profile, settings))?;
-    plan.dedicated = Some(DedicatedDevice {
-        signs_per_s: per_agent,
-        slo_met: meets(&st),
-        stats: st,
-    });
+    if per_agent <= MAX_RATE_PER_S {
+        let st = simulate(&device_queue(per_agent, profile, settings))?;
+        plan.dedicated = Some(DedicatedDevice {
+            signs_per_s: per_agent,
+            slo_met: meets(&st),
+            queue: st,
+        });
+    }
     Ok(plan)
 }
 
@@ -386,7 +430,7 @@ fn search(
     if d_min > cap {
         return Ok(None);
     }
-    let mut lo = d_min.saturating_sub(1); // largest count known to fail (ρ ≥ 1 below d_min)
+    let mut lo = d_min.saturating_sub(1); // largest count known to fail
     let mut step: u64 = 1;
     let mut hi = d_min;
     let mut best = loop {
@@ -458,27 +502,29 @@ pub fn default_sweep_rhos() -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capacity::ServiceDist;
+    use crate::service::deterministic;
 
     fn workload() -> Workload {
         Workload {
             agents: 100_000,
             edges_per_agent: 4,
-            calls_per_sec: 1.0,
+            calls_per_s: 1.0,
             at_lifetime_s: 900.0,
             refresh_interval_s: 900.0,
+            connection_lifetime_s: 3600.0,
         }
     }
 
-    fn tpm(ms: f64) -> DeviceProfile {
+    fn device(ms: f64, throughput_only: bool) -> DeviceProfile {
         DeviceProfile {
-            name: "tpm".into(),
+            name: "dev".into(),
             kind: "tpm".into(),
             description: String::new(),
             source: String::new(),
             figure: String::new(),
             servers: 1,
-            service: ServiceDist::deterministic(ms / 1e3).unwrap(),
+            service: deterministic(ms / 1e3).unwrap(),
+            throughput_only,
             notes: String::new(),
         }
     }
@@ -486,6 +532,7 @@ mod tests {
     fn settings() -> PlanSettings {
         PlanSettings {
             slo_p99_s: 0.25,
+            headroom: 1.0,
             devices: None,
             max_devices: 10_000_000,
             arrivals: 50_000,
@@ -495,16 +542,21 @@ mod tests {
     }
 
     #[test]
-    fn load_arithmetic() {
+    fn load_arithmetic_counts_one_refresh_per_edge_token() {
         let w = workload();
-        let single = signing_load(&w, Strategy::SingleDpop);
-        assert!((single.device_signs_per_s - (400_000.0 + 100_000.0 / 900.0)).abs() < 1e-6);
-        let split = signing_load(&w, Strategy::SplitDpop);
-        assert!((split.device_signs_per_s - 111.111).abs() < 1e-3);
-        assert_eq!(split.software_signs_per_s, 400_000.0);
-        assert_eq!(signing_load(&w, Strategy::Bearer).device_signs_per_s, 0.0);
-        assert_eq!(signing_load(&w, Strategy::Mtls).device_signs_per_s, 0.0);
-        assert!((signing_load(&w, Strategy::Jwks).device_signs_per_s - 111.111).abs() < 1e-3);
+        let refreshes = 400_000.0 / 900.0; // 444.4/s
+        let single = signing_load(&w, Binding::SingleDpop);
+        assert!((single.device_signs_per_s - (400_000.0 + refreshes)).abs() < 1e-6);
+        let split = signing_load(&w, Binding::SplitDpop);
+        assert!((split.device_signs_per_s - 444.444).abs() < 1e-3);
+        // per-call proofs plus the new AT key's proof at each refresh
+        assert!((split.software_signs_per_s - (400_000.0 + refreshes)).abs() < 1e-6);
+        assert_eq!(signing_load(&w, Binding::Bearer).device_signs_per_s, 0.0);
+        let mtls = signing_load(&w, Binding::Mtls);
+        let connections = 400_000.0 / 3600.0;
+        assert!((mtls.device_signs_per_s - (refreshes + connections)).abs() < 1e-6);
+        assert!((mtls.device_signs.connections - connections).abs() < 1e-9);
+        assert!((signing_load(&w, Binding::Jwks).device_signs_per_s - refreshes).abs() < 1e-6);
     }
 
     #[test]
@@ -516,28 +568,65 @@ mod tests {
         w.agents = 0;
         assert!(w.validate().is_err());
         let mut w = workload();
-        w.calls_per_sec = f64::NAN;
+        w.calls_per_s = f64::NAN;
         assert!(w.validate().is_err());
+        let mut w = workload();
+        w.calls_per_s = 1e300;
+        assert!(w.validate().unwrap_err().to_string().contains("maximum"));
     }
 
     #[test]
     fn search_finds_smallest_fleet() {
         let w = workload();
-        let p = tpm(50.0);
+        let p = device(50.0, false);
         let s = settings();
-        let plan = plan_strategy(&w, Strategy::SplitDpop, &p, &s).unwrap();
+        let plan = plan_strategy(&w, Binding::SplitDpop, &p, &s).unwrap();
         assert_eq!(plan.sizing, Sizing::Searched);
         let d = plan.devices.unwrap();
-        assert!(d >= plan.min_devices_for_stability);
-        assert_eq!(plan.min_devices_for_stability, 6); // 111.1 × 0.05 = 5.56
+        // 444.4 × 0.05 = 22.2 Erlangs
+        assert_eq!(plan.min_devices_for_stability, 23);
+        assert!(d >= 23);
         assert_eq!(plan.slo_met, Some(true));
-        // One fewer device misses the SLO (or is unstable).
         let fewer = PlanSettings {
             devices: Some(d - 1),
             ..s.clone()
         };
-        let worse = plan_strategy(&w, Strategy::SplitDpop, &p, &fewer).unwrap();
+        let worse = plan_strategy(&w, Binding::SplitDpop, &p, &fewer).unwrap();
         assert_eq!(worse.slo_met, Some(false));
+    }
+
+    #[test]
+    fn headroom_caps_utilisation() {
+        let w = workload();
+        // A fast device: the SLO alone lets single DPoP run it at ρ close to 1.
+        let p = device(1.0, true);
+        let loose = plan_strategy(&w, Binding::SingleDpop, &p, &settings()).unwrap();
+        let rho = loose.per_device.as_ref().unwrap().offered_utilisation;
+        assert!(rho > 0.9, "{rho}");
+        let s = PlanSettings {
+            headroom: 0.7,
+            ..settings()
+        };
+        let plan = plan_strategy(&w, Binding::SingleDpop, &p, &s).unwrap();
+        let st = plan.per_device.as_ref().unwrap();
+        assert!(st.offered_utilisation <= 0.7, "{}", st.offered_utilisation);
+        assert_eq!(plan.limited_by, Some(Limit::Headroom));
+        assert_eq!(plan.headroom_met, Some(true));
+        let d = plan.devices.unwrap();
+        assert_eq!(d, plan.min_devices_for_headroom);
+        // One device fewer would exceed the headroom.
+        let erlangs = plan.load.device_signs_per_s * 1e-3;
+        assert!(erlangs / (d - 1) as f64 > 0.7 && erlangs / d as f64 <= 0.7);
+        for bad in [0.0, 1.5, f64::NAN] {
+            let s = PlanSettings {
+                headroom: bad,
+                ..settings()
+            };
+            assert!(
+                plan_strategy(&w, Binding::SplitDpop, &p, &s).is_err(),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -547,32 +636,40 @@ mod tests {
             slo_p99_s: 0.04,
             ..settings()
         };
-        let plan = plan_strategy(&w, Strategy::SplitDpop, &tpm(50.0), &s).unwrap();
+        let plan = plan_strategy(&w, Binding::SplitDpop, &device(50.0, false), &s).unwrap();
         assert_eq!(plan.sizing, Sizing::SloBelowServiceTime);
         assert_eq!(plan.devices, None);
         let s = PlanSettings {
             max_devices: 3,
             ..settings()
         };
-        let plan = plan_strategy(&w, Strategy::SplitDpop, &tpm(50.0), &s).unwrap();
+        let plan = plan_strategy(&w, Binding::SplitDpop, &device(50.0, false), &s).unwrap();
         assert_eq!(plan.sizing, Sizing::CapReached);
     }
 
     #[test]
     fn no_load_needs_no_devices() {
-        let plan = plan_strategy(&workload(), Strategy::Bearer, &tpm(50.0), &settings()).unwrap();
+        let plan = plan_strategy(
+            &workload(),
+            Binding::Bearer,
+            &device(50.0, false),
+            &settings(),
+        )
+        .unwrap();
         assert_eq!(plan.sizing, Sizing::NoDeviceLoad);
         assert_eq!(plan.devices, Some(0));
     }
 
     #[test]
     fn strategy_names() {
-        assert_eq!(Strategy::parse_list("all").unwrap().len(), 5);
+        assert_eq!(parse_strategies("all").unwrap(), Binding::ALL.to_vec());
         assert_eq!(
-            Strategy::parse_list("split-dpop").unwrap(),
-            vec![Strategy::SplitDpop]
+            parse_strategies("split-dpop").unwrap(),
+            vec![Binding::SplitDpop]
         );
-        let e = Strategy::parse_list("dpop").unwrap_err().to_string();
-        assert!(e.contains("single-dpop") && e.contains("all"), "{e}");
+        let e = parse_strategies("dpop").unwrap_err().to_string();
+        for name in ["bearer", "mtls", "jwks", "single-dpop", "split-dpop", "all"] {
+            assert!(e.contains(name), "{e}");
+        }
     }
 }

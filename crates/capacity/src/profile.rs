@@ -17,9 +17,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use leaklab_base::dist::Dist;
+use serde::{Deserialize, Serialize};
 
-use super::{CapacityError, QuantileTable, ServiceDist};
+use super::{service, CapacityError};
 
 /// A signing device as the queue sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,8 +36,11 @@ pub struct DeviceProfile {
     pub figure: String,
     /// Internal parallelism (servers of the per-device queue).
     pub servers: u32,
-    /// Service-time distribution of one operation on one server.
-    pub service: ServiceDist,
+    /// Service-time distribution of one operation on one server (seconds).
+    pub service: Dist,
+    /// The figure is a throughput or quota, not a latency (cloud HSM/KMS): the modelled
+    /// latencies are queueing delay only, so the planner keeps utilisation headroom by default.
+    pub throughput_only: bool,
     /// Caveats.
     pub notes: String,
 }
@@ -46,6 +50,43 @@ impl DeviceProfile {
     pub fn capacity_per_s(&self) -> f64 {
         f64::from(self.servers) / self.service.mean()
     }
+
+    /// The profile as reports show it.
+    pub fn summary(&self) -> ProfileSummary {
+        ProfileSummary {
+            name: self.name.clone(),
+            kind: self.kind.clone(),
+            description: self.description.clone(),
+            figure: self.figure.clone(),
+            source: self.source.clone(),
+            servers: self.servers,
+            service: service::kind(&self.service),
+            mean_service_ms: self.service.mean() * 1e3,
+            p99_service_ms: service::quantile(&self.service, 0.99) * 1e3,
+            capacity_per_s: self.capacity_per_s(),
+            throughput_only: self.throughput_only,
+            notes: self.notes.clone(),
+        }
+    }
+}
+
+/// A device profile in reports (times in ms).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProfileSummary {
+    pub name: String,
+    pub kind: String,
+    pub description: String,
+    pub figure: String,
+    pub source: String,
+    pub servers: u32,
+    /// `deterministic`, `exponential` or `empirical`.
+    pub service: &'static str,
+    pub mean_service_ms: f64,
+    pub p99_service_ms: f64,
+    /// Signatures per second at 100% utilisation.
+    pub capacity_per_s: f64,
+    pub throughput_only: bool,
+    pub notes: String,
 }
 
 /// An ordered set of profiles with lookup by name.
@@ -135,8 +176,8 @@ pub fn parse_published(
         source_name: source_name.to_string(),
         message,
     };
-    let raw: RawProfiles =
-        toml::from_str(toml_text).map_err(|e| err(leaklab_base::toml_reader::toml_error_line(toml_text, &e)))?;
+    let raw: RawProfiles = toml::from_str(toml_text)
+        .map_err(|e| err(leaklab_base::toml_reader::toml_error_line(toml_text, &e)))?;
     let mut out: Vec<DeviceProfile> = Vec::with_capacity(raw.profile.len());
     for r in raw.profile {
         let ctx = |m: String| err(format!("profile `{}`: {m}", r.name));
@@ -152,6 +193,7 @@ pub fn parse_published(
         if servers == 0 {
             return Err(ctx("servers must be at least 1".into()));
         }
+        let throughput_only = r.ops_per_s.is_some();
         let mean_s = match (r.service_time_ms, r.ops_per_s) {
             (Some(ms), None) if ms.is_finite() && ms > 0.0 => ms / 1e3,
             (None, Some(rate)) if rate.is_finite() && rate > 0.0 => f64::from(servers) / rate,
@@ -166,8 +208,8 @@ pub fn parse_published(
             }
         };
         let service = match r.service.as_str() {
-            "deterministic" => ServiceDist::deterministic(mean_s),
-            "exponential" => ServiceDist::exponential(mean_s),
+            "deterministic" => service::deterministic(mean_s),
+            "exponential" => service::exponential(mean_s),
             other => {
                 return Err(ctx(format!(
                     "service `{other}`; allowed: deterministic, exponential"
@@ -183,6 +225,7 @@ pub fn parse_published(
             figure: r.figure,
             servers,
             service,
+            throughput_only,
             notes: r.notes.unwrap_or_default(),
         });
     }
@@ -248,8 +291,28 @@ impl MeasuredProfiles {
     }
 }
 
-/// Parses `signers.csv` (RFC 4180: a header row, comma separated, fields may be quoted).
-/// Extra columns are ignored; missing ones are an error naming them.
+/// One `signers.csv` row, as far as the planner reads it (extra columns are ignored).
+#[derive(Deserialize)]
+struct SignersRow {
+    device: String,
+    backend: String,
+    operation: String,
+    concurrency: u32,
+    ops_per_s: f64,
+    mean_us: Option<f64>,
+    p10_us: Option<f64>,
+    p50_us: Option<f64>,
+    p90_us: Option<f64>,
+    p99_us: Option<f64>,
+    p999_us: Option<f64>,
+    max_us: Option<f64>,
+    samples: String,
+    host: String,
+    leaklab_version: String,
+}
+
+/// Parses `signers.csv` (RFC 4180, a header row) with the `csv` crate. Extra columns are
+/// ignored; missing ones are an error naming them.
 pub fn parse_measured_csv(
     csv_text: &str,
     source_name: &str,
@@ -258,96 +321,71 @@ pub fn parse_measured_csv(
         source_name: source_name.to_string(),
         message,
     };
-    let rows = parse_csv(csv_text).map_err(err)?;
-    let Some((header, body)) = rows.split_first() else {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(csv_text.as_bytes());
+    let header = reader.headers().map_err(|e| err(e.to_string()))?.clone();
+    if header.iter().all(str::is_empty) {
         return Err(err("empty file (expected a header row)".into()));
-    };
-    let col = |name: &str| header.iter().position(|h| h.trim() == name);
+    }
     let missing: Vec<&str> = SIGNERS_CSV_COLUMNS
         .iter()
         .copied()
-        .filter(|c| col(c).is_none())
+        .filter(|c| !header.iter().any(|h| h == *c))
         .collect();
     if !missing.is_empty() {
         return Err(err(format!("missing column(s): {}", missing.join(", "))));
     }
-    let idx = |name: &str| col(name).unwrap_or(usize::MAX);
     let mut profiles = Vec::new();
-    for (n, row) in body.iter().enumerate() {
-        if row.iter().all(|f| f.trim().is_empty()) {
+    for record in reader.records() {
+        let record = record.map_err(|e| err(e.to_string()))?;
+        let line = record.position().map_or(0, |p| p.line());
+        if record.iter().all(str::is_empty) {
             continue;
         }
-        let line = n + 2;
-        let field = |name: &str| -> Result<&str, CapacityError> {
-            row.get(idx(name))
-                .map(|s| s.trim())
-                .ok_or_else(|| err(format!("line {line}: no value for column `{name}`")))
-        };
-        let number = |name: &str| -> Result<f64, CapacityError> {
-            let text = field(name)?;
-            text.parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .ok_or_else(|| {
-                    err(format!(
-                        "line {line}: column `{name}`: `{text}` is not a number"
-                    ))
-                })
-        };
-        if number("concurrency")? != 1.0 {
-            continue;
-        }
-        let (device, backend, operation) =
-            (field("device")?, field("backend")?, field("operation")?);
-        let quantiles = [
-            (0.10, "p10_us"),
-            (0.50, "p50_us"),
-            (0.90, "p90_us"),
-            (0.99, "p99_us"),
-            (0.999, "p999_us"),
-        ];
-        // Rows without a latency distribution (e.g. an `openssl speed` reference row that only
-        // has a rate) cannot drive the queue: skip them.
-        let mut has_all = true;
-        for (_, name) in quantiles {
-            has_all &= !field(name)?.is_empty();
-        }
-        if !has_all {
-            continue;
-        }
-        let mut points = Vec::with_capacity(quantiles.len());
-        for (p, name) in quantiles {
-            points.push((p, number(name)? * 1e-6));
-        }
-        let (ops, mean_us) = (number("ops_per_s")?, number("mean_us")?);
-        // Optional column: the largest latency seen.
-        let max_s = match row
-            .get(col("max_us").unwrap_or(usize::MAX))
-            .map(|s| s.trim())
-        {
-            Some(t) if !t.is_empty() => Some(number("max_us")? * 1e-6),
-            _ => None,
-        };
-        let table = QuantileTable::new(points)
-            .and_then(|t| t.with_tail_for_mean(mean_us * 1e-6, max_s))
+        let row: SignersRow = record
+            .deserialize(Some(&header))
             .map_err(|e| err(format!("line {line}: {e}")))?;
+        // Rows without a latency distribution (e.g. an `openssl speed` reference row that only
+        // has a rate) cannot drive the queue, nor can rows measured with concurrency > 1.
+        let quantiles = [
+            (0.10, row.p10_us),
+            (0.50, row.p50_us),
+            (0.90, row.p90_us),
+            (0.99, row.p99_us),
+            (0.999, row.p999_us),
+        ];
+        let Some(mean_us) = row.mean_us else { continue };
+        if row.concurrency != 1 || quantiles.iter().any(|(_, q)| q.is_none()) {
+            continue;
+        }
+        let points: Vec<(f64, f64)> = quantiles
+            .iter()
+            .map(|&(p, q)| (p, q.unwrap_or(0.0) * 1e-6))
+            .collect();
+        let service =
+            service::from_quantiles(&points, Some(mean_us * 1e-6), row.max_us.map(|m| m * 1e-6))
+                .map_err(|e| err(format!("line {line}: {e}")))?;
+        let (device, backend, operation) = (&row.device, &row.backend, &row.operation);
         profiles.push(DeviceProfile {
             name: format!("measured:{}/{}/{}", slug(device), slug(backend), slug(operation)),
             kind: "measured".into(),
             description: format!(
                 "{device} ({backend}) `{operation}` measured on {}, leaklab {}",
-                field("host")?,
-                field("leaklab_version")?
+                row.host, row.leaklab_version
             ),
             source: format!("{source_name} line {line}"),
             figure: format!(
-                "{ops:.1} ops/s, mean {mean_us:.1} µs, p50 {:.1} µs, p99 {:.1} µs ({} samples, concurrency 1)",
-                number("p50_us")?,
-                number("p99_us")?,
-                field("samples")?
+                "{:.1} ops/s, mean {:.1} µs, p50 {:.1} µs, p99 {:.1} µs ({} samples, concurrency 1)",
+                row.ops_per_s,
+                mean_us,
+                row.p50_us.unwrap_or(0.0),
+                row.p99_us.unwrap_or(0.0),
+                row.samples
             ),
             servers: 1,
-            service: ServiceDist::Empirical(table),
+            service,
+            throughput_only: false,
             notes: "empirical service time through measured p10..p999; flat below p10; above p999 a linear tail \
                     chosen so the mean equals the measured mean (capped at max_us)"
                 .into(),
@@ -392,53 +430,6 @@ pub fn parse_measured_csv(
     Ok(MeasuredProfiles { profiles, aliases })
 }
 
-/// A small RFC 4180 reader: fields separated by commas, optionally in double quotes with `""`
-/// for a quote; CRLF or LF line ends.
-fn parse_csv(text: &str) -> Result<Vec<Vec<String>>, String> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut chars = text.chars().peekable();
-    let mut in_quotes = false;
-    let mut line = 1;
-    while let Some(c) = chars.next() {
-        if in_quotes {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    chars.next();
-                    field.push('"');
-                }
-                '"' => in_quotes = false,
-                '\n' => {
-                    line += 1;
-                    field.push(c);
-                }
-                _ => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if field.is_empty() => in_quotes = true,
-            ',' => row.push(std::mem::take(&mut field)),
-            '\r' if chars.peek() == Some(&'\n') => {}
-            '\n' => {
-                line += 1;
-                row.push(std::mem::take(&mut field));
-                rows.push(std::mem::take(&mut row));
-            }
-            _ => field.push(c),
-        }
-    }
-    if in_quotes {
-        return Err(format!("line {line}: unterminated quoted field"));
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    Ok(rows)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,7 +459,8 @@ servers = 4
     fn published_profiles_parse() {
         let ps = parse_published(PUBLISHED, "p.toml").unwrap();
         assert_eq!(ps.len(), 2);
-        assert_eq!(ps[0].service, ServiceDist::Deterministic(0.05));
+        assert_eq!(ps[0].service, Dist::Fixed(0.05));
+        assert!(!ps[0].throughput_only && ps[1].throughput_only);
         assert!((ps[1].capacity_per_s() - 3000.0).abs() < 1e-9);
         assert_eq!(ps[1].servers, 4);
     }
@@ -506,15 +498,8 @@ servers = 4
     }
 
     #[test]
-    fn csv_reader_handles_quotes() {
-        let rows = parse_csv("a,b\r\n\"x, y\",\"say \"\"hi\"\"\"\n").unwrap();
-        assert_eq!(rows, vec![vec!["a", "b"], vec!["x, y", "say \"hi\""]]);
-        assert!(parse_csv("\"open").is_err());
-    }
-
-    #[test]
     fn measured_csv_from_fixture() {
-        let text = include_str!("../../tests/data/signers-fixture.csv");
+        let text = include_str!("../../../tests/data/signers-fixture.csv");
         let m = parse_measured_csv(text, "fixture.csv").unwrap();
         let names: Vec<&str> = m.profiles.iter().map(|p| p.name.as_str()).collect();
         assert!(

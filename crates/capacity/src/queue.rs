@@ -10,9 +10,11 @@
 //! `wait = start − arrival`, `sojourn = end − arrival`.
 //!
 //! # Randomness
-//! One ChaCha8 generator per stochastic process, both derived from the seed (stream 1 for
-//! inter-arrival times, stream 2 for service times), so runs with the same seed and different
-//! loads or server counts use common random numbers and their differences are not noise.
+//! The simulator's generator ([`leaklab_base::rng::Rng`]) with one named stream per stochastic
+//! process (`capacity.arrivals`, `capacity.service`) of the seed, so runs with the same seed and
+//! different loads or server counts use common random numbers and their differences are not
+//! noise. Inter-arrival gaps are drawn by inversion, so a higher rate shrinks every gap of the
+//! same sample path.
 //!
 //! # Statistics and precision
 //! The first `warmup` customers are discarded (initial transient of a queue that starts
@@ -28,11 +30,14 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
 use hdrhistogram::Histogram;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
+use leaklab_base::dist::Dist;
+use leaklab_base::rng::{stream_id, Rng};
 use serde::Serialize;
 
-use super::{dist::exponential, CapacityError, ServiceDist};
+use super::{positive_at_most, service, CapacityError, MAX_RATE_PER_S};
+
+const ARRIVAL_STREAM: u64 = stream_id("capacity.arrivals");
+const SERVICE_STREAM: u64 = stream_id("capacity.service");
 
 /// Largest value the percentile histograms track (ns).
 const HIST_MAX_NS: u64 = 1 << 50;
@@ -44,8 +49,8 @@ pub struct QueueConfig {
     pub arrival_rate: f64,
     /// Number of identical servers c.
     pub servers: u32,
-    /// Service-time distribution.
-    pub service: ServiceDist,
+    /// Service-time distribution (seconds).
+    pub service: Dist,
     /// Total arrivals simulated, including the warm-up.
     pub arrivals: u64,
     /// Arrivals discarded at the start.
@@ -61,11 +66,11 @@ impl QueueConfig {
     }
 
     pub fn validate(&self) -> Result<(), CapacityError> {
-        super::positive("arrival rate", self.arrival_rate)?;
+        positive_at_most("arrival rate (per s)", self.arrival_rate, MAX_RATE_PER_S)?;
         if self.servers == 0 {
             return Err(CapacityError::param("servers", "must be at least 1"));
         }
-        self.service.validate()?;
+        service::validate(&self.service)?;
         if self.arrivals == 0 {
             return Err(CapacityError::param("arrivals", "must be at least 1"));
         }
@@ -107,7 +112,7 @@ impl Summary {
     }
 }
 
-/// Results of one run.
+/// Results of one run (seconds inside; serialised with the times in ms).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QueueStats {
     /// Customers measured (arrivals − warm-up).
@@ -116,20 +121,36 @@ pub struct QueueStats {
     pub offered_utilisation: f64,
     /// `offered_utilisation < 1`. When false the queue grows without bound and every waiting
     /// statistic depends on the run length.
+    #[serde(rename = "unstable", serialize_with = "negated")]
     pub stable: bool,
     /// Measured busy time / (c × span).
     pub utilisation: f64,
     /// Measured departures per second (between the first and last measured departure).
+    #[serde(rename = "throughput_per_s")]
     pub throughput: f64,
     /// Fraction of measured customers that waited at all (compare Erlang C).
     pub prob_wait: f64,
     /// Waiting time (arrival → service start), seconds.
+    #[serde(rename = "waiting_ms", serialize_with = "summary_ms")]
     pub waiting: Summary,
     /// Sojourn time (arrival → service end), seconds.
+    #[serde(rename = "sojourn_ms", serialize_with = "summary_ms")]
     pub sojourn: Summary,
     /// Values above the histogram range (clamped in the percentiles; means are exact).
+    #[serde(rename = "clamped_values")]
     pub clamped: u64,
 }
+
+fn negated<S: serde::Serializer>(v: &bool, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_bool(!v)
+}
+
+fn summary_ms<S: serde::Serializer>(v: &Summary, s: S) -> Result<S::Ok, S::Error> {
+    v.to_ms().serialize(s)
+}
+
+/// What the percentiles' precision is, for reports.
+pub const PRECISION_NOTE: &str = "means exact; percentiles from an HDR histogram with 3 significant digits (<= 0.1% relative error)";
 
 /// A point in time ordered by `f64::total_cmp` (all times here are finite).
 #[derive(Clone, Copy, PartialEq)]
@@ -189,18 +210,14 @@ impl Recorder {
     }
 }
 
-fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
-    let mut r = ChaCha8Rng::seed_from_u64(seed);
-    r.set_stream(stream);
-    r
-}
-
 /// Runs the queue. Deterministic: the same config gives the same stats.
 pub fn simulate(cfg: &QueueConfig) -> Result<QueueStats, CapacityError> {
     cfg.validate()?;
-    let mut arrivals_rng = rng(cfg.seed, 1);
-    let mut service_rng = rng(cfg.seed, 2);
-    let mean_gap = 1.0 / cfg.arrival_rate;
+    let mut arrivals_rng = Rng::stream(cfg.seed, 0, ARRIVAL_STREAM, 0);
+    let mut service_rng = Rng::stream(cfg.seed, 0, SERVICE_STREAM, 0);
+    let gaps = Dist::Exponential {
+        mean: 1.0 / cfg.arrival_rate,
+    };
 
     let mut free: BinaryHeap<Reverse<Time>> =
         (0..cfg.servers).map(|_| Reverse(Time(0.0))).collect();
@@ -212,7 +229,7 @@ pub fn simulate(cfg: &QueueConfig) -> Result<QueueStats, CapacityError> {
     let mut now = 0.0_f64;
 
     for i in 0..cfg.arrivals {
-        now += exponential(&mut arrivals_rng, mean_gap);
+        now += gaps.sample(&mut arrivals_rng);
         let service = cfg.service.sample(&mut service_rng);
         if i == cfg.warmup {
             span_start = now;
@@ -273,7 +290,9 @@ pub fn simulate(cfg: &QueueConfig) -> Result<QueueStats, CapacityError> {
 mod tests {
     use super::*;
 
-    fn cfg(lambda: f64, servers: u32, service: ServiceDist, n: u64) -> QueueConfig {
+    use crate::service::{deterministic, exponential};
+
+    fn cfg(lambda: f64, servers: u32, service: Dist, n: u64) -> QueueConfig {
         QueueConfig {
             arrival_rate: lambda,
             servers,
@@ -286,8 +305,8 @@ mod tests {
 
     #[test]
     fn deterministic_and_reproducible() {
-        let c = cfg(0.5, 2, ServiceDist::exponential(1.0).unwrap(), 10_000);
-        assert_eq!(simulate(&c), simulate(&c));
+        let c = cfg(0.5, 2, exponential(1.0).unwrap(), 10_000);
+        assert_eq!(simulate(&c).unwrap(), simulate(&c).unwrap());
         let mut other = c.clone();
         other.seed = 2;
         assert_ne!(
@@ -298,12 +317,7 @@ mod tests {
 
     #[test]
     fn light_load_deterministic_service_sojourn_is_service_time() {
-        let c = cfg(
-            0.001,
-            1,
-            ServiceDist::deterministic(0.0253).unwrap(),
-            20_000,
-        );
+        let c = cfg(0.001, 1, deterministic(0.0253).unwrap(), 20_000);
         let s = simulate(&c).unwrap();
         // p50 sojourn equals the service time to within the histogram's 0.1%.
         assert!(
@@ -317,7 +331,7 @@ mod tests {
 
     #[test]
     fn utilisation_and_throughput_match_inputs() {
-        let c = cfg(3.0, 4, ServiceDist::exponential(1.0).unwrap(), 400_000);
+        let c = cfg(3.0, 4, exponential(1.0).unwrap(), 400_000);
         let s = simulate(&c).unwrap();
         assert!((s.utilisation - 0.75).abs() < 0.01, "{}", s.utilisation);
         assert!((s.throughput - 3.0).abs() < 0.03, "{}", s.throughput);
@@ -327,7 +341,7 @@ mod tests {
 
     #[test]
     fn unstable_queue_runs_and_is_flagged() {
-        let c = cfg(2.0, 1, ServiceDist::deterministic(1.0).unwrap(), 10_000);
+        let c = cfg(2.0, 1, deterministic(1.0).unwrap(), 10_000);
         let s = simulate(&c).unwrap();
         assert!(!s.stable);
         assert!(s.utilisation > 0.99);
@@ -336,7 +350,7 @@ mod tests {
 
     #[test]
     fn bad_configs_are_errors() {
-        let good = cfg(1.0, 1, ServiceDist::deterministic(0.5).unwrap(), 100);
+        let good = cfg(1.0, 1, deterministic(0.5).unwrap(), 100);
         for bad in [
             QueueConfig {
                 arrival_rate: 0.0,
@@ -360,7 +374,11 @@ mod tests {
                 ..good.clone()
             },
             QueueConfig {
-                service: ServiceDist::Deterministic(-1.0),
+                service: Dist::Fixed(-1.0),
+                ..good.clone()
+            },
+            QueueConfig {
+                arrival_rate: 1e300,
                 ..good.clone()
             },
         ] {

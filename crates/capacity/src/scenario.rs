@@ -1,24 +1,30 @@
-//! The `[capacity]` table of a scenario file. Keys are the long names of the
-//! `leaklab capacity` flags; an unknown key is refused with the file, the key and the allowed
-//! keys (a typo must not silently fall back to a default). Other tables of the file belong to
-//! other commands and are left alone.
+//! The `[capacity]` table of a scenario file, read with leaklab's strict TOML reader
+//! ([`leaklab_base::toml_reader`]): keys are snake_case with units as `_per_s` / `_ms` (the
+//! flags are the same names in kebab-case), and an unknown key is refused with the file, the key
+//! and the allowed keys (a typo must not silently fall back to a default). Other tables of the
+//! file belong to other commands and are left alone.
 
-use super::{duration::parse_duration, CapacityError};
+use leaklab_base::duration::{parse_duration, Policy};
+use leaklab_base::toml_reader::{toml_error_line, ScenarioError, Table};
+
+use super::{CapacityError, MAX_RATE_PER_S, MAX_SERVICE_TIME_S};
 
 /// Keys accepted in `[capacity]`.
-pub const CAPACITY_KEYS: [&str; 12] = [
+pub const CAPACITY_KEYS: [&str; 14] = [
     "agents",
-    "edges-per-agent",
-    "calls-per-sec",
-    "at-lifetime",
-    "refresh-interval",
+    "edges_per_agent",
+    "calls_per_s",
+    "at_lifetime",
+    "refresh_interval",
+    "connection_lifetime",
     "strategy",
     "device",
     "devices",
-    "slo-p99-ms",
+    "slo_p99_ms",
+    "headroom",
     "seed",
-    "sim-arrivals",
-    "max-devices",
+    "sim_arrivals",
+    "max_devices",
 ];
 
 /// Values given by a `[capacity]` table; `None` where the key is absent.
@@ -26,101 +32,98 @@ pub const CAPACITY_KEYS: [&str; 12] = [
 pub struct CapacityScenario {
     pub agents: Option<u64>,
     pub edges_per_agent: Option<u64>,
-    pub calls_per_sec: Option<f64>,
+    pub calls_per_s: Option<f64>,
     /// Seconds.
     pub at_lifetime_s: Option<f64>,
     /// Seconds.
     pub refresh_interval_s: Option<f64>,
+    /// Seconds.
+    pub connection_lifetime_s: Option<f64>,
     pub strategy: Option<String>,
     pub device: Option<String>,
     pub devices: Option<u64>,
     pub slo_p99_ms: Option<f64>,
+    pub headroom: Option<f64>,
     pub seed: Option<u64>,
     pub sim_arrivals: Option<u64>,
     pub max_devices: Option<u64>,
 }
 
+const DURATION_HINT: &str = "expected a duration with a unit, e.g. \"15m\", \"1h\", \"900s\"";
+
 /// Parses the `[capacity]` table of `text`; `file` names the file in errors.
 pub fn parse_capacity_table(text: &str, file: &str) -> Result<CapacityScenario, CapacityError> {
-    let err = |key: &str, message: String| CapacityError::Scenario {
+    let doc: toml::Table = text.parse().map_err(|e| ScenarioError {
         file: file.to_string(),
-        key: key.to_string(),
-        message,
+        key: String::new(),
+        value: None,
+        message: toml_error_line(text, &e),
+    })?;
+    let root = Table::root(file, &doc);
+    let raw = match doc.get("capacity") {
+        Some(toml::Value::Table(t)) => t,
+        Some(_) => return Err(root.error("capacity", "expected a table").into()),
+        None => return Err(root.error("capacity", "no [capacity] table").into()),
     };
-    let doc: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| CapacityError::Syntax {
+    let t = root
+        .table("capacity")?
+        .ok_or_else(|| root.error("capacity", "no [capacity] table"))?;
+    // A kebab-case key is the old spelling (or a flag name): point at the snake_case one.
+    if let Some((old, new)) = raw.keys().find_map(|k| {
+        let snake = k.replace('-', "_");
+        (k.contains('-') && CAPACITY_KEYS.contains(&snake.as_str())).then(|| (k.clone(), snake))
+    }) {
+        return Err(ScenarioError {
             file: file.to_string(),
-            message: leaklab_base::toml_reader::toml_error_line(text, &e),
-        })?;
-    let Some(item) = doc.get("capacity") else {
-        return Err(err("capacity", "no [capacity] table".into()));
-    };
-    let Some(table) = item.as_table() else {
-        return Err(err("capacity", "must be a table".into()));
-    };
-    let mut out = CapacityScenario::default();
-    for (key, value) in table {
-        let key = key.as_str();
-        let count = || -> Result<u64, CapacityError> {
-            value
-                .as_integer()
-                .and_then(|i| u64::try_from(i).ok())
-                .filter(|&i| i >= 1)
-                .ok_or_else(|| err(key, format!("expected an integer >= 1, got {value}")))
-        };
-        let number = || -> Result<f64, CapacityError> {
-            value
-                .as_float()
-                .or_else(|| value.as_integer().map(|i| i as f64))
-                .filter(|x| x.is_finite() && *x > 0.0)
-                .ok_or_else(|| err(key, format!("expected a number > 0, got {value}")))
-        };
-        let text = || -> Result<String, CapacityError> {
-            value
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(|| err(key, format!("expected a string, got {value}")))
-        };
-        let duration = || -> Result<f64, CapacityError> {
-            let s = value.as_str().ok_or_else(|| {
-                err(
-                    key,
-                    format!("expected a duration string like \"15m\", got {value}"),
-                )
-            })?;
-            parse_duration(s).map_err(|e| err(key, e.to_string()))
-        };
-        match key {
-            "agents" => out.agents = Some(count()?),
-            "edges-per-agent" => out.edges_per_agent = Some(count()?),
-            "calls-per-sec" => out.calls_per_sec = Some(number()?),
-            "at-lifetime" => out.at_lifetime_s = Some(duration()?),
-            "refresh-interval" => out.refresh_interval_s = Some(duration()?),
-            "strategy" => out.strategy = Some(text()?),
-            "device" => out.device = Some(text()?),
-            "devices" => out.devices = Some(count()?),
-            "slo-p99-ms" => out.slo_p99_ms = Some(number()?),
-            "seed" => {
-                out.seed = Some(
-                    value
-                        .as_integer()
-                        .and_then(|i| u64::try_from(i).ok())
-                        .ok_or_else(|| {
-                            err(key, format!("expected an integer >= 0, got {value}"))
-                        })?,
-                )
-            }
-            "sim-arrivals" => out.sim_arrivals = Some(count()?),
-            "max-devices" => out.max_devices = Some(count()?),
-            other => {
-                return Err(err(
-                    &format!("capacity.{other}"),
-                    format!("unknown key; allowed: {}", CAPACITY_KEYS.join(", ")),
-                ))
-            }
+            key: format!("capacity.{old}"),
+            value: None,
+            message: format!(
+                "unknown key; did you mean `{new}`? (allowed here: {})",
+                CAPACITY_KEYS.join(", ")
+            ),
         }
+        .into());
     }
+    let has = |k: &str| raw.contains_key(k);
+    let count = |k: &'static str| -> Result<Option<u64>, ScenarioError> {
+        let v = t.integer(k, 1, 1, i64::MAX as u64)?;
+        Ok(has(k).then_some(v))
+    };
+    let number = |k: &'static str, max: f64| -> Result<Option<f64>, ScenarioError> {
+        let v = t.number(k, max, 0.0, max)?;
+        if has(k) && v <= 0.0 {
+            return Err(t.error(k, "must be greater than zero"));
+        }
+        Ok(has(k).then_some(v))
+    };
+    let duration = |k: &'static str| -> Result<Option<f64>, ScenarioError> {
+        let Some(s) = t.string(k).map_err(|_| t.error(k, DURATION_HINT))? else {
+            return Ok(None);
+        };
+        parse_duration(&s, Policy::UnitRequiredPositive)
+            .map(Some)
+            .map_err(|e| t.error(k, format!("{e}; {DURATION_HINT}")))
+    };
+    let out = CapacityScenario {
+        agents: count("agents")?,
+        edges_per_agent: count("edges_per_agent")?,
+        calls_per_s: number("calls_per_s", MAX_RATE_PER_S)?,
+        at_lifetime_s: duration("at_lifetime")?,
+        refresh_interval_s: duration("refresh_interval")?,
+        connection_lifetime_s: duration("connection_lifetime")?,
+        strategy: t.string("strategy")?,
+        device: t.string("device")?,
+        devices: count("devices")?,
+        slo_p99_ms: number("slo_p99_ms", MAX_SERVICE_TIME_S * 1e3)?,
+        headroom: number("headroom", 1.0)?,
+        seed: {
+            let v = t.integer("seed", 0, 0, i64::MAX as u64)?;
+            has("seed").then_some(v)
+        },
+        sim_arrivals: count("sim_arrivals")?,
+        max_devices: count("max_devices")?,
+    };
+    t.finish()?;
     Ok(out)
 }
 
@@ -136,22 +139,26 @@ mod tests {
 anything = 1
 [capacity]
 agents = 100000
-edges-per-agent = 4
-calls-per-sec = 1
-at-lifetime = "15m"
-refresh-interval = "900s"
+edges_per_agent = 4
+calls_per_s = 1
+at_lifetime = "15m"
+refresh_interval = "900s"
+connection_lifetime = "1h"
 strategy = "all"
 device = "tpm-infineon-slb9670"
-slo-p99-ms = 250.0
+slo_p99_ms = 250.0
+headroom = 0.5
 seed = 0
 "#,
             "s.toml",
         )
         .unwrap();
         assert_eq!(s.agents, Some(100_000));
-        assert_eq!(s.calls_per_sec, Some(1.0));
+        assert_eq!(s.calls_per_s, Some(1.0));
         assert_eq!(s.at_lifetime_s, Some(900.0));
         assert_eq!(s.refresh_interval_s, Some(900.0));
+        assert_eq!(s.connection_lifetime_s, Some(3600.0));
+        assert_eq!(s.headroom, Some(0.5));
         assert_eq!(s.seed, Some(0));
         assert_eq!(s.devices, None);
     }
@@ -162,9 +169,24 @@ seed = 0
             .unwrap_err()
             .to_string();
         assert!(
-            e.contains("x.toml") && e.contains("agentz") && e.contains("edges-per-agent"),
+            e.contains("x.toml") && e.contains("agentz") && e.contains("edges_per_agent"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn old_kebab_case_key_points_at_the_snake_case_one() {
+        let e = parse_capacity_table("[capacity]\ncalls-per-sec = 1\n", "x.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("x.toml") && e.contains("capacity.calls-per-sec") && e.contains("allowed"),
+            "{e}"
+        );
+        let e = parse_capacity_table("[capacity]\nedges-per-agent = 1\n", "x.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did you mean `edges_per_agent`"), "{e}");
     }
 
     #[test]
@@ -172,9 +194,14 @@ seed = 0
         for bad in [
             "[capacity]\nagents = 0",
             "[capacity]\nagents = \"many\"",
-            "[capacity]\ncalls-per-sec = -1",
-            "[capacity]\nat-lifetime = 900",
-            "[capacity]\nrefresh-interval = \"15 parsecs\"",
+            "[capacity]\ncalls_per_s = -1",
+            "[capacity]\ncalls_per_s = 0",
+            "[capacity]\ncalls_per_s = 1e300",
+            "[capacity]\nat_lifetime = 900",
+            "[capacity]\nat_lifetime = \"900\"",
+            "[capacity]\nrefresh_interval = \"15 parsecs\"",
+            "[capacity]\nheadroom = 1.5",
+            "[capacity]\nheadroom = 0",
             "capacity = 3",
             "[other]\nx = 1",
             "[capacity",

@@ -10,7 +10,7 @@ use leaklab_sim::stats::Interval;
 use leaklab_sim::summary::{find, summarize, SummaryRow};
 use leaklab_base::duration::{format_duration, DAY, HOUR};
 use leaklab_capacity::queue::{simulate as simulate_queue, QueueConfig};
-use leaklab_capacity::ServiceDist;
+use leaklab_capacity::service;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -29,8 +29,16 @@ pub struct Claim {
     pub verdict: Verdict,
 }
 
+/// What `leaklab reproduce --json` prints: the scenario's name and every judged claim.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClaimsReport<'a> {
+    pub scenario: &'a str,
+    pub claims: &'a [Claim],
+}
+
 /// What a claim needs that the scenario does not have.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 #[error("the scenario has no {what} `{name}`, which claim `{claim}` needs")]
 pub struct MissingPart {
     pub claim: &'static str,
@@ -226,7 +234,7 @@ fn queue_p99(load: f64, ops_per_s: f64, seed: u64) -> Option<f64> {
     if load >= ops_per_s {
         return None;
     }
-    let service = ServiceDist::deterministic(1.0 / ops_per_s).ok()?;
+    let service = service::deterministic(1.0 / ops_per_s).ok()?;
     let cfg = QueueConfig { arrival_rate: load, servers: 1, service, arrivals: 200_000, warmup: 20_000, seed };
     simulate_queue(&cfg).ok().map(|s| s.sojourn.p99)
 }

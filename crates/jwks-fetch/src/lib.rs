@@ -1,23 +1,23 @@
-//! The I/O edge that fetches a client's JWKS over HTTP and feeds the sans-IO
+//! The I/O edge that fetches a client's JWKS and feeds the sans-IO
 //! [`JwksCache`](leaklab_protocol::client_auth::JwksCache).
 //!
-//! **Scope.** A small blocking HTTP/1.1 client over [`std::net::TcpStream`] for `http://` URLs
-//! only. `https` is out of scope here: production deployments fetch JWKS documents over TLS with a
-//! full HTTP stack. This edge exists so that the cache's strategy (a removed key verifies until
-//! the cached copy ages out; see [`leaklab_protocol::client_auth`]) is exercised against a real
-//! server on 127.0.0.1 rather than against hand-fed strings.
+//! **Stack.** `reqwest` (async, tokio, HTTP/1.1 only) over rustls with the aws-lc-rs crypto
+//! provider, the stack the live testbed uses too. Calls need a tokio runtime with I/O
+//! and time enabled.
 //!
-//! **Design choices.**
-//! * Every input from the server is bounded: a total deadline plus per-read, write and connect
-//!   timeouts; caps on the header section, on each header line, on the number of header lines
-//!   and on the body (64 KiB by default; with chunked framing the cap applies to the bytes on
-//!   the wire). Every failure is a typed [`FetchError`]; nothing the server sends can panic.
-//! * One request per connection (`Connection: close`). Bodies are framed by `Content-Length`,
-//!   by `Transfer-Encoding: chunked`, or by the end of the connection
-//!   (RFC 9112 §6.3, <https://www.rfc-editor.org/rfc/rfc9112#section-6.3>). A response with both
-//!   `Transfer-Encoding` and `Content-Length` is framed by `Transfer-Encoding`, as §6.3 says.
+//! **Policy.**
+//! * `https` only. Trust anchors are explicit: a PEM bundle (e.g. a private CA) and, optionally,
+//!   the system roots (through `rustls-platform-verifier`; no bundled root list). Plain `http` is
+//!   accepted only with [`FetchConfig::allow_plain_http`] and only to a loopback host, for tests.
 //! * Only `200` is a JWKS. Redirects are not followed: a JWKS URL is registered configuration, and
 //!   following a redirect would let the host move the trust anchor silently.
+//! * Bounded: connect (TCP + TLS) and read timeouts, a total deadline for the whole fetch, a
+//!   body cap (64 KiB by default; a larger `Content-Length` is refused before the body is read).
+//!   Header limits are hyper's (100 header lines, a ~400 KiB head). Every failure is a typed
+//!   [`FetchError`]; nothing the server sends can panic.
+//! * No connection pooling: a JWKS is fetched once per max-age, long after an idle connection
+//!   would have been closed; each fetch starts a fresh TCP + TLS connection. Proxies from the
+//!   environment are ignored (a JWKS fetch must reach the registered host itself).
 //! * Freshness comes from `Cache-Control` only (RFC 9111 §5.2,
 //!   <https://www.rfc-editor.org/rfc/rfc9111#section-5.2>): `max-age=N` gives N seconds;
 //!   `no-store` or `no-cache` give 0; an invalid `max-age` is treated as stale (0, §4.2.1); a
@@ -27,55 +27,56 @@
 //! * The body must be a JWKS document (RFC 7517 §5) as
 //!   [`parse_jwks`](leaklab_protocol::client_auth::parse_jwks) accepts it; `Content-Type` is not
 //!   checked (publishers use `application/json` and `application/jwk-set+json` alike).
-//! * Host names are resolved with the system resolver, which has no timeout of its own; tests and
-//!   the simulator use IP literals.
 
-use std::io::{self, Read, Write};
-use std::net::{Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::{Duration, Instant};
+use std::error::Error as StdError;
+use std::net::IpAddr;
+use std::time::Duration;
 
 use leaklab_protocol::client_auth::{parse_jwks, JwksCache, JwksError, JwksKey};
+use reqwest::header::{HeaderValue, ACCEPT, CACHE_CONTROL, LOCATION};
+use reqwest::{redirect, Certificate, Client, Url};
 
-/// Limits and timeouts of one fetch.
+/// Trust anchors, limits and timeouts of a [`JwksFetcher`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FetchConfig {
-    /// Per address tried.
+    /// TCP connect plus TLS handshake.
     pub connect_timeout: Duration,
-    /// Per `read` call (a silent server).
+    /// Longest wait for the response head, counted from the start of the request (connect
+    /// included: reqwest's semantics), then for each piece of the body (a silent server).
     pub read_timeout: Duration,
-    pub write_timeout: Duration,
-    /// Whole fetch from the first connect attempt (a server that trickles bytes).
+    /// Whole fetch, body included (a server that trickles bytes).
     pub total_timeout: Duration,
-    /// Largest body accepted (decoded; wire bytes for chunked framing).
+    /// Largest body accepted.
     pub max_body_bytes: usize,
-    /// Largest header section (status line and header lines) accepted.
-    pub max_header_bytes: usize,
-    /// Longest single header line accepted.
-    pub max_header_line_bytes: usize,
-    /// Most header lines accepted (status line excluded).
-    pub max_headers: usize,
+    /// PEM bundle of extra trust anchors (one or more `CERTIFICATE` blocks), e.g. a private CA.
+    pub root_certs_pem: Vec<u8>,
+    /// Also trust the operating system's roots.
+    pub system_roots: bool,
+    /// Accept `http://` URLs to loopback hosts (127.0.0.0/8, `::1`, `localhost`); for tests.
+    pub allow_plain_http: bool,
 }
 
 impl Default for FetchConfig {
     fn default() -> Self {
         Self {
             connect_timeout: Duration::from_secs(2),
-            read_timeout: Duration::from_secs(2),
-            write_timeout: Duration::from_secs(2),
+            read_timeout: Duration::from_secs(3),
             total_timeout: Duration::from_secs(5),
             max_body_bytes: 64 * 1024,
-            max_header_bytes: 16 * 1024,
-            max_header_line_bytes: 4 * 1024,
-            max_headers: 64,
+            root_certs_pem: Vec::new(),
+            system_roots: true,
+            allow_plain_http: false,
         }
     }
 }
 
 /// Which wait ran out.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TimeoutPhase {
+    /// [`FetchConfig::connect_timeout`] (TCP or TLS handshake).
     Connect,
-    Write,
+    /// [`FetchConfig::read_timeout`].
     Read,
     /// [`FetchConfig::total_timeout`].
     Total,
@@ -85,56 +86,43 @@ impl std::fmt::Display for TimeoutPhase {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             TimeoutPhase::Connect => "connect",
-            TimeoutPhase::Write => "write",
             TimeoutPhase::Read => "read",
             TimeoutPhase::Total => "total",
         })
     }
 }
 
-/// Why a JWKS fetch failed.
-#[derive(Debug, thiserror::Error)]
+/// Why a fetcher could not be built or a JWKS fetch failed. `detail` strings carry the
+/// underlying error chain (reqwest, hyper, rustls) as text, so this type does not tie callers to
+/// those crates' versions.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FetchError {
+    #[error("invalid JWKS trust anchors: {0}")]
+    TrustAnchors(String),
+    #[error("cannot build the JWKS HTTP client: {0}")]
+    Client(String),
     #[error("bad JWKS URL: {0}")]
-    BadUrl(&'static str),
-    #[error("cannot resolve JWKS host {host:?}: {source}")]
-    Resolve { host: String, source: io::Error },
-    #[error("JWKS host {host:?} resolved to no address")]
-    NoAddress { host: String },
-    #[error("cannot connect to JWKS server {addr}: {source}")]
-    Connect { addr: SocketAddr, source: io::Error },
+    BadUrl(String),
+    #[error("JWKS URL must be https (plain http only with allow_plain_http, to a loopback host)")]
+    PlainHttpRefused,
+    #[error("cannot connect to the JWKS server: {detail}")]
+    Connect { detail: String },
+    #[error("TLS with the JWKS server failed: {detail}")]
+    Tls { detail: String },
     #[error("JWKS fetch timed out ({0})")]
     Timeout(TimeoutPhase),
-    #[error("JWKS fetch I/O error: {0}")]
-    Io(io::Error),
-    #[error("JWKS server closed the connection before sending a response")]
-    EmptyResponse,
-    #[error("JWKS server sent a malformed status line")]
-    MalformedStatusLine,
-    #[error("JWKS server answered HTTP {code} {reason:?}, not 200")]
-    Status { code: u16, reason: String },
-    #[error("JWKS response header section exceeds {0} bytes or is incomplete")]
-    HeadersTooLarge(usize),
-    #[error("JWKS response header line {line} exceeds {limit} bytes")]
-    HeaderLineTooLong { line: usize, limit: usize },
-    #[error("JWKS response has more than {0} header lines")]
-    TooManyHeaders(usize),
-    #[error("JWKS response header line {0} is malformed")]
-    MalformedHeader(usize),
-    #[error("JWKS response has an invalid Content-Length")]
-    BadContentLength,
-    #[error("JWKS response uses an unsupported Transfer-Encoding")]
-    UnsupportedTransferEncoding,
-    #[error("JWKS response has malformed chunked framing")]
-    MalformedChunk,
-    #[error("JWKS response body exceeds {0} bytes")]
-    Oversized(usize),
-    #[error("JWKS response ended early ({got} of {expected} body bytes)")]
-    Truncated { expected: usize, got: usize },
-    #[error("JWKS response ended inside its header section")]
-    IncompleteHead,
-    #[error("JWKS response ended inside its chunked body")]
-    IncompleteChunked,
+    #[error("JWKS server answered HTTP {code}, not 200")]
+    Status { code: u16 },
+    #[error(
+        "JWKS server redirected (HTTP {code}) to {}; redirects are refused",
+        location.as_deref().unwrap_or("no Location")
+    )]
+    Redirected { code: u16, location: Option<String> },
+    #[error("JWKS response body exceeds {limit} bytes")]
+    Oversized { limit: usize },
+    #[error("JWKS HTTP exchange failed: {detail}")]
+    Http { detail: String },
     #[error("JWKS body is not UTF-8")]
     NotUtf8,
     #[error("JWKS body: {0}")]
@@ -152,483 +140,243 @@ pub struct FetchedJwks {
     pub max_age_secs: Option<i64>,
 }
 
-/// Fetches and validates the JWKS at `url` (`http://host[:port][/path][?query]`).
-pub fn fetch_jwks(url: &str, cfg: &FetchConfig) -> Result<FetchedJwks, FetchError> {
-    let target = HttpUrl::parse(url)?;
-    let start = Instant::now();
-    let deadline = start
-        .checked_add(cfg.total_timeout)
-        .or_else(|| start.checked_add(Duration::from_secs(3600)))
-        .unwrap_or(start);
-    let mut conn = Conn::open(&target, cfg, deadline)?;
-    conn.send(target.request().as_bytes())?;
-    let (head, rest) = conn.read_head(cfg)?;
-    let head = parse_head(&head, cfg)?;
-    if head.status != 200 {
-        return Err(FetchError::Status {
-            code: head.status,
-            reason: head.reason,
-        });
+/// A configured JWKS client; cheap to share by reference across tasks.
+#[derive(Clone, Debug)]
+pub struct JwksFetcher {
+    client: Client,
+    total_timeout: Duration,
+    max_body_bytes: usize,
+    allow_plain_http: bool,
+}
+
+impl JwksFetcher {
+    /// Builds the HTTP client. Fails on an unreadable PEM bundle, or when no trust anchor is
+    /// configured and plain http is not allowed either (every fetch would fail).
+    pub fn new(cfg: &FetchConfig) -> Result<JwksFetcher, FetchError> {
+        let roots = if cfg.root_certs_pem.is_empty() {
+            Vec::new()
+        } else {
+            let roots = Certificate::from_pem_bundle(&cfg.root_certs_pem)
+                .map_err(|e| FetchError::TrustAnchors(chain(&e)))?;
+            if roots.is_empty() {
+                return Err(FetchError::TrustAnchors(
+                    "root_certs_pem holds no CERTIFICATE block".into(),
+                ));
+            }
+            roots
+        };
+        if roots.is_empty() && !cfg.system_roots && !cfg.allow_plain_http {
+            return Err(FetchError::TrustAnchors(
+                "no trust anchor: set root_certs_pem or system_roots".into(),
+            ));
+        }
+        let builder = Client::builder()
+            .user_agent("leaklab-jwks-fetch")
+            .redirect(redirect::Policy::none())
+            .no_proxy()
+            .https_only(!cfg.allow_plain_http)
+            .http1_only()
+            .pool_max_idle_per_host(0)
+            .connect_timeout(nonzero(cfg.connect_timeout))
+            .read_timeout(nonzero(cfg.read_timeout));
+        let builder = if cfg.system_roots {
+            builder.tls_certs_merge(roots)
+        } else {
+            builder.tls_certs_only(roots)
+        };
+        let client = builder.build().map_err(|e| FetchError::Client(chain(&e)))?;
+        Ok(JwksFetcher {
+            client,
+            total_timeout: nonzero(cfg.total_timeout),
+            max_body_bytes: cfg.max_body_bytes,
+            allow_plain_http: cfg.allow_plain_http,
+        })
     }
-    let body = match head.framing {
-        Framing::Length(n) => conn.read_exact_body(rest, n)?,
-        Framing::Eof => conn.read_to_eof(rest, cfg.max_body_bytes)?,
-        Framing::Chunked => conn.read_chunked(rest, cfg.max_body_bytes)?,
+
+    /// Fetches and validates the JWKS at `url`.
+    pub async fn fetch(&self, url: &str) -> Result<FetchedJwks, FetchError> {
+        let url = self.check_url(url)?;
+        tokio::time::timeout(self.total_timeout, self.fetch_checked(url))
+            .await
+            .unwrap_or(Err(FetchError::Timeout(TimeoutPhase::Total)))
+    }
+
+    /// Fetches `url` into `cache` for `client_id` if [`JwksCache::refetch_due`] at `now`; returns
+    /// the fetched document, or `None` when the cached copy is still fresh (no request is made).
+    /// On error the old cached copy is kept (it stays unusable once aged out: the cache fails
+    /// closed).
+    pub async fn refresh_if_due(
+        &self,
+        cache: &mut JwksCache,
+        client_id: &str,
+        url: &str,
+        now: i64,
+    ) -> Result<Option<FetchedJwks>, FetchError> {
+        if !cache.refetch_due(client_id, now) {
+            return Ok(None);
+        }
+        let fetched = self.fetch(url).await?;
+        cache.store(client_id, &fetched.document, now)?;
+        Ok(Some(fetched))
+    }
+
+    /// Scheme and host policy, checked before any I/O.
+    fn check_url(&self, url: &str) -> Result<Url, FetchError> {
+        let parsed = Url::parse(url).map_err(|e| FetchError::BadUrl(e.to_string()))?;
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(FetchError::BadUrl("userinfo is not supported".into()));
+        }
+        match parsed.scheme() {
+            "https" => {}
+            "http" if self.allow_plain_http && is_loopback(&parsed) => {}
+            "http" => return Err(FetchError::PlainHttpRefused),
+            other => return Err(FetchError::BadUrl(format!("scheme {other:?} is not https"))),
+        }
+        if parsed.host().is_none() {
+            return Err(FetchError::BadUrl("no host".into()));
+        }
+        Ok(parsed)
+    }
+
+    async fn fetch_checked(&self, url: Url) -> Result<FetchedJwks, FetchError> {
+        let mut resp = self
+            .client
+            .get(url)
+            .header(
+                ACCEPT,
+                HeaderValue::from_static("application/jwk-set+json, application/json"),
+            )
+            .send()
+            .await
+            .map_err(classify)?;
+        let status = resp.status();
+        if status.is_redirection() {
+            return Err(FetchError::Redirected {
+                code: status.as_u16(),
+                location: resp.headers().get(LOCATION).map(printable),
+            });
+        }
+        if status.as_u16() != 200 {
+            return Err(FetchError::Status {
+                code: status.as_u16(),
+            });
+        }
+        let limit = self.max_body_bytes;
+        let declared = resp.content_length().unwrap_or(0);
+        if usize::try_from(declared).map_or(true, |n| n > limit) {
+            return Err(FetchError::Oversized { limit });
+        }
+        let max_age_secs = max_age(resp.headers().get_all(CACHE_CONTROL));
+        let mut body = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+        // Ends at the end of the body, at the cap, or at the read/total timeouts.
+        while let Some(chunk) = resp.chunk().await.map_err(classify)? {
+            if body.len().saturating_add(chunk.len()) > limit {
+                return Err(FetchError::Oversized { limit });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let document = String::from_utf8(body).map_err(|_| FetchError::NotUtf8)?;
+        let keys = parse_jwks(&document)?;
+        Ok(FetchedJwks {
+            document,
+            keys,
+            max_age_secs,
+        })
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
     };
-    let document = String::from_utf8(body).map_err(|_| FetchError::NotUtf8)?;
-    let keys = parse_jwks(&document)?;
-    Ok(FetchedJwks {
-        document,
-        keys,
-        max_age_secs: head.max_age_secs,
-    })
-}
-
-/// Fetches `url` into `cache` for `client_id` if [`JwksCache::refetch_due`] at `now`; returns the
-/// fetched document, or `None` when the cached copy is still fresh (no request is made). On error
-/// the old cached copy is kept (it stays unusable once aged out: the cache fails closed).
-pub fn refresh_if_due(
-    cache: &mut JwksCache,
-    client_id: &str,
-    url: &str,
-    cfg: &FetchConfig,
-    now: i64,
-) -> Result<Option<FetchedJwks>, FetchError> {
-    if !cache.refetch_due(client_id, now) {
-        return Ok(None);
-    }
-    let fetched = fetch_jwks(url, cfg)?;
-    cache.store(client_id, &fetched.document, now)?;
-    Ok(Some(fetched))
-}
-
-/// A parsed `http://` URL.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct HttpUrl {
-    /// Without IPv6 brackets.
-    host: String,
-    ipv6: bool,
-    port: u16,
-    /// Path and query, starting with `/`.
-    target: String,
-}
-
-const MAX_URL_BYTES: usize = 2048;
-
-impl HttpUrl {
-    fn parse(url: &str) -> Result<HttpUrl, FetchError> {
-        let bad = FetchError::BadUrl;
-        if url.len() > MAX_URL_BYTES {
-            return Err(bad("longer than 2048 bytes"));
-        }
-        let (scheme, rest) = url.split_once("://").ok_or(bad("no scheme"))?;
-        if scheme.eq_ignore_ascii_case("https") {
-            return Err(bad(
-                "https is out of scope for this fetcher (production fetches JWKS over TLS)",
-            ));
-        }
-        if !scheme.eq_ignore_ascii_case("http") {
-            return Err(bad("scheme is not http"));
-        }
-        let rest = rest.split('#').next().unwrap_or("");
-        let split = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, target) = rest.split_at(split);
-        if authority.contains('@') {
-            return Err(bad("userinfo is not supported"));
-        }
-        let (host, ipv6, port) = if let Some(inner) = authority.strip_prefix('[') {
-            let (h, after) = inner.split_once(']').ok_or(bad("unclosed IPv6 bracket"))?;
-            h.parse::<Ipv6Addr>()
-                .map_err(|_| bad("invalid IPv6 address"))?;
-            let port = match after {
-                "" => None,
-                p => Some(p.strip_prefix(':').ok_or(bad("junk after IPv6 address"))?),
-            };
-            (h, true, port)
-        } else {
-            match authority.split_once(':') {
-                Some((h, p)) => (h, false, Some(p)),
-                None => (authority, false, None),
-            }
-        };
-        if host.is_empty() {
-            return Err(bad("no host"));
-        }
-        if !ipv6
-            && !host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-        {
-            return Err(bad("host has characters outside [A-Za-z0-9._-]"));
-        }
-        let port = match port {
-            None => 80,
-            Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
-                match p.parse::<u16>() {
-                    Ok(0) | Err(_) => return Err(bad("port out of range")),
-                    Ok(n) => n,
-                }
-            }
-            Some(_) => return Err(bad("port is not a number")),
-        };
-        if !target.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(bad(
-                "path has spaces, controls or non-ASCII (percent-encode them)",
-            ));
-        }
-        let target = if target.starts_with('/') {
-            target.to_owned()
-        } else {
-            format!("/{target}")
-        };
-        Ok(HttpUrl {
-            host: host.to_owned(),
-            ipv6,
-            port,
-            target,
-        })
-    }
-
-    fn host_header(&self) -> String {
-        let host = if self.ipv6 {
-            format!("[{}]", self.host)
-        } else {
-            self.host.clone()
-        };
-        if self.port == 80 {
-            host
-        } else {
-            format!("{host}:{}", self.port)
-        }
-    }
-
-    fn request(&self) -> String {
-        format!(
-            "GET {} HTTP/1.1\r\nHost: {}\r\nAccept: application/jwk-set+json, application/json\r\n\
-             User-Agent: leaklab-jwks-fetch\r\nConnection: close\r\n\r\n",
-            self.target,
-            self.host_header()
-        )
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    match bare.parse::<IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host.eq_ignore_ascii_case("localhost"),
     }
 }
 
-/// One connection with the fetch's deadline.
-struct Conn {
-    stream: TcpStream,
-    deadline: Instant,
-    read_timeout: Duration,
-}
-
-const READ_CHUNK: usize = 4096;
-
-impl Conn {
-    fn open(url: &HttpUrl, cfg: &FetchConfig, deadline: Instant) -> Result<Conn, FetchError> {
-        let addrs: Vec<SocketAddr> = (url.host.as_str(), url.port)
-            .to_socket_addrs()
-            .map_err(|source| FetchError::Resolve {
-                host: url.host.clone(),
-                source,
-            })?
-            .collect();
-        let mut last = None;
-        for addr in &addrs {
-            let wait = remaining(deadline)?.min(cfg.connect_timeout);
-            match TcpStream::connect_timeout(addr, wait) {
-                Ok(stream) => {
-                    stream
-                        .set_write_timeout(Some(nonzero(cfg.write_timeout)))
-                        .map_err(FetchError::Io)?;
-                    return Ok(Conn {
-                        stream,
-                        deadline,
-                        read_timeout: nonzero(cfg.read_timeout),
-                    });
-                }
-                Err(e) if is_timeout(&e) => last = Some(FetchError::Timeout(TimeoutPhase::Connect)),
-                Err(source) => {
-                    last = Some(FetchError::Connect {
-                        addr: *addr,
-                        source,
-                    })
-                }
-            }
-        }
-        Err(last.unwrap_or(FetchError::NoAddress {
-            host: url.host.clone(),
-        }))
-    }
-
-    fn send(&mut self, bytes: &[u8]) -> Result<(), FetchError> {
-        remaining(self.deadline)?;
-        self.stream.write_all(bytes).map_err(|e| {
-            if is_timeout(&e) {
-                FetchError::Timeout(TimeoutPhase::Write)
-            } else {
-                FetchError::Io(e)
-            }
-        })
-    }
-
-    /// Reads up to `READ_CHUNK` bytes and appends them; returns 0 at EOF.
-    fn read_more(&mut self, buf: &mut Vec<u8>) -> Result<usize, FetchError> {
-        let left = remaining(self.deadline)?;
-        let (wait, phase) = if left < self.read_timeout {
-            (left, TimeoutPhase::Total)
-        } else {
-            (self.read_timeout, TimeoutPhase::Read)
-        };
-        self.stream
-            .set_read_timeout(Some(wait))
-            .map_err(FetchError::Io)?;
-        let mut chunk = [0u8; READ_CHUNK];
-        loop {
-            match self.stream.read(&mut chunk) {
-                Ok(n) => {
-                    buf.extend_from_slice(chunk.get(..n).unwrap_or(&[]));
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if is_timeout(&e) => return Err(FetchError::Timeout(phase)),
-                Err(e) => return Err(FetchError::Io(e)),
-            }
-        }
-    }
-
-    /// Reads up to and including the empty line ending the header section; returns the header
-    /// section (without the empty line) and the bytes read past it.
-    fn read_head(&mut self, cfg: &FetchConfig) -> Result<(Vec<u8>, Vec<u8>), FetchError> {
-        let mut buf = Vec::new();
-        loop {
-            if let Some((head_end, body_start)) = find_head_end(&buf) {
-                if head_end > cfg.max_header_bytes {
-                    return Err(FetchError::HeadersTooLarge(cfg.max_header_bytes));
-                }
-                let rest = buf.get(body_start..).unwrap_or(&[]).to_vec();
-                buf.truncate(head_end);
-                return Ok((buf, rest));
-            }
-            if buf.len() > cfg.max_header_bytes {
-                return Err(FetchError::HeadersTooLarge(cfg.max_header_bytes));
-            }
-            if self.read_more(&mut buf)? == 0 {
-                return Err(if buf.is_empty() {
-                    FetchError::EmptyResponse
-                } else {
-                    FetchError::IncompleteHead
-                });
-            }
-        }
-    }
-
-    fn read_exact_body(&mut self, mut body: Vec<u8>, len: usize) -> Result<Vec<u8>, FetchError> {
-        body.truncate(len);
-        while body.len() < len {
-            if self.read_more(&mut body)? == 0 {
-                return Err(FetchError::Truncated {
-                    expected: len,
-                    got: body.len(),
-                });
-            }
-        }
-        body.truncate(len);
-        Ok(body)
-    }
-
-    fn read_to_eof(&mut self, mut body: Vec<u8>, max: usize) -> Result<Vec<u8>, FetchError> {
-        loop {
-            if body.len() > max {
-                return Err(FetchError::Oversized(max));
-            }
-            if self.read_more(&mut body)? == 0 {
-                return Ok(body);
-            }
-        }
-    }
-
-    fn read_chunked(&mut self, mut wire: Vec<u8>, max: usize) -> Result<Vec<u8>, FetchError> {
-        loop {
-            if let Some(body) = decode_chunked(&wire, max)? {
-                return Ok(body);
-            }
-            if wire.len() > max {
-                return Err(FetchError::Oversized(max));
-            }
-            if self.read_more(&mut wire)? == 0 {
-                return Err(FetchError::IncompleteChunked);
-            }
-        }
-    }
-}
-
-fn remaining(deadline: Instant) -> Result<Duration, FetchError> {
-    match deadline.checked_duration_since(Instant::now()) {
-        Some(d) if !d.is_zero() => Ok(d),
-        _ => Err(FetchError::Timeout(TimeoutPhase::Total)),
-    }
-}
-
-/// Socket timeouts of zero are rejected by the OS interface; use 1 ms instead.
+/// A zero timeout would fire at once; 1 ms is the smallest useful wait.
 fn nonzero(d: Duration) -> Duration {
     d.max(Duration::from_millis(1))
 }
 
-fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
+/// Maps a reqwest error to a [`FetchError`] by what went wrong, not by where it surfaced.
+fn classify(e: reqwest::Error) -> FetchError {
+    if let Some(tls) = rustls_cause(&e) {
+        return FetchError::Tls {
+            detail: tls.to_string(),
+        };
+    }
+    if e.is_timeout() {
+        return FetchError::Timeout(if e.is_connect() {
+            TimeoutPhase::Connect
+        } else {
+            TimeoutPhase::Read
+        });
+    }
+    if e.is_connect() {
+        return FetchError::Connect { detail: chain(&e) };
+    }
+    FetchError::Http { detail: chain(&e) }
 }
 
-/// Where the header section ends: (end of the last header line, start of the body). Lines end
-/// in CRLF or, leniently (RFC 9112 §2.2), a bare LF.
-fn find_head_end(buf: &[u8]) -> Option<(usize, usize)> {
-    let mut i = 0;
-    while i < buf.len() {
-        if buf.get(i) == Some(&b'\n') {
-            match buf.get(i + 1) {
-                Some(b'\n') => return Some((i + 1, i + 2)),
-                Some(b'\r') if buf.get(i + 2) == Some(&b'\n') => return Some((i + 1, i + 3)),
-                _ => {}
-            }
+/// The rustls error in `e`'s source chain, if any. `io::Error` hides the error it wraps from
+/// `source()`, so wrapped errors are unpacked with `get_ref`.
+fn rustls_cause<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+    let mut next: Option<&(dyn StdError + 'static)> = Some(e);
+    // The chain is finite, but bound the walk anyway.
+    for _ in 0..16 {
+        let cur = next?;
+        if let Some(r) = cur.downcast_ref::<rustls::Error>() {
+            return Some(r);
         }
-        i += 1;
+        if let Some(inner) = cur
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            if let Some(r) = inner.downcast_ref::<rustls::Error>() {
+                return Some(r);
+            }
+            next = Some(inner);
+            continue;
+        }
+        next = cur.source();
     }
     None
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Framing {
-    Length(usize),
-    Chunked,
-    Eof,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Head {
-    status: u16,
-    reason: String,
-    framing: Framing,
-    max_age_secs: Option<i64>,
-}
-
-/// RFC 9110 §5.6.2 `tchar`.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-fn parse_head(head: &[u8], cfg: &FetchConfig) -> Result<Head, FetchError> {
-    let mut lines = head
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-    let (status, reason) = parse_status_line(lines.next().unwrap_or(&[]))?;
-    let mut content_length: Option<usize> = None;
-    let mut transfer_encoding: Option<String> = None;
-    let mut cache_control = String::new();
-    for (i, line) in lines.enumerate() {
-        let n = i + 1;
-        if line.is_empty() {
-            // The trailing LF of the last header line leaves one empty piece.
-            continue;
-        }
-        if n > cfg.max_headers {
-            return Err(FetchError::TooManyHeaders(cfg.max_headers));
-        }
-        if line.len() > cfg.max_header_line_bytes {
-            return Err(FetchError::HeaderLineTooLong {
-                line: n,
-                limit: cfg.max_header_line_bytes,
-            });
-        }
-        let colon = line
-            .iter()
-            .position(|&b| b == b':')
-            .ok_or(FetchError::MalformedHeader(n))?;
-        let (name, value) = line.split_at(colon);
-        let value = value.get(1..).unwrap_or(&[]);
-        // No whitespace before the colon, no obs-fold (RFC 9112 §5.1, §5.2); field values carry
-        // no CR, LF or NUL (RFC 9110 §5.5).
-        if name.is_empty()
-            || !name.iter().all(|&b| is_tchar(b))
-            || value.iter().any(|&b| b == b'\r' || b == 0)
-        {
-            return Err(FetchError::MalformedHeader(n));
-        }
-        let value = value.trim_ascii();
-        if name.eq_ignore_ascii_case(b"content-length") {
-            let len = parse_content_length(value, cfg.max_body_bytes)?;
-            if content_length.is_some_and(|old| old != len) {
-                return Err(FetchError::BadContentLength);
+/// `e` and its sources, joined with ": " (repeats dropped), at most 512 bytes.
+fn chain(e: &(dyn StdError + 'static)) -> String {
+    let mut out = String::new();
+    let mut next: Option<&(dyn StdError + 'static)> = Some(e);
+    for _ in 0..16 {
+        let Some(cur) = next else { break };
+        let text = cur.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
             }
-            content_length = Some(len);
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            let v = std::str::from_utf8(value).map_err(|_| FetchError::MalformedHeader(n))?;
-            let te = transfer_encoding.get_or_insert_with(String::new);
-            if !te.is_empty() {
-                te.push(',');
-            }
-            te.push_str(v);
-        } else if name.eq_ignore_ascii_case(b"cache-control") {
-            let v = std::str::from_utf8(value).map_err(|_| FetchError::MalformedHeader(n))?;
-            if !cache_control.is_empty() {
-                cache_control.push(',');
-            }
-            cache_control.push_str(v);
+            out.push_str(&text);
         }
+        next = cur.source();
     }
-    let framing = match (transfer_encoding, content_length) {
-        (Some(te), _) => {
-            let codings: Vec<String> = te
-                .split(',')
-                .map(|c| c.trim().to_ascii_lowercase())
-                .filter(|c| !c.is_empty())
-                .collect();
-            if codings == ["chunked"] {
-                Framing::Chunked
-            } else {
-                return Err(FetchError::UnsupportedTransferEncoding);
-            }
-        }
-        (None, Some(n)) => Framing::Length(n),
-        (None, None) => Framing::Eof,
-    };
-    Ok(Head {
-        status,
-        reason,
-        framing,
-        max_age_secs: parse_cache_control(&cache_control),
-    })
+    if out.len() > 512 {
+        let cut = (0..=512)
+            .rev()
+            .find(|&i| out.is_char_boundary(i))
+            .unwrap_or(0);
+        out.truncate(cut);
+        out.push('…');
+    }
+    out
 }
 
-/// `HTTP/1.x SP 3DIGIT SP [reason]` (RFC 9112 §4). The reason is kept, sanitised and
-/// shortened, for error messages only.
-fn parse_status_line(line: &[u8]) -> Result<(u16, String), FetchError> {
-    let bad = FetchError::MalformedStatusLine;
-    let rest = line.strip_prefix(b"HTTP/1.").ok_or(bad)?;
-    let (minor, rest) = rest.split_first().ok_or(FetchError::MalformedStatusLine)?;
-    if !minor.is_ascii_digit() {
-        return Err(FetchError::MalformedStatusLine);
-    }
-    let rest = rest
-        .strip_prefix(b" ")
-        .ok_or(FetchError::MalformedStatusLine)?;
-    let (code, reason) = rest.split_at(rest.len().min(3));
-    if code.len() != 3 || !code.iter().all(u8::is_ascii_digit) {
-        return Err(FetchError::MalformedStatusLine);
-    }
-    let code = code
+/// A header value for an error message: visible ASCII kept, the rest replaced, 256 bytes at most.
+fn printable(v: &HeaderValue) -> String {
+    v.as_bytes()
         .iter()
-        .fold(0u16, |acc, d| acc * 10 + u16::from(d - b'0'));
-    if code < 100 {
-        return Err(FetchError::MalformedStatusLine);
-    }
-    let reason = match reason {
-        [] => &[][..],
-        [b' ', r @ ..] => r,
-        _ => return Err(FetchError::MalformedStatusLine),
-    };
-    let reason: String = reason
-        .iter()
-        .take(64)
+        .take(256)
         .map(|&b| {
             if b.is_ascii_graphic() || b == b' ' {
                 b as char
@@ -636,35 +384,23 @@ fn parse_status_line(line: &[u8]) -> Result<(u16, String), FetchError> {
                 '?'
             }
         })
-        .collect();
-    Ok((code, reason))
+        .collect()
 }
 
-/// `1*DIGIT`, or a list of identical values (RFC 9112 §6.3 item 5).
-fn parse_content_length(value: &[u8], max: usize) -> Result<usize, FetchError> {
-    let mut out: Option<usize> = None;
-    for part in value.split(|&b| b == b',') {
-        let part = part.trim_ascii();
-        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
-            return Err(FetchError::BadContentLength);
+/// Freshness from all `Cache-Control` field lines. A value that is not visible ASCII is read as
+/// `no-store`: when the publisher's intent is unreadable, the shorter lag is the safe guess.
+fn max_age<'a>(values: impl IntoIterator<Item = &'a HeaderValue>) -> Option<i64> {
+    let mut combined = String::new();
+    for v in values {
+        let Ok(text) = v.to_str() else {
+            return Some(0);
+        };
+        if !combined.is_empty() {
+            combined.push(',');
         }
-        let mut n: usize = 0;
-        for d in part {
-            n = n
-                .checked_mul(10)
-                .and_then(|n| n.checked_add(usize::from(d - b'0')))
-                .ok_or(FetchError::Oversized(max))?;
-        }
-        if out.is_some_and(|o| o != n) {
-            return Err(FetchError::BadContentLength);
-        }
-        out = Some(n);
+        combined.push_str(text);
     }
-    let n = out.ok_or(FetchError::BadContentLength)?;
-    if n > max {
-        return Err(FetchError::Oversized(max));
-    }
-    Ok(n)
+    parse_cache_control(&combined)
 }
 
 /// RFC 9111 §1.2.2: delta-seconds too large to represent saturate at 2^31.
@@ -705,117 +441,9 @@ fn parse_cache_control(value: &str) -> Option<i64> {
     }
 }
 
-/// Decodes a complete chunked body (RFC 9112 §7.1) from `wire`; `Ok(None)` when more bytes are
-/// needed. Chunk extensions and trailer fields are skipped.
-fn decode_chunked(wire: &[u8], max: usize) -> Result<Option<Vec<u8>>, FetchError> {
-    const MAX_CHUNK_LINE: usize = 1024;
-    let mut pos = 0usize;
-    let mut body = Vec::new();
-    // The next line from `pos` (without its line ending) and the position after it.
-    let next_line = |pos: usize| -> Result<Option<(&[u8], usize)>, FetchError> {
-        let rest = wire.get(pos..).unwrap_or(&[]);
-        match rest.iter().position(|&b| b == b'\n') {
-            Some(i) if i > MAX_CHUNK_LINE => Err(FetchError::MalformedChunk),
-            Some(i) => {
-                let line = rest.get(..i).unwrap_or(&[]);
-                Ok(Some((
-                    line.strip_suffix(b"\r").unwrap_or(line),
-                    pos + i + 1,
-                )))
-            }
-            None if rest.len() > MAX_CHUNK_LINE => Err(FetchError::MalformedChunk),
-            None => Ok(None),
-        }
-    };
-    loop {
-        let Some((line, after)) = next_line(pos)? else {
-            return Ok(None);
-        };
-        let size = line
-            .split(|&b| b == b';')
-            .next()
-            .unwrap_or(&[])
-            .trim_ascii();
-        if size.is_empty() || size.len() > 16 || !size.iter().all(u8::is_ascii_hexdigit) {
-            return Err(FetchError::MalformedChunk);
-        }
-        let size = std::str::from_utf8(size)
-            .ok()
-            .and_then(|s| u64::from_str_radix(s, 16).ok())
-            .and_then(|s| usize::try_from(s).ok())
-            .ok_or(FetchError::MalformedChunk)?;
-        pos = after;
-        if size == 0 {
-            // Trailer section, ended by an empty line.
-            loop {
-                let Some((line, after)) = next_line(pos)? else {
-                    return Ok(None);
-                };
-                pos = after;
-                if line.is_empty() {
-                    return Ok(Some(body));
-                }
-            }
-        }
-        if body.len().saturating_add(size) > max {
-            return Err(FetchError::Oversized(max));
-        }
-        let end = pos.checked_add(size).ok_or(FetchError::MalformedChunk)?;
-        let Some(data) = wire.get(pos..end) else {
-            return Ok(None);
-        };
-        body.extend_from_slice(data);
-        pos = end;
-        match (wire.get(pos), wire.get(pos + 1)) {
-            (Some(b'\r'), Some(b'\n')) => pos += 2,
-            (Some(b'\n'), _) => pos += 1,
-            (Some(b'\r'), None) | (None, _) => return Ok(None),
-            _ => return Err(FetchError::MalformedChunk),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls() {
-        let u = HttpUrl::parse("http://127.0.0.1:8080/a/jwks.json?x=1#frag").unwrap();
-        assert_eq!((u.host.as_str(), u.port), ("127.0.0.1", 8080));
-        assert_eq!(u.target, "/a/jwks.json?x=1");
-        assert_eq!(u.host_header(), "127.0.0.1:8080");
-        let u = HttpUrl::parse("HTTP://[::1]").unwrap();
-        assert_eq!(
-            (u.host.as_str(), u.port, u.target.as_str()),
-            ("::1", 80, "/")
-        );
-        assert_eq!(u.host_header(), "[::1]");
-        assert_eq!(HttpUrl::parse("http://h?q").unwrap().target, "/?q");
-        for bad in [
-            "https://example.com/jwks",
-            "ftp://x/",
-            "127.0.0.1/jwks",
-            "http://",
-            "http://:80/",
-            "http://u@h/",
-            "http://h:0/",
-            "http://h:65536/",
-            "http://h:/",
-            "http://h:8x/",
-            "http://[::1/",
-            "http://[zz]/",
-            "http://[::1]x/",
-            "http://h h/",
-            "http://h/a b",
-            "http://h/\u{e9}",
-        ] {
-            assert!(
-                matches!(HttpUrl::parse(bad), Err(FetchError::BadUrl(_))),
-                "{bad}"
-            );
-        }
-    }
 
     #[test]
     fn cache_control() {
@@ -834,67 +462,82 @@ mod tests {
     }
 
     #[test]
-    fn status_lines() {
-        assert_eq!(parse_status_line(b"HTTP/1.1 200 OK").unwrap().0, 200);
-        assert_eq!(parse_status_line(b"HTTP/1.0 404").unwrap().0, 404);
-        for bad in [
-            &b""[..],
-            b"HTTP/2 200 OK",
-            b"HTTP/1.1 20 OK",
-            b"HTTP/1.1 2000",
-            b"HTTP/1.1 099 x",
-        ] {
-            assert!(parse_status_line(bad).is_err());
+    fn cache_control_across_field_lines() {
+        let lines = [
+            HeaderValue::from_static("public"),
+            HeaderValue::from_static("max-age=60"),
+        ];
+        assert_eq!(max_age(&lines), Some(60));
+        let unreadable = [HeaderValue::from_bytes(b"max-age=60, \xff").expect("obs-text")];
+        assert_eq!(max_age(&unreadable), Some(0));
+        assert_eq!(max_age(&[]), None);
+    }
+
+    /// Only the URL policy is under test: a client without trust anchors will do.
+    fn fetcher(allow_plain_http: bool) -> JwksFetcher {
+        JwksFetcher {
+            client: Client::builder()
+                .tls_certs_only(Vec::new())
+                .build()
+                .expect("client"),
+            total_timeout: Duration::from_secs(1),
+            max_body_bytes: 1024,
+            allow_plain_http,
         }
     }
 
     #[test]
-    fn chunked() {
-        let wire = b"4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nTrailer: x\r\n\r\n";
-        assert_eq!(decode_chunked(wire, 100).unwrap().unwrap(), b"Wikipedia");
-        for cut in 0..wire.len() {
+    fn url_policy() {
+        let strict = fetcher(false);
+        let loose = fetcher(true);
+        assert!(strict.check_url("https://vendor.example/jwks").is_ok());
+        assert!(loose.check_url("http://127.0.0.1:8080/jwks").is_ok());
+        assert!(loose.check_url("http://127.9.9.9/jwks").is_ok());
+        assert!(loose.check_url("http://[::1]:80/jwks").is_ok());
+        assert!(loose.check_url("http://LOCALHOST/jwks").is_ok());
+        for (f, url) in [
+            (&strict, "http://127.0.0.1/jwks"),
+            (&loose, "http://10.0.0.1/jwks"),
+            (&loose, "http://vendor.example/jwks"),
+            (&loose, "http://localhost.vendor.example/jwks"),
+        ] {
+            assert_eq!(f.check_url(url), Err(FetchError::PlainHttpRefused), "{url}");
+        }
+        for url in [
+            "file:///etc/passwd",
+            "ftp://vendor.example/jwks",
+            "https://u:p@vendor.example/jwks",
+            "https://u@vendor.example/jwks",
+            "nonsense",
+            "https://",
+            "https://h:65536/",
+        ] {
             assert!(
-                decode_chunked(&wire[..cut], 100).unwrap().is_none(),
-                "{cut}"
+                matches!(loose.check_url(url), Err(FetchError::BadUrl(_))),
+                "{url}"
             );
         }
-        assert!(matches!(
-            decode_chunked(b"zz\r\n", 100),
-            Err(FetchError::MalformedChunk)
-        ));
-        assert!(matches!(
-            decode_chunked(b"4\r\nWikiXX", 100),
-            Err(FetchError::MalformedChunk)
-        ));
-        assert!(matches!(
-            decode_chunked(b"ffffffffffffffff\r\n", 100),
-            Err(FetchError::Oversized(100))
-        ));
     }
 
     #[test]
-    fn content_length() {
-        assert_eq!(parse_content_length(b"12", 100).unwrap(), 12);
-        assert_eq!(parse_content_length(b"12, 12", 100).unwrap(), 12);
+    fn config_errors() {
+        let none = FetchConfig {
+            system_roots: false,
+            ..FetchConfig::default()
+        };
         assert!(matches!(
-            parse_content_length(b"12, 13", 100),
-            Err(FetchError::BadContentLength)
+            JwksFetcher::new(&none),
+            Err(FetchError::TrustAnchors(_))
         ));
-        assert!(matches!(
-            parse_content_length(b"+1", 100),
-            Err(FetchError::BadContentLength)
-        ));
-        assert!(matches!(
-            parse_content_length(b"", 100),
-            Err(FetchError::BadContentLength)
-        ));
-        assert!(matches!(
-            parse_content_length(b"101", 100),
-            Err(FetchError::Oversized(100))
-        ));
-        assert!(matches!(
-            parse_content_length(b"999999999999999999999999999", 100),
-            Err(FetchError::Oversized(100))
-        ));
+        for pem in [&b"not a pem"[..], b"-----BEGIN CERTIFICATE-----\n!!\n"] {
+            let bad = FetchConfig {
+                root_certs_pem: pem.to_vec(),
+                ..none.clone()
+            };
+            assert!(
+                matches!(JwksFetcher::new(&bad), Err(FetchError::TrustAnchors(_))),
+                "{pem:?}"
+            );
+        }
     }
 }

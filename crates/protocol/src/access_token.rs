@@ -4,7 +4,7 @@
 //! The AS signs through a [`Signer`] (so the AS key can live in an HSM like any other key) and a
 //! resource server verifies with the AS's public JWK. `x5t#S256` is computed as
 //! base64url(SHA-256(certificate DER)) and compared as an opaque string, never decoded: the
-//! RFC 8705 example value is not canonical base64url (digest §4, vector V16).
+//! RFC 8705 example value is not canonical base64url (`docs/protocol-notes.md#x5t-s256-example`).
 //! <https://www.rfc-editor.org/rfc/rfc9068>, <https://www.rfc-editor.org/rfc/rfc8705#section-3.1>
 
 use serde::{Deserialize, Serialize};
@@ -110,6 +110,7 @@ pub struct AtValidation<'a> {
 
 /// Why an access token is refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AccessTokenError {
     #[error("access token is {0} bytes, over the limit")]
     TooLarge(usize),

@@ -45,6 +45,7 @@ pub struct JwksKey {
 
 /// Why a JWKS document is refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum JwksError {
     #[error("JWKS document is not JSON")]
     NotJson,
@@ -85,6 +86,7 @@ struct Cached {
 
 /// Why no verification key is available.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyLookupError {
     /// No document cached for the client, or the cached one is older than the max-age: fetch and
     /// [`JwksCache::store`] it, then look up again.
@@ -190,6 +192,7 @@ pub struct VerifiedAssertion {
 
 /// Why a client assertion is refused. Every variant means `invalid_client` (RFC 6749 §5.2).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientAuthError {
     #[error("client assertion too large ({0} bytes)")]
     TooLarge(usize),

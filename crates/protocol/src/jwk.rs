@@ -22,7 +22,10 @@ pub enum Jwk {
 
 /// Why a JSON value is not a usable public JWK.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum JwkError {
+    #[error("jwk is not valid JSON: {0}")]
+    NotJson(String),
     #[error("jwk is not a JSON object")]
     NotAnObject,
     #[error("jwk member `{0}` is missing or not a string")]
@@ -36,6 +39,13 @@ pub enum JwkError {
 }
 
 impl Jwk {
+    /// Parses a public JWK from JSON text, refusing private members.
+    pub fn from_json_str(text: &str) -> Result<Jwk, JwkError> {
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| JwkError::NotJson(e.to_string()))?;
+        Jwk::from_json(&value)
+    }
+
     /// Parses a public JWK from JSON, refusing private members.
     pub fn from_json(value: &Value) -> Result<Jwk, JwkError> {
         let obj = value.as_object().ok_or(JwkError::NotAnObject)?;

@@ -43,6 +43,7 @@ impl std::fmt::Display for Part {
 
 /// Why a value is not a well-formed compact JWS.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum JwsError {
     #[error("character at byte {0} is not base64url or '.'")]
     BadCharacter(usize),
@@ -58,6 +59,7 @@ pub enum JwsError {
 
 /// Why an `alg` value is refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AlgError {
     #[error("alg `{0}` is not an asymmetric signature algorithm")]
     NotAsymmetric(String),
@@ -69,6 +71,7 @@ pub enum AlgError {
 
 /// Why a signature does not verify.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SignatureError {
     #[error("alg `{0}` is not supported")]
     UnsupportedAlg(String),

@@ -106,6 +106,7 @@ impl<'a> ProofParams<'a> {
 
 /// Why a proof could not be made.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProofBuildError {
     #[error("ath (an access token) applies only to DPoP proofs, not DPoP-RT")]
     AthOnDpopRt,

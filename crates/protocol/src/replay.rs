@@ -46,6 +46,7 @@ impl ReplayKey {
 
 /// Why a key was not accepted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReplayError {
     /// The key was already recorded and has not expired.
     #[error("jti already used within the replay window")]

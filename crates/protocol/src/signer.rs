@@ -9,19 +9,74 @@ use p256::ecdsa::{Signature, SigningKey};
 
 use crate::jwk::Jwk;
 
-/// Errors a signer can report. Device back ends map their library errors into these.
+/// Errors a signer can report. Device back ends map their library errors into these; the
+/// library's own message goes into `reason` (its error types live in optional crates this one
+/// cannot name).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum SignerError {
-    /// The device or module could not be found or opened (e.g. no TCTI, no PKCS#11 module).
-    #[error("signing device unavailable: {0}")]
-    Unavailable(String),
-    /// The device answered with an error.
-    #[error("signing device error: {0}")]
-    Device(String),
-    /// A key file or key parameter was unusable.
-    #[error("invalid key: {0}")]
-    InvalidKey(String),
+    /// The environment does not name the device, module, token or PIN to use.
+    #[error("{what} not configured: {hint}")]
+    NotConfigured { what: &'static str, hint: String },
+    /// This build does not include the back end.
+    #[error("built without the `{feature}` feature (rebuild with `--features {feature}`)")]
+    FeatureDisabled { feature: &'static str },
+    /// The device or module is named but cannot be reached, loaded or logged in to.
+    #[error("cannot open {device}: {reason}")]
+    Open { device: String, reason: String },
+    /// An opened device (or the code sharing it) failed an operation, e.g. `TPM2_Sign`.
+    #[error("{device}: {op} failed: {reason}")]
+    Operation {
+        device: String,
+        op: &'static str,
+        reason: String,
+    },
+    /// The device returned a signature that is not a P-256 ECDSA signature in any known form.
+    #[error("malformed ECDSA signature from the device: {reason}")]
+    MalformedSignature { reason: String },
+    /// A key (a scalar, or a device's public point) is not a usable P-256 key.
+    #[error("invalid key: {reason}")]
+    InvalidKey { reason: String },
+    /// A key file cannot be read, parsed, written, or does not apply.
+    #[error("key file {}: {reason}", path.display())]
+    KeyFile {
+        path: std::path::PathBuf,
+        reason: String,
+    },
+}
+
+impl SignerError {
+    /// An [`SignerError::Operation`] failure.
+    pub fn operation(
+        device: impl Into<String>,
+        op: &'static str,
+        reason: impl std::fmt::Display,
+    ) -> Self {
+        SignerError::Operation {
+            device: device.into(),
+            op,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// An [`SignerError::Open`] failure.
+    pub fn open(device: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        SignerError::Open {
+            device: device.into(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// True when the error means "no such device here" (not configured, not built in, or not
+    /// reachable), as opposed to a device that was reached and failed.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            SignerError::NotConfigured { .. }
+                | SignerError::FeatureDisabled { .. }
+                | SignerError::Open { .. }
+        )
+    }
 }
 
 /// An ES256 (ECDSA P-256 + SHA-256) signing key.
@@ -42,9 +97,7 @@ pub trait Signer: Send {
     fn describe(&self) -> String;
 }
 
-/// Software P-256 signer (RustCrypto `p256`).
-
-/// An ES256 key held in process memory.
+/// An ES256 key held in process memory (RustCrypto `p256`).
 pub struct SoftwareSigner {
     key: SigningKey,
     jwk: Jwk,
@@ -60,7 +113,9 @@ impl SoftwareSigner {
     pub fn from_scalar(bytes: &[u8]) -> Result<Self, SignerError> {
         SigningKey::from_slice(bytes)
             .map(Self::from_key)
-            .map_err(|_| SignerError::InvalidKey("not a valid P-256 private scalar".into()))
+            .map_err(|_| SignerError::InvalidKey {
+                reason: "not a valid P-256 private scalar".into(),
+            })
     }
 
     /// The private JWK for a key file (includes `d`: keep it secret).

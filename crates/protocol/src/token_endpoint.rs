@@ -7,31 +7,31 @@
 //! (`cnf.jkt` or Bearer), what happens to the refresh token (issued, rotated or kept, and its
 //! binding), or the exact OAuth error.
 //!
-//! Where the specs leave gaps, this module follows the digest's SUGGESTIONs
-//! (`docs/spec-digest.md`); each rule cites its section:
-//! * **Confidential clients** (digest §1.11): a valid `DPoP-RT` proof is honoured for every client
-//!   type, so a confidential client gets key binding *in addition to* client authentication
-//!   (`dpop-rt-jkt`). Without `DPoP-RT` the RFC 9449 §5 rule stays: confidential RTs are bound by
-//!   client authentication (`client-auth`), public ones to the DPoP key (`dpop-jkt`), and a public
-//!   client with no proof at all gets an unbound RT (`none`).
-//! * **Legacy RTs bound by plain DPoP** (`dpop-jkt`, digest §1.11): RFC 9449 applies: possession
-//!   of the bound key K must be shown in this request, by the `DPoP` proof *or* by a `DPoP-RT`
-//!   proof made with K.
-//! * **Upgrade path** (digest §1.11, second GAP): when such a legacy (or `none` / `client-auth`)
-//!   RT is redeemed together with a valid `DPoP-RT` proof and the RT is rotated, the new RT is
-//!   bound to the DPoP-RT key (`dpop-rt-jkt`), reading draft §4.1 ("If a valid DPoP-RT proof is
+//! Where the specs leave gaps, this module follows the choices recorded in
+//! `docs/protocol-notes.md`; each rule cites its heading there:
+//! * **Confidential clients** (`#confidential-clients`): a valid `DPoP-RT` proof is honoured for
+//!   every client type, so a confidential client gets key binding *in addition to* client
+//!   authentication (`dpop-rt-jkt`). Without `DPoP-RT` the RFC 9449 §5 rule stays: confidential
+//!   RTs are bound by client authentication (`client-auth`), public ones to the DPoP key
+//!   (`dpop-jkt`), and a public client with no proof at all gets an unbound RT (`none`).
+//! * **Legacy RTs bound by plain DPoP** (`dpop-jkt`, `#legacy-dpop-bound-rts`): RFC 9449
+//!   applies: possession of the bound key K must be shown in this request, by the `DPoP` proof
+//!   *or* by a `DPoP-RT` proof made with K.
+//! * **Upgrade path** (`#upgrade-path`): when such a legacy (or `none` / `client-auth`) RT is
+//!   redeemed together with a valid `DPoP-RT` proof and the RT is rotated, the new RT is bound to
+//!   the DPoP-RT key (`dpop-rt-jkt`), reading draft §4.1 ("If a valid DPoP-RT proof is
 //!   provided, the AS MUST bind any issued refresh token") together with §6.2's rotation rule,
 //!   which then pins that key. Without rotation the record keeps its binding: the upgrade rides
 //!   on rotation only, so one RT string never changes meaning.
-//! * **`dpop_bound_refresh_tokens` = true** (draft §7.1, digest §1.10): every RT use and every
-//!   RT issuance needs a valid `DPoP-RT` proof. "Unbound" RTs are rejected with `invalid_grant`:
-//!   `none` and `client-auth` count as unbound (no key), `dpop-jkt` counts as bound (it has a key
-//!   and can take the upgrade path).
-//! * **Which error wins** when both proofs are bad (digest §1.8 GAP): the `DPoP` proof's error
-//!   is reported first, since the access token is the request's primary product.
+//! * **`dpop_bound_refresh_tokens` = true** (draft §7.1, `#dpop_bound_refresh_tokens`): every RT
+//!   use and every RT issuance needs a valid `DPoP-RT` proof. "Unbound" RTs are rejected with
+//!   `invalid_grant`: `none` and `client-auth` count as unbound (no key), `dpop-jkt` counts as
+//!   bound (it has a key and can take the upgrade path).
+//! * **Which error wins** when both proofs are bad (`#which-error-wins`): the `DPoP` proof's
+//!   error is reported first, since the access token is the request's primary product.
 //! * A key-binding failure of a refresh token is reported as an error of the proof that was
 //!   supposed to show the key (`invalid_dpop_proof` for `dpop-jkt`, `invalid_dpop_rt_proof` for
-//!   `dpop-rt-jkt`, digest §1.6 SUGGESTION).
+//!   `dpop-rt-jkt`; `#key-binding-errors`).
 //! * Never is the new access-token key taken from earlier state (draft §4.2): the AT is bound to
 //!   this request's `DPoP` proof or is Bearer.
 
@@ -47,7 +47,7 @@ pub enum GrantType {
     AuthorizationCode,
     RefreshToken,
     /// Any other grant (client credentials, device code, token exchange, …): treated like the
-    /// authorization code grant for binding purposes (digest §1.11 "Other grants").
+    /// authorization code grant for binding purposes (`docs/protocol-notes.md#other-grants`).
     Other,
 }
 
@@ -65,7 +65,7 @@ pub struct ClientMetadata {
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
     /// DPoP-RT draft §7. The snapshot spelling `drop_bound_refresh_tokens` is accepted on input
-    /// as a read-only alias (digest §0.1 SUGGESTION); output always uses `dpop_`.
+    /// as a read-only alias (`docs/protocol-notes.md#alias-names`); output always uses `dpop_`.
     #[serde(default, alias = "drop_bound_refresh_tokens")]
     pub dpop_bound_refresh_tokens: bool,
 }
@@ -90,7 +90,8 @@ impl<'a> ProofOutcome<'a> {
     }
 }
 
-/// How a refresh token is bound (digest §1.7 SUGGESTION: stored with the RT record).
+/// How a refresh token is bound, stored with the RT record
+/// (`docs/protocol-notes.md#rt-binding-record`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "jkt", rename_all = "kebab-case")]
 pub enum RtBinding {
@@ -313,7 +314,7 @@ pub fn decide(req: &TokenRequest<'_>) -> Result<TokenDecision, TokenError> {
     })
 }
 
-/// The binding of a newly issued RT (digest §1.11 SUGGESTION for confidential clients).
+/// The binding of a newly issued RT (`docs/protocol-notes.md#confidential-clients`).
 fn issuance_binding(
     req: &TokenRequest<'_>,
     dpop: Option<&VerifiedProof>,

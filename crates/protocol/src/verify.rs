@@ -5,8 +5,9 @@
 //! request, the policy, `now` (captured once by the caller and passed in) and a replay store.
 //!
 //! Order of checks (RFC 9449 allows any order; the DPoP-RT draft lists signature, typ, htm/htu,
-//! iat/jti, nonce, rth "in order", digest §1.6). Cheap syntactic checks that need no trust run
-//! first, the signature next, then the semantic checks, and the replay store last:
+//! iat/jti, nonce, rth "in order"; `docs/protocol-notes.md#check-order`). Cheap syntactic checks
+//! that need no trust run first, the signature next, then the semantic checks, and the replay
+//! store last:
 //! 1. header count (0 = `missing_header`, >1 = `header_count`, check 1), then the size bound
 //!    *before* any parsing ([`VerifyPolicy::max_proof_bytes`]);
 //! 2. single well-formed JWT (check 2), `typ` (check 4), `alg` (check 5: never `none`, never a
@@ -18,7 +19,8 @@
 //!    (check 11), `ath` (check 12, when an access token is presented), `rth` (DPoP-RT: required
 //!    iff a refresh token is presented), `jti` distinct from the other proof of the request
 //!    (DPoP-RT), key binding to the expected thumbprint (`cnf.jkt` for an access token, the
-//!    stored RT-key thumbprint for DPoP-RT: the check the draft leaves implicit, digest §1.6);
+//!    stored RT-key thumbprint for DPoP-RT: the check the draft leaves implicit,
+//!    `docs/protocol-notes.md#dpop-rt-key-binding`);
 //! 5. the `jti` is burnt in the replay store only after every other check passed, so a rejected
 //!    proof never consumes store capacity and a legitimate retry is not blocked by a failed
 //!    attempt. A full store rejects (fail closed).
@@ -40,8 +42,8 @@ use super::uri::{NormalizedUri, UriError};
 pub struct VerifyPolicy {
     /// Largest accepted header value in bytes, checked before parsing.
     pub max_proof_bytes: usize,
-    /// Acceptable `alg` values (the AS's `dpop_signing_alg_values_supported`; the digest §1.10
-    /// SUGGESTION applies the same list to DPoP-RT proofs). `none` and `HS*` are refused even if
+    /// Acceptable `alg` values (the AS's `dpop_signing_alg_values_supported`, applied to DPoP-RT
+    /// proofs too: `docs/protocol-notes.md#alg-allow-list`). `none` and `HS*` are refused even if
     /// listed.
     pub allowed_algs: Vec<String>,
     /// How far in the past `iat` may be (seconds).
@@ -134,6 +136,7 @@ pub struct VerifiedProof {
 
 /// One failed check.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ProofError {
     #[error("no proof header")]
     MissingHeader,
@@ -248,8 +251,8 @@ impl ProofRejection {
     ///   DPoP-RT draft §6.1 step 5);
     /// * a DPoP proof whose key does not match the access token's `cnf.jkt`: `invalid_token`
     ///   (RFC 9449 §7.1 example "Invalid DPoP key binding");
-    /// * a DPoP-RT key that does not match the RT's binding: `invalid_dpop_rt_proof` (digest §1.6
-    ///   SUGGESTION);
+    /// * a DPoP-RT key that does not match the RT's binding: `invalid_dpop_rt_proof`
+    ///   (`docs/protocol-notes.md#dpop-rt-key-binding`);
     /// * everything else: `invalid_dpop_proof` / `invalid_dpop_rt_proof`.
     pub fn oauth_error(&self) -> OAuthError {
         match (&self.error, self.kind) {

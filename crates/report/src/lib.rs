@@ -3,9 +3,11 @@
 //! Nothing in the simulator or the protocol core writes files; they hand data to this module.
 
 pub mod atomic_file;
+pub mod capacity_output;
 pub mod output_dir;
 pub mod plot;
 pub mod run_output;
+pub mod signers_output;
 pub mod table;
 
 /// Errors while writing results.
@@ -16,6 +18,8 @@ pub enum ReportError {
     Io { path: std::path::PathBuf, source: std::io::Error },
     #[error("table `{table}`: {source}")]
     Table { table: String, source: polars::error::PolarsError },
+    #[error("JSON for {path}: {message}")]
+    Json { path: std::path::PathBuf, message: String },
     #[error("plot `{plot}`: {message}")]
     Plot { plot: String, message: String },
 }

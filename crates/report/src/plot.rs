@@ -1,5 +1,20 @@
 //! Line and bar charts written as SVG and PNG through plotters.
 //!
+//! # Styles
+//! A series is styled by its *name*, never by its position, so a strategy looks the same in
+//! every chart (containment curves, TTD CDFs, signing-load bars): the strategies of
+//! `scenarios/*.toml` have fixed styles ([`STRATEGY_STYLES`]), any other name gets one from a
+//! stable hash of the name. Colours come from the Okabe–Ito colour-blind-safe palette; line
+//! width, dash pattern and marker shape tell series apart without colour too.
+//!
+//! Curves that coincide stay visible (a leak of the core host makes `bearer` and `single-dpop`
+//! identical, a leak at the edge does the same to most strategies): series are drawn in a fixed
+//! layer order, wide light lines underneath and narrower, mostly dashed ones on top, so a lower
+//! curve shows at the edges and through the gaps of the one above; and every series puts its
+//! markers at its own horizontal offset, so identical curves still show every marker. Markers
+//! are drawn after all lines, with a white halo. The legend sits to the right of the plot area
+//! and shows each series' line and marker.
+//!
 //! # Fonts
 //! plotters' `ab_glyph` text renderer has no built-in font: one must be registered at run time.
 //! The first usable TrueType file from `LEAKLAB_FONT` (a path; `none` disables the lookup) and
@@ -18,8 +33,9 @@
 //! range, "no data" in the title), never an error.
 //!
 //! # Determinism
-//! The same chart gives the same bytes: no timestamps, fixed size and palette, and SVG text is
-//! rendered from a `String` written in one go.
+//! The same chart gives the same bytes: no timestamps, sizes and styles that depend only on the
+//! chart, a name hash that does not change between runs or builds, and SVG text rendered from a
+//! `String` written in one go.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -27,13 +43,23 @@ use std::sync::OnceLock;
 use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
 use super::ReportError;
 
-/// Width and height of every chart, in pixels.
+/// Width of the plot part and height of every chart, in pixels; a line chart's legend adds
+/// columns to the right.
 const SIZE: (u32, u32) = (960, 600);
 const FONT_FAMILY: &str = "sans-serif";
+
+/// Space above the plot area for the title.
+const TITLE_SPACE: u32 = 50;
+/// One legend column: sample line, marker, name.
+const LEGEND_COLUMN: u32 = 250;
+const LEGEND_ROW: i32 = 24;
+/// Characters of a name shown in the legend and under a bar.
+const NAME_CHARS: usize = 24;
 
 /// Fixed palette (Okabe–Ito, colour-blind safe).
 const PALETTE: [RGBColor; 8] = [
@@ -46,6 +72,239 @@ const PALETTE: [RGBColor; 8] = [
     RGBColor(240, 228, 66),
     RGBColor(0, 0, 0),
 ];
+const OI_BLUE: RGBColor = PALETTE[0];
+const OI_VERMILLION: RGBColor = PALETTE[1];
+const OI_GREEN: RGBColor = PALETTE[2];
+const OI_PURPLE: RGBColor = PALETTE[3];
+const OI_ORANGE: RGBColor = PALETTE[4];
+const OI_SKY: RGBColor = PALETTE[5];
+const OI_BLACK: RGBColor = PALETTE[7];
+/// Colours for hashed names: the palette without yellow, which is too faint as a line on white.
+const HASHED_COLOURS: [RGBColor; 7] = [
+    OI_BLUE,
+    OI_VERMILLION,
+    OI_GREEN,
+    OI_PURPLE,
+    OI_ORANGE,
+    OI_SKY,
+    OI_BLACK,
+];
+
+/// Dash patterns: on/off lengths in pixels, starting with "on"; empty is a solid line.
+const SOLID: &[u32] = &[];
+const LONG_DASH: &[u32] = &[16, 5];
+const DASH: &[u32] = &[7, 5];
+const DASH_DOT: &[u32] = &[11, 4, 3, 4];
+const DOT: &[u32] = &[3, 4];
+const DASH_DOT_DOT: &[u32] = &[10, 4, 3, 4, 3, 4];
+const LONG_SHORT: &[u32] = &[18, 4, 7, 4];
+const HASHED_DASHES: [&[u32]; 7] = [
+    SOLID,
+    LONG_DASH,
+    DASH,
+    DASH_DOT,
+    DOT,
+    DASH_DOT_DOT,
+    LONG_SHORT,
+];
+
+/// Marker "radius" in pixels, and the horizontal grid markers sit on: series with slot `s` put
+/// a marker wherever the curve crosses `x = left + MARKER_LEAD + s * MARKER_STEP + k *
+/// MARKER_PERIOD`, so curves sharing a stretch never share a marker position.
+const MARKER_R: f64 = 5.0;
+const MARKER_LEAD: f64 = 8.0;
+const MARKER_STEP: f64 = 14.0;
+const MARKER_SLOTS: u32 = 8;
+const MARKER_PERIOD: f64 = MARKER_STEP * MARKER_SLOTS as f64;
+
+/// Marker shapes, all distinct in outline so they read without colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Marker {
+    Circle,
+    Square,
+    TriangleUp,
+    Diamond,
+    TriangleDown,
+    Cross,
+    Plus,
+    Star,
+}
+
+const MARKERS: [Marker; 8] = [
+    Marker::Circle,
+    Marker::Square,
+    Marker::TriangleUp,
+    Marker::Diamond,
+    Marker::TriangleDown,
+    Marker::Cross,
+    Marker::Plus,
+    Marker::Star,
+];
+
+/// How one series is drawn; chosen from its name only.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct SeriesStyle {
+    /// Full colour: markers, bar outlines.
+    color: RGBColor,
+    /// Share of white mixed into the line and bar fill (0 = full colour): wide lines lie
+    /// underneath and are lighter, so the narrower ones drawn over them stand out.
+    tint: f64,
+    width: u32,
+    dash: &'static [u32],
+    marker: Marker,
+    /// Marker offset along x, in [`MARKER_STEP`]s (below [`MARKER_SLOTS`]).
+    slot: u32,
+    /// Drawing order, lowest first; ties go by name.
+    layer: u32,
+}
+
+impl SeriesStyle {
+    fn line_color(&self) -> RGBColor {
+        self.mixed(self.tint)
+    }
+
+    /// Bars are filled lighter than lines, so the full-colour marker on them stands out.
+    fn bar_fill(&self) -> RGBColor {
+        self.mixed(self.tint.max(0.45))
+    }
+
+    fn mixed(&self, white: f64) -> RGBColor {
+        let mix = |c: u8| (f64::from(c) + (255.0 - f64::from(c)) * white).round() as u8;
+        RGBColor(mix(self.color.0), mix(self.color.1), mix(self.color.2))
+    }
+}
+
+/// Layer for hashed names: above every named strategy.
+const HASHED_LAYER: u32 = 100;
+
+/// The strategies in `scenarios/*.toml`, bottom layer first. Strategies whose curves often
+/// coincide get strictly decreasing widths in this order (bearer, mtls, jwks, single-dpop under
+/// a host or RT-store leak; bearer-rotation, single-dpop-hsm, split-dpop at zero) and distinct
+/// marker slots, so every one of them stays visible.
+const STRATEGY_STYLES: [(&str, SeriesStyle); 7] = [
+    (
+        "bearer",
+        SeriesStyle {
+            color: OI_BLACK,
+            tint: 0.68,
+            width: 11,
+            dash: SOLID,
+            marker: Marker::Circle,
+            slot: 0,
+            layer: 0,
+        },
+    ),
+    (
+        "bearer-rotation",
+        SeriesStyle {
+            color: OI_VERMILLION,
+            tint: 0.5,
+            width: 8,
+            dash: SOLID,
+            marker: Marker::Square,
+            slot: 4,
+            layer: 1,
+        },
+    ),
+    (
+        "mtls",
+        SeriesStyle {
+            color: OI_GREEN,
+            tint: 0.2,
+            width: 6,
+            dash: LONG_DASH,
+            marker: Marker::TriangleUp,
+            slot: 2,
+            layer: 2,
+        },
+    ),
+    (
+        "single-dpop-hsm",
+        SeriesStyle {
+            color: OI_SKY,
+            tint: 0.0,
+            width: 5,
+            dash: SOLID,
+            marker: Marker::Cross,
+            slot: 6,
+            layer: 3,
+        },
+    ),
+    (
+        "jwks",
+        SeriesStyle {
+            color: OI_PURPLE,
+            tint: 0.0,
+            width: 4,
+            dash: DASH_DOT,
+            marker: Marker::Diamond,
+            slot: 1,
+            layer: 4,
+        },
+    ),
+    (
+        "single-dpop",
+        SeriesStyle {
+            color: OI_ORANGE,
+            tint: 0.0,
+            width: 3,
+            dash: DASH,
+            marker: Marker::TriangleDown,
+            slot: 5,
+            layer: 5,
+        },
+    ),
+    (
+        "split-dpop",
+        SeriesStyle {
+            color: OI_BLUE,
+            tint: 0.0,
+            width: 2,
+            dash: SOLID,
+            marker: Marker::Star,
+            slot: 3,
+            layer: 6,
+        },
+    ),
+];
+
+/// 64-bit FNV-1a with a final mix: stable across runs, builds and platforms (unlike std's
+/// `DefaultHasher`), so a hashed style never changes.
+fn stable_hash(text: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    // splitmix64 finaliser: spreads FNV's weak low bits over the whole word.
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// The style of the series called `name` (the same in every chart).
+fn series_style(name: &str) -> SeriesStyle {
+    let key = name.trim();
+    if let Some((_, style)) = STRATEGY_STYLES
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(key))
+    {
+        return *style;
+    }
+    let h = stable_hash(key);
+    let pick = |shift: u32, n: usize| ((h >> shift) % n as u64) as usize;
+    SeriesStyle {
+        color: HASHED_COLOURS[pick(0, HASHED_COLOURS.len())],
+        tint: 0.0,
+        width: 3,
+        dash: HASHED_DASHES[pick(16, HASHED_DASHES.len())],
+        marker: MARKERS[pick(32, MARKERS.len())],
+        slot: pick(48, MARKER_SLOTS as usize) as u32,
+        layer: HASHED_LAYER,
+    }
+}
 
 /// Common TrueType locations tried in order.
 const FONT_CANDIDATES: [&str; 9] = [
@@ -60,7 +319,7 @@ const FONT_CANDIDATES: [&str; 9] = [
     "C:\\Windows\\Fonts\\arial.ttf",
 ];
 
-/// One named line.
+/// One named line; its name picks its style (see the module docs).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
     pub name: String,
@@ -76,13 +335,14 @@ pub struct LineChart {
     pub log_x: bool,
     pub log_y: bool,
     pub series: Vec<Series>,
-    /// Fixed x range; `None` fits the data.
+    /// Fixed x range (drawn with a 2% margin so lines on the edge stay visible); `None` fits
+    /// the data.
     pub x_range: Option<(f64, f64)>,
-    /// Fixed y range; `None` fits the data.
+    /// Fixed y range (with the same margin); `None` fits the data.
     pub y_range: Option<(f64, f64)>,
 }
 
-/// A bar per category.
+/// A bar per category; a category named like a series gets that series' colour and marker.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BarChart {
     pub title: String,
@@ -146,6 +406,7 @@ pub fn write_line_chart(
     write_both(
         dir,
         stem,
+        line_canvas(prepared.series.len()),
         notes,
         &|root| draw_lines(root, &prepared),
         &|root| draw_lines(root, &prepared),
@@ -159,19 +420,32 @@ pub fn write_bar_chart(dir: &Path, stem: &str, chart: &BarChart) -> Result<PlotF
     write_both(
         dir,
         stem,
+        SIZE,
         notes,
         &|root| draw_bars(root, &prepared),
         &|root| draw_bars(root, &prepared),
     )
 }
 
+/// Legend rows that fit in one column beside the plot.
+fn legend_rows() -> usize {
+    ((SIZE.1 - TITLE_SPACE - 30) as i32 / LEGEND_ROW).max(1) as usize
+}
+
+/// Canvas of a line chart: the plot plus as many legend columns as the series need.
+fn line_canvas(series: usize) -> (u32, u32) {
+    let columns = series.div_ceil(legend_rows()) as u32;
+    (SIZE.0 + columns * LEGEND_COLUMN, SIZE.1)
+}
+
 /// Renders an SVG to a string (no font needed).
 fn render_svg(
+    size: (u32, u32),
     draw: &dyn Fn(&DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
 ) -> Result<String, String> {
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
         draw(&root)?;
         root.present().map_err(|e| e.to_string())?;
     }
@@ -181,19 +455,20 @@ fn render_svg(
 fn write_both(
     dir: &Path,
     stem: &str,
+    size: (u32, u32),
     mut notes: Vec<String>,
     draw_svg: &dyn Fn(&DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
     draw_png: &dyn Fn(&DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
 ) -> Result<PlotFiles, ReportError> {
     // Register the font (if any) before drawing so SVG and PNG agree on layout.
     let font = font_path();
-    let svg = render_svg(draw_svg).map_err(|e| plot_err(stem, e))?;
+    let svg = render_svg(size, draw_svg).map_err(|e| plot_err(stem, e))?;
     let svg_path = dir.join(format!("{stem}.svg"));
     std::fs::write(&svg_path, svg).map_err(|e| ReportError::io(&svg_path, e))?;
     let png = if font.is_some() {
         let png_path = dir.join(format!("{stem}.png"));
         {
-            let root = BitMapBackend::new(&png_path, SIZE).into_drawing_area();
+            let root = BitMapBackend::new(&png_path, size).into_drawing_area();
             draw_png(&root).map_err(|e| plot_err(stem, e))?;
             root.present().map_err(|e| plot_err(stem, e))?;
         }
@@ -229,7 +504,14 @@ fn usable(v: f64, log: bool) -> bool {
     v.is_finite() && (!log || v > 0.0)
 }
 
-/// A valid axis range: fixed if given and usable, else fitted to `values` with padding.
+/// A range plotters can draw: increasing, finite, with a finite span (its tick search never
+/// ends on an infinite span), and > 0 on a log axis.
+fn drawable((lo, hi): (f64, f64), log: bool) -> bool {
+    usable(lo, log) && usable(hi, log) && lo < hi && (hi - lo).is_finite()
+}
+
+/// A valid axis range: fixed if given and usable (widened by 2% on each side, so a thick line
+/// on the boundary is not cut in half by the axis), else fitted to `values` with padding.
 fn axis_range(
     fixed: Option<(f64, f64)>,
     values: &[f64],
@@ -238,25 +520,49 @@ fn axis_range(
     notes: &mut Vec<String>,
 ) -> (f64, f64) {
     if let Some((lo, hi)) = fixed {
-        if usable(lo, log) && usable(hi, log) && lo < hi {
-            return (lo, hi);
+        if drawable((lo, hi), log) {
+            let padded = if log {
+                let f = (hi / lo).powf(0.02);
+                (lo / f, hi * f)
+            } else {
+                let pad = (hi - lo) * 0.02;
+                (lo - pad, hi + pad)
+            };
+            // Extreme ranges can overflow when widened; the unpadded range still works.
+            return if drawable(padded, log) {
+                padded
+            } else {
+                (lo, hi)
+            };
         }
         notes.push(format!(
             "{what} range ({lo}, {hi}) ignored: not an increasing finite range{}",
             if log { " > 0" } else { "" }
         ));
     }
+    let default = if log { (1.0, 10.0) } else { (0.0, 1.0) };
     let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    match (log, lo.is_finite() && hi.is_finite()) {
-        (false, false) => (0.0, 1.0),
-        (true, false) => (1.0, 10.0),
-        (false, true) if lo == hi => (lo - lo.abs().max(1.0) * 0.5, hi + hi.abs().max(1.0) * 0.5),
-        (false, true) => {
+    if !(lo.is_finite() && hi.is_finite()) {
+        return default;
+    }
+    let fitted = match log {
+        false if lo == hi => (lo - lo.abs().max(1.0) * 0.5, hi + hi.abs().max(1.0) * 0.5),
+        false => {
             let pad = (hi - lo) * 0.05;
             (lo - pad, hi + pad)
         }
-        (true, true) => (lo / 1.25, hi * 1.25),
+        true => (lo / 1.25, hi * 1.25),
+    };
+    if drawable(fitted, log) {
+        fitted
+    } else if drawable((lo, hi), log) {
+        (lo, hi)
+    } else {
+        notes.push(format!(
+            "{what} values from {lo} to {hi} cannot be drawn on one axis; default range used"
+        ));
+        default
     }
 }
 
@@ -331,61 +637,331 @@ fn text_style(size: f64) -> TextStyle<'static> {
     (FONT_FAMILY, size).into_font().color(&BLACK)
 }
 
-/// Title and legend drawn at fixed positions (no text measuring, so SVG works without a font).
-fn draw_frame<DB: DrawingBackend>(
+/// A name cut to `max` characters, with an ellipsis when cut.
+fn shorten(name: &str, max: usize) -> String {
+    if name.chars().count() <= max {
+        name.to_string()
+    } else {
+        let mut s: String = name.chars().take(max - 1).collect();
+        s.push('…');
+        s
+    }
+}
+
+type Px = (f64, f64);
+
+/// White background and the title, centred at a fixed position (no text measuring, so the SVG
+/// works without a font); a long title gets a smaller font so it fits the canvas.
+fn draw_title<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     title: &str,
-    legend: &[String],
 ) -> Result<(), String> {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let centred = text_style(22.0).pos(plotters::style::text_anchor::Pos::new(
-        plotters::style::text_anchor::HPos::Center,
-        plotters::style::text_anchor::VPos::Top,
-    ));
-    root.draw_text(title, &centred, (SIZE.0 as i32 / 2, 10))
-        .map_err(|e| e.to_string())?;
-    for (i, name) in legend.iter().enumerate() {
-        let col = (i % 4) as i32;
-        let row = (i / 4) as i32;
-        let (x, y) = (80 + col * 215, 44 + row * 18);
-        let color = PALETTE[i % PALETTE.len()];
-        root.draw(&PathElement::new(
-            vec![(x, y + 7), (x + 24, y + 7)],
-            color.stroke_width(3),
-        ))
-        .map_err(|e| e.to_string())?;
-        let short: String = name.chars().take(26).collect();
-        root.draw_text(&short, &text_style(14.0), (x + 30, y))
+    let width = root.dim_in_pixel().0;
+    // About 0.6 em per character in DejaVu Sans; deterministic, unlike measuring.
+    let chars = title.chars().count().max(1) as f64;
+    let size = (f64::from(width.saturating_sub(40)) / (0.6 * chars)).clamp(12.0, 22.0);
+    let centred = text_style(size).pos(Pos::new(HPos::Center, VPos::Top));
+    root.draw_text(title, &centred, (width as i32 / 2, 10))
+        .map_err(|e| e.to_string())
+}
+
+/// The legend in the area right of the plot: one row per series in the caller's order, each
+/// with a sample of the line (width, tint, dashes) and the marker.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    names: &[String],
+) -> Result<(), String> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let rows = legend_rows();
+    let top = TITLE_SPACE as i32 + 4;
+    let shown_rows = names.len().min(rows) as i32;
+    let columns = names.len().div_ceil(rows) as i32;
+    let width = columns * LEGEND_COLUMN as i32 - 12;
+    area.draw(&Rectangle::new(
+        [(0, top - 6), (width, top + shown_rows * LEGEND_ROW + 6)],
+        RGBColor(190, 190, 190).stroke_width(1),
+    ))
+    .map_err(|e| e.to_string())?;
+    let label = text_style(14.0).pos(Pos::new(HPos::Left, VPos::Center));
+    for (i, name) in names.iter().enumerate() {
+        let style = series_style(name);
+        let x = (i / rows) as i32 * LEGEND_COLUMN as i32 + 8;
+        let cy = top + (i % rows) as i32 * LEGEND_ROW + LEGEND_ROW / 2;
+        let sample: Vec<Px> = vec![
+            (f64::from(x), f64::from(cy)),
+            (f64::from(x + 48), f64::from(cy)),
+        ];
+        draw_styled_line(area, &sample, &style)?;
+        draw_marker(area, style.marker, (x + 24, cy), style.color)?;
+        area.draw_text(&shorten(name, NAME_CHARS), &label, (x + 58, cy))
             .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
 
-fn top_margin(legend_entries: usize) -> u32 {
-    48 + 18 * (legend_entries.div_ceil(4) as u32)
+/// Clips a pixel polyline to a rectangle (Liang–Barsky per segment); the visible parts come
+/// back as separate polylines. A single inside point stays a one-point polyline.
+fn clip_polyline(points: &[Px], (x0, y0, x1, y1): (f64, f64, f64, f64)) -> Vec<Vec<Px>> {
+    let inside = |p: Px| (x0..=x1).contains(&p.0) && (y0..=y1).contains(&p.1);
+    if points.len() == 1 {
+        return if inside(points[0]) {
+            vec![points.to_vec()]
+        } else {
+            vec![]
+        };
+    }
+    let mut out: Vec<Vec<Px>> = Vec::new();
+    let mut current: Vec<Px> = Vec::new();
+    for w in points.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let (mut t0, mut t1) = (0.0f64, 1.0f64);
+        let mut visible = true;
+        for (p, q) in [
+            (-dx, a.0 - x0),
+            (dx, x1 - a.0),
+            (-dy, a.1 - y0),
+            (dy, y1 - a.1),
+        ] {
+            if p == 0.0 {
+                if q < 0.0 {
+                    visible = false;
+                }
+            } else {
+                let r = q / p;
+                if p < 0.0 {
+                    t0 = t0.max(r);
+                } else {
+                    t1 = t1.min(r);
+                }
+            }
+        }
+        if !visible || t0 > t1 {
+            if current.len() > 1 {
+                out.push(std::mem::take(&mut current));
+            }
+            current.clear();
+            continue;
+        }
+        // t0 = 0 and t1 = 1 leave the ends exactly as given, so pieces join exactly.
+        let start = if t0 > 0.0 {
+            (a.0 + t0 * dx, a.1 + t0 * dy)
+        } else {
+            a
+        };
+        let end = if t1 < 1.0 {
+            (a.0 + t1 * dx, a.1 + t1 * dy)
+        } else {
+            b
+        };
+        if current.last() != Some(&start) {
+            if current.len() > 1 {
+                out.push(std::mem::take(&mut current));
+            }
+            current = vec![start];
+        }
+        current.push(end);
+    }
+    if current.len() > 1 {
+        out.push(current);
+    }
+    out
+}
+
+/// The "on" stretches of a polyline under a dash pattern (solid: the polyline itself).
+fn dashes(points: &[Px], pattern: &[u32]) -> Vec<Vec<Px>> {
+    if pattern.iter().all(|&d| d == 0) || points.len() < 2 {
+        return vec![points.to_vec()];
+    }
+    let mut out = Vec::new();
+    let mut current = vec![points[0]];
+    let mut idx = 0;
+    let mut left = f64::from(pattern[0]);
+    for w in points.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        let len = (b.0 - a.0).hypot(b.1 - a.1);
+        let mut pos = 0.0;
+        while len - pos > left {
+            pos += left;
+            let t = pos / len;
+            let p = (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t);
+            if idx % 2 == 0 {
+                current.push(p);
+                out.push(std::mem::take(&mut current));
+            } else {
+                current = vec![p];
+            }
+            idx = (idx + 1) % pattern.len();
+            left = f64::from(pattern[idx]);
+        }
+        left -= len - pos;
+        if idx % 2 == 0 {
+            current.push(b);
+        }
+    }
+    if idx % 2 == 0 && current.len() > 1 {
+        out.push(current);
+    }
+    out
+}
+
+/// Rounds to backend pixels, dropping repeated points (the bitmap backend's wide-line
+/// polygons need distinct neighbours).
+fn to_pixels(points: &[Px]) -> Vec<(i32, i32)> {
+    let mut out: Vec<(i32, i32)> = Vec::with_capacity(points.len());
+    for p in points {
+        let q = (p.0.round() as i32, p.1.round() as i32);
+        if out.last() != Some(&q) {
+            out.push(q);
+        }
+    }
+    out
+}
+
+/// Draws one polyline (backend pixels) in a series' line style.
+fn draw_styled_line<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    points: &[Px],
+    style: &SeriesStyle,
+) -> Result<(), String> {
+    let line = style.line_color().stroke_width(style.width);
+    for dash in dashes(points, style.dash) {
+        let px = to_pixels(&dash);
+        if px.len() > 1 {
+            area.draw(&PathElement::new(px, line))
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// A marker's outline in units of [`MARKER_R`], y pointing down; `None` for the circle.
+fn marker_outline(marker: Marker) -> Option<Vec<Px>> {
+    let plus = |l: f64, w: f64| -> Vec<Px> {
+        vec![
+            (-w, -l),
+            (w, -l),
+            (w, -w),
+            (l, -w),
+            (l, w),
+            (w, w),
+            (w, l),
+            (-w, l),
+            (-w, w),
+            (-l, w),
+            (-l, -w),
+            (-w, -w),
+        ]
+    };
+    Some(match marker {
+        Marker::Circle => return None,
+        Marker::Square => vec![(-0.95, -0.95), (0.95, -0.95), (0.95, 0.95), (-0.95, 0.95)],
+        Marker::Diamond => vec![(0.0, -1.4), (0.9, 0.0), (0.0, 1.4), (-0.9, 0.0)],
+        Marker::TriangleUp => vec![(0.0, -1.25), (1.15, 0.85), (-1.15, 0.85)],
+        Marker::TriangleDown => vec![(0.0, 1.25), (1.15, -0.85), (-1.15, -0.85)],
+        Marker::Plus => plus(1.2, 0.38),
+        Marker::Cross => {
+            let s = std::f64::consts::FRAC_1_SQRT_2;
+            plus(1.3, 0.38)
+                .into_iter()
+                .map(|(x, y)| ((x - y) * s, (x + y) * s))
+                .collect()
+        }
+        Marker::Star => (0..10)
+            .map(|k| {
+                let r = if k % 2 == 0 { 1.35 } else { 0.6 };
+                let a = -std::f64::consts::FRAC_PI_2 + f64::from(k) * std::f64::consts::PI / 5.0;
+                (r * a.cos(), r * a.sin())
+            })
+            .collect(),
+    })
+}
+
+/// A filled marker with a white halo, so markers stay apart from lines and each other.
+fn draw_marker<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    marker: Marker,
+    at: (i32, i32),
+    color: RGBColor,
+) -> Result<(), String> {
+    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+    let Some(outline) = marker_outline(marker) else {
+        let r = MARKER_R.round() as i32;
+        area.draw(&Circle::new(at, r + 2, WHITE.filled()))
+            .map_err(err)?;
+        return area.draw(&Circle::new(at, r, color.filled())).map_err(err);
+    };
+    let px: Vec<(i32, i32)> = outline
+        .iter()
+        .map(|&(x, y)| {
+            let p = (
+                f64::from(at.0) + x * MARKER_R,
+                f64::from(at.1) + y * MARKER_R,
+            );
+            (p.0.round() as i32, p.1.round() as i32)
+        })
+        .collect();
+    let mut ring = px.clone();
+    ring.extend(px.first().copied());
+    ring.extend(px.get(1).copied()); // closes the corner of the wide outline
+    area.draw(&PathElement::new(ring, WHITE.stroke_width(4)))
+        .map_err(err)?;
+    area.draw(&Polygon::new(px, color.filled())).map_err(err)
+}
+
+/// Where a series' markers go on a pixel polyline: where it crosses its slot's x grid. A
+/// polyline that crosses none (one point, a vertical line) gets one marker at its start.
+fn marker_positions(line: &[Px], left: f64, slot: u32) -> Vec<Px> {
+    let base = left + MARKER_LEAD + f64::from(slot % MARKER_SLOTS) * MARKER_STEP;
+    let mut out = Vec::new();
+    for w in line.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if a.0 == b.0 {
+            continue;
+        }
+        let (lo, hi) = (a.0.min(b.0), a.0.max(b.0));
+        let mut k = ((lo - base) / MARKER_PERIOD).ceil();
+        loop {
+            let x = base + k * MARKER_PERIOD;
+            if x >= hi {
+                break;
+            }
+            let t = (x - a.0) / (b.0 - a.0);
+            out.push((x, a.1 + (b.1 - a.1) * t));
+            k += 1.0;
+        }
+    }
+    if out.is_empty() {
+        out.extend(line.first().copied());
+    }
+    out
 }
 
 fn draw_lines<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     p: &PreparedLines,
 ) -> Result<(), String> {
-    let legend: Vec<String> = p.series.iter().map(|s| s.name.clone()).collect();
-    draw_frame(root, &p.title, &legend)?;
+    draw_title(root, &p.title)?;
+    let (plot, legend) = root.split_horizontally(SIZE.0);
+    let names: Vec<String> = p.series.iter().map(|s| s.name.clone()).collect();
+    draw_legend(&legend, &names)?;
     let (x, y) = (p.x.0..p.x.1, p.y.0..p.y.1);
     match (p.log_x, p.log_y) {
-        (false, false) => lines_in(root, p, x, y, legend.len()),
-        (true, false) => lines_in(root, p, x.log_scale(), y, legend.len()),
-        (false, true) => lines_in(root, p, x, y.log_scale(), legend.len()),
-        (true, true) => lines_in(root, p, x.log_scale(), y.log_scale(), legend.len()),
+        (false, false) => lines_in(&plot, p, x, y),
+        (true, false) => lines_in(&plot, p, x.log_scale(), y),
+        (false, true) => lines_in(&plot, p, x, y.log_scale()),
+        (true, true) => lines_in(&plot, p, x.log_scale(), y.log_scale()),
     }
 }
 
 fn lines_in<DB, X, Y>(
-    root: &DrawingArea<DB, Shift>,
+    area: &DrawingArea<DB, Shift>,
     p: &PreparedLines,
     x: X,
     y: Y,
-    legend: usize,
 ) -> Result<(), String>
 where
     DB: DrawingBackend,
@@ -394,9 +970,9 @@ where
     X::CoordDescType: ValueFormatter<f64>,
     Y::CoordDescType: ValueFormatter<f64>,
 {
-    let mut chart = ChartBuilder::on(root)
-        .margin_top(top_margin(legend))
-        .margin_right(30)
+    let mut chart = ChartBuilder::on(area)
+        .margin_top(TITLE_SPACE)
+        .margin_right(20)
         .margin_left(10)
         .margin_bottom(10)
         .x_label_area_size(50)
@@ -416,21 +992,48 @@ where
         .light_line_style(RGBColor(235, 235, 235))
         .draw()
         .map_err(|e| e.to_string())?;
-    for (i, s) in p.series.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
-        chart
-            .draw_series(LineSeries::new(
-                s.points.iter().copied(),
-                color.stroke_width(2),
-            ))
-            .map_err(|e| e.to_string())?;
-        chart
-            .draw_series(
-                s.points
-                    .iter()
-                    .map(|&pt| Circle::new(pt, 3, color.filled())),
-            )
-            .map_err(|e| e.to_string())?;
+    // Lines and markers are drawn in backend pixels (this area starts at the canvas origin), so
+    // dashes and marker spacing are uniform on screen whatever the axis scales.
+    let (xr, yr) = chart.plotting_area().get_pixel_range();
+    let rect = (
+        f64::from(xr.start),
+        f64::from(yr.start),
+        f64::from(xr.end),
+        f64::from(yr.end),
+    );
+    let mut order: Vec<(SeriesStyle, &Series)> = p
+        .series
+        .iter()
+        .map(|s| (series_style(&s.name), s))
+        .collect();
+    // Stable sort: equal (layer, name) keep the caller's order.
+    order.sort_by(|a, b| (a.0.layer, &a.1.name).cmp(&(b.0.layer, &b.1.name)));
+    let pieces: Vec<Vec<Vec<Px>>> = order
+        .iter()
+        .map(|(_, s)| {
+            let px: Vec<Px> = s
+                .points
+                .iter()
+                .map(|pt| {
+                    let (bx, by) = chart.backend_coord(pt);
+                    (f64::from(bx), f64::from(by))
+                })
+                .collect();
+            clip_polyline(&px, rect)
+        })
+        .collect();
+    for ((style, _), lines) in order.iter().zip(&pieces) {
+        for line in lines {
+            draw_styled_line(area, line, style)?;
+        }
+    }
+    for ((style, _), lines) in order.iter().zip(&pieces) {
+        for line in lines {
+            for (mx, my) in marker_positions(line, rect.0, style.slot) {
+                let at = (mx.round() as i32, my.round() as i32);
+                draw_marker(area, style.marker, at, style.color)?;
+            }
+        }
     }
     Ok(())
 }
@@ -502,7 +1105,7 @@ fn draw_bars<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     p: &PreparedBars,
 ) -> Result<(), String> {
-    draw_frame(root, &p.title, &[])?;
+    draw_title(root, &p.title)?;
     let n = p.bars.len().max(1) as f64;
     if p.log_y {
         bars_in(root, p, 0.0..n, (p.y.0..p.y.1).log_scale())
@@ -523,7 +1126,7 @@ where
     Y::CoordDescType: ValueFormatter<f64>,
 {
     let mut chart = ChartBuilder::on(root)
-        .margin_top(top_margin(0))
+        .margin_top(TITLE_SPACE)
         .margin_right(30)
         .margin_left(10)
         .margin_bottom(10)
@@ -545,31 +1148,33 @@ where
         .draw()
         .map_err(|e| e.to_string())?;
     let base = p.y.0;
+    let below = text_style(13.0).pos(Pos::new(HPos::Center, VPos::Top));
+    let above = text_style(13.0).pos(Pos::new(HPos::Center, VPos::Bottom));
     for (i, (name, v)) in p.bars.iter().enumerate() {
-        let color = PALETTE[i % PALETTE.len()];
+        // Same colour and marker as the series of that name in the line charts.
+        let style = series_style(name);
         let x0 = i as f64 + 0.15;
         let x1 = i as f64 + 0.85;
         chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [(x0, base), (x1, *v)],
-                color.filled(),
-            )))
+            .draw_series([
+                Rectangle::new([(x0, base), (x1, *v)], style.bar_fill().filled()),
+                Rectangle::new([(x0, base), (x1, *v)], style.color.stroke_width(2)),
+            ])
             .map_err(|e| e.to_string())?;
-        // Category name under the bar and value above it, positioned in backend pixels.
+        // Category name under the bar, marker at its top (above it if the bar is short) and
+        // the value above that, positioned in backend pixels.
         let (cx, by) = chart.backend_coord(&(i as f64 + 0.5, base));
         let (_, vy) = chart.backend_coord(&(i as f64 + 0.5, *v));
-        let below = text_style(13.0).pos(plotters::style::text_anchor::Pos::new(
-            plotters::style::text_anchor::HPos::Center,
-            plotters::style::text_anchor::VPos::Top,
-        ));
-        let above = text_style(13.0).pos(plotters::style::text_anchor::Pos::new(
-            plotters::style::text_anchor::HPos::Center,
-            plotters::style::text_anchor::VPos::Bottom,
-        ));
-        let short: String = name.chars().take(22).collect();
-        root.draw_text(&short, &below, (cx, by + 8))
+        let room = 2 * MARKER_R as i32 + 8;
+        let (marker_y, text_y) = if by - vy >= room {
+            (vy + room / 2, vy - 4)
+        } else {
+            (vy - room / 2, vy - room - 2)
+        };
+        draw_marker(root, style.marker, (cx, marker_y), style.color)?;
+        root.draw_text(&shorten(name, NAME_CHARS), &below, (cx, by + 8))
             .map_err(|e| e.to_string())?;
-        root.draw_text(&format_number(*v), &above, (cx, vy - 4))
+        root.draw_text(&format_number(*v), &above, (cx, text_y))
             .map_err(|e| e.to_string())?;
     }
     Ok(())
@@ -649,6 +1254,34 @@ mod tests {
         };
         let f = write_line_chart(dir.path(), "single", &single).unwrap();
         assert!(f.notes.iter().any(|n| n.contains("ignored")));
+        let huge = LineChart {
+            series: vec![Series {
+                name: "huge".into(),
+                points: vec![(0.0, -1e308), (1.0, 1e308)],
+            }],
+            y_range: Some((-f64::MAX, f64::MAX)),
+            ..Default::default()
+        };
+        let f = write_line_chart(dir.path(), "huge", &huge).unwrap();
+        assert!(
+            f.notes.iter().any(|n| n.contains("cannot be drawn")),
+            "{:?}",
+            f.notes
+        );
+        let tiny = LineChart {
+            series: vec![Series {
+                name: "tiny".into(),
+                points: vec![(1.0, 1.0), (1.0 + 1e-15, 1.0 + 1e-15), (2.0, 5e-324)],
+            }],
+            y_range: Some((1.0, 1.0 + 2e-16)),
+            ..Default::default()
+        };
+        assert!(write_line_chart(dir.path(), "tiny", &tiny).is_ok());
+        let wide_bars = BarChart {
+            bars: vec![("up".into(), f64::MAX), ("down".into(), -f64::MAX)],
+            ..Default::default()
+        };
+        assert!(write_bar_chart(dir.path(), "wide", &wide_bars).is_ok());
         let bars = BarChart {
             title: "bars".into(),
             log_y: true,
@@ -675,5 +1308,85 @@ mod tests {
         assert_eq!(format_number(1500.0), "1500");
         assert_eq!(format_number(2.5e6), "2.5e6");
         assert_eq!(format_number(0.0), "0");
+    }
+
+    #[test]
+    fn styles_follow_names_not_positions() {
+        let names: Vec<&str> = STRATEGY_STYLES.iter().map(|(n, _)| *n).collect();
+        for (i, a) in names.iter().enumerate() {
+            for b in &names[i + 1..] {
+                let (sa, sb) = (series_style(a), series_style(b));
+                assert_ne!(sa.color, sb.color, "{a} vs {b}");
+                assert_ne!(sa.marker, sb.marker, "{a} vs {b}");
+                assert_ne!(sa.slot, sb.slot, "{a} vs {b}");
+                assert_ne!(sa.layer, sb.layer, "{a} vs {b}");
+            }
+            assert!(series_style(a).slot < MARKER_SLOTS);
+        }
+        // Lower layers are strictly wider, so a coinciding curve underneath shows at the edges.
+        let mut by_layer: Vec<SeriesStyle> = STRATEGY_STYLES.iter().map(|(_, s)| *s).collect();
+        by_layer.sort_by_key(|s| s.layer);
+        assert!(by_layer.windows(2).all(|w| w[0].width > w[1].width));
+        assert_eq!(series_style(" Split-DPoP "), series_style("split-dpop"));
+        // Unknown names: a fixed, hash-derived style, the same on every call.
+        let s = series_style("p99 sojourn");
+        assert_eq!(s, series_style("p99 sojourn"));
+        assert_eq!(s.layer, HASHED_LAYER);
+        assert!(HASHED_COLOURS.contains(&s.color) && s.slot < MARKER_SLOTS);
+        // Pinned, so that a change of hash (and of every hashed style) is deliberate.
+        assert_eq!(stable_hash("p99 sojourn"), 0x5bf8_dff1_2682_b64c);
+    }
+
+    #[test]
+    fn dashes_and_clipping() {
+        let line = [(0.0, 0.0), (30.0, 0.0), (30.0, 30.0)];
+        let on: f64 = dashes(&line, &[7, 5])
+            .iter()
+            .map(|d| {
+                d.windows(2)
+                    .map(|w| (w[1].0 - w[0].0).hypot(w[1].1 - w[0].1))
+                    .sum::<f64>()
+            })
+            .sum();
+        // 60 px of line: five full 12 px periods, 7 px on in each.
+        assert!((on - 35.0).abs() < 1e-9, "{on}");
+        assert_eq!(dashes(&line, SOLID), vec![line.to_vec()]);
+        let clipped = clip_polyline(
+            &[(-10.0, 5.0), (5.0, 5.0), (5.0, 20.0), (5.0, 30.0)],
+            (0.0, 0.0, 10.0, 10.0),
+        );
+        assert_eq!(clipped, vec![vec![(0.0, 5.0), (5.0, 5.0), (5.0, 10.0)]]);
+        assert!(clip_polyline(&[(20.0, 20.0)], (0.0, 0.0, 10.0, 10.0)).is_empty());
+    }
+
+    #[test]
+    fn identical_curves_show_every_marker() {
+        let points: Vec<(f64, f64)> = (0..200).map(|i| (f64::from(i), 0.5)).collect();
+        let chart = LineChart {
+            title: "same".into(),
+            series: ["single-dpop", "bearer"]
+                .iter()
+                .map(|n| Series {
+                    name: n.to_string(),
+                    points: points.clone(),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let (a, b) = (series_style("bearer"), series_style("single-dpop"));
+        let xa = marker_positions(&[(100.0, 50.0), (900.0, 50.0)], 100.0, a.slot);
+        let xb = marker_positions(&[(100.0, 50.0), (900.0, 50.0)], 100.0, b.slot);
+        assert!(xa.len() >= 6 && xb.len() >= 6);
+        assert!(xa
+            .iter()
+            .all(|p| xb.iter().all(|q| (p.0 - q.0).abs() >= MARKER_STEP)));
+        let dir = tempfile::tempdir().unwrap();
+        let f = write_line_chart(dir.path(), "same", &chart).unwrap();
+        let svg = std::fs::read_to_string(&f.svg).unwrap();
+        // Both markers (full colour fills) appear, and the wide bearer band underneath.
+        let hex = |c: RGBColor| format!("#{:02X}{:02X}{:02X}", c.0, c.1, c.2);
+        for colour in [a.color, b.color, a.line_color()] {
+            assert!(svg.contains(&hex(colour)), "{} missing", hex(colour));
+        }
     }
 }

@@ -4,10 +4,11 @@
 //! Everything except `timings.json` is a pure function of (scenario, seed): two runs of the same
 //! scenario give byte-identical files. Wall-clock timings live in their own file for that reason.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::output_dir::OutputDir;
@@ -209,13 +210,13 @@ pub fn write_run(
     let md = summary_markdown(results, &rows);
     std::fs::write(dir.join("summary.md"), md).map_err(|e| io(&dir.join("summary.md"), e))?;
     std::fs::write(dir.join("scenario.toml"), scenario_text).map_err(|e| io(&dir.join("scenario.toml"), e))?;
-    let timings_json = json!({
-        "wall_seconds": timings.wall_seconds,
-        "threads": timings.threads,
-        "events": results.events,
-        "events_per_second": results.events as f64 / timings.wall_seconds.max(1e-9),
-        "customer_strategy_runs": results.customer_runs,
-    });
+    let timings_json = TimingsFile {
+        wall_seconds: timings.wall_seconds,
+        threads: timings.threads,
+        events: results.events,
+        events_per_second: results.events as f64 / timings.wall_seconds.max(1e-9),
+        customer_strategy_runs: results.customer_runs,
+    };
     write_json(&dir.join("timings.json"), &timings_json)?;
 
     // Manifest: inputs and a digest of every deterministic output.
@@ -224,29 +225,29 @@ pub fn write_run(
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect();
     files.sort();
-    let mut digests = serde_json::Map::new();
+    let mut digests = BTreeMap::new();
     for f in &files {
         if f == "timings.json" {
             continue;
         }
         let bytes = std::fs::read(dir.join(f)).map_err(|e| io(&dir.join(f), e))?;
-        digests.insert(f.clone(), hex(&Sha256::digest(&bytes)).into());
+        digests.insert(f.clone(), hex::encode(Sha256::digest(&bytes)));
     }
-    let manifest = json!({
-        "leaklab_version": env!("CARGO_PKG_VERSION"),
-        "scenario": sc.name,
-        "scenario_file": scenario_file,
-        "scenario_sha256": hex(&Sha256::digest(scenario_text.as_bytes())),
-        "seed": sc.seed,
-        "replications": sc.replications,
-        "customers": sc.customers,
-        "horizon_s": sc.horizon,
-        "strategies": sc.strategies.iter().map(|s| s.name.clone()).collect::<Vec<_>>(),
-        "leaks": sc.leaks.iter().map(|l| l.name.clone()).collect::<Vec<_>>(),
-        "events": results.events,
-        "timings": "timings.json",
-        "files_sha256": digests,
-    });
+    let manifest = Manifest {
+        leaklab_version: env!("CARGO_PKG_VERSION"),
+        scenario: &sc.name,
+        scenario_file,
+        scenario_sha256: hex::encode(Sha256::digest(scenario_text.as_bytes())),
+        seed: sc.seed,
+        replications: sc.replications,
+        customers: sc.customers,
+        horizon_s: sc.horizon,
+        strategies: sc.strategies.iter().map(|s| s.name.as_str()).collect(),
+        leaks: sc.leaks.iter().map(|l| l.name.as_str()).collect(),
+        events: results.events,
+        timings: "timings.json",
+        files_sha256: digests,
+    };
     write_json(&dir.join("manifest.json"), &manifest)?;
     files.push("manifest.json".into());
     files.sort();
@@ -254,17 +255,41 @@ pub fn write_run(
     Ok(WrittenRun { dir, files, notes })
 }
 
-fn write_json(path: &Path, value: &serde_json::Value) -> Result<(), ReportError> {
-    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
-    text.push('\n');
-    std::fs::write(path, text).map_err(|e| ReportError::io(path, e))
+/// `timings.json`: the one output that differs between two runs of the same scenario and seed.
+#[derive(Serialize)]
+struct TimingsFile {
+    wall_seconds: f64,
+    threads: usize,
+    events: u64,
+    events_per_second: f64,
+    customer_strategy_runs: u64,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+/// `manifest.json`: the inputs and a SHA-256 of every deterministic output.
+#[derive(Serialize)]
+struct Manifest<'a> {
+    leaklab_version: &'static str,
+    scenario: &'a str,
+    scenario_file: &'a str,
+    scenario_sha256: String,
+    seed: u64,
+    replications: u32,
+    customers: u64,
+    horizon_s: f64,
+    strategies: Vec<&'a str>,
+    leaks: Vec<&'a str>,
+    events: u64,
+    timings: &'static str,
+    files_sha256: BTreeMap<String, String>,
+}
+
+fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ReportError> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| ReportError::Json {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    text.push('\n');
+    std::fs::write(path, text).map_err(|e| ReportError::io(path, e))
 }
 
 fn file_safe(name: &str) -> String {

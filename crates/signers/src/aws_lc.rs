@@ -22,7 +22,7 @@ impl AwsLcSigner {
     /// A fresh key from AWS-LC's generator.
     pub fn generate() -> Result<Self, SignerError> {
         let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
-            .map_err(|_| SignerError::Device("aws-lc: P-256 key generation failed".into()))?;
+            .map_err(|e| SignerError::operation("aws-lc", "P-256 key generation", e))?;
         let (x, y) = jws_signature::p256_point(key.public_key().as_ref())?;
         Ok(Self {
             key,
@@ -41,10 +41,10 @@ impl Signer for AwsLcSigner {
         let sig = self
             .key
             .sign(&self.rng, message)
-            .map_err(|_| SignerError::Device("aws-lc: ECDSA signing failed".into()))?;
+            .map_err(|e| SignerError::operation("aws-lc", "ECDSA signing", e))?;
         let bytes = sig.as_ref();
-        <[u8; 64]>::try_from(bytes).map_err(|_| {
-            SignerError::Device(format!("aws-lc returned a {}-byte signature", bytes.len()))
+        <[u8; 64]>::try_from(bytes).map_err(|_| SignerError::MalformedSignature {
+            reason: format!("aws-lc returned {} bytes, expected 64", bytes.len()),
         })
     }
 

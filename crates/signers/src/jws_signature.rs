@@ -15,6 +15,12 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use p256::ecdsa::Signature;
+use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+use p256::pkcs8::der::asn1::OctetStringRef;
+use p256::pkcs8::der::Decode as _;
+use p256::PublicKey;
+
 use crate::SignerError;
 
 /// Byte length of a P-256 scalar.
@@ -34,10 +40,12 @@ pub fn fixed_scalar(value: &[u8]) -> Result<[u8; SCALAR_LEN], SignerError> {
     let first_nonzero = value.iter().position(|b| *b != 0).unwrap_or(value.len());
     let significant = &value[first_nonzero..];
     if significant.len() > SCALAR_LEN {
-        return Err(SignerError::Device(format!(
-            "ECDSA value of {} significant bytes does not fit P-256 (32 bytes)",
-            significant.len()
-        )));
+        return Err(SignerError::MalformedSignature {
+            reason: format!(
+                "a value of {} significant bytes does not fit P-256 (32 bytes)",
+                significant.len()
+            ),
+        });
     }
     if value.len() < SCALAR_LEN {
         PADDED.fetch_add(1, Ordering::Relaxed);
@@ -62,71 +70,46 @@ pub fn from_pkcs11(bytes: &[u8]) -> Result<[u8; 64], SignerError> {
         return from_r_s(&bytes[..SCALAR_LEN], &bytes[SCALAR_LEN..]);
     }
     if bytes.first() == Some(&0x30) {
-        if let Ok((r, s)) = parse_der(bytes) {
-            return from_r_s(r, s);
+        if let Ok(sig) = from_der(bytes) {
+            return Ok(sig);
         }
     }
     if !bytes.is_empty() && bytes.len() % 2 == 0 {
         let half = bytes.len() / 2;
         return from_r_s(&bytes[..half], &bytes[half..]);
     }
-    Err(SignerError::Device(format!(
-        "ECDSA signature of {} bytes is neither raw r||s nor DER",
-        bytes.len()
-    )))
+    Err(SignerError::MalformedSignature {
+        reason: format!(
+            "{} bytes are neither raw r||s nor a DER ECDSA-Sig-Value",
+            bytes.len()
+        ),
+    })
 }
 
-/// Parses a DER `SEQUENCE { r INTEGER, s INTEGER }` (RFC 3279 §2.2.3) and returns the integer
-/// contents (possibly with a leading `00`). Only short and one-byte long lengths occur for P-256.
-pub fn parse_der(bytes: &[u8]) -> Result<(&[u8], &[u8]), SignerError> {
-    let bad = |what: &str| SignerError::Device(format!("DER ECDSA signature: {what}"));
-    let (tag, body, rest) = der_tlv(bytes).ok_or_else(|| bad("truncated SEQUENCE"))?;
-    if tag != 0x30 || !rest.is_empty() {
-        return Err(bad("not a single SEQUENCE"));
-    }
-    let (tag_r, r, after_r) = der_tlv(body).ok_or_else(|| bad("truncated r"))?;
-    let (tag_s, s, after_s) = der_tlv(after_r).ok_or_else(|| bad("truncated s"))?;
-    if tag_r != 0x02 || tag_s != 0x02 || !after_s.is_empty() || r.is_empty() || s.is_empty() {
-        return Err(bad("SEQUENCE does not hold exactly two INTEGERs"));
-    }
-    Ok((r, s))
+/// JWS signature from a DER `ECDSA-Sig-Value` (RFC 3279 §2.2.3), parsed and range-checked by
+/// `p256` (what OpenSSL, `tpm2_sign -f der` and some PKCS#11 modules emit).
+pub fn from_der(der: &[u8]) -> Result<[u8; 64], SignerError> {
+    let sig = Signature::from_der(der).map_err(|e| SignerError::MalformedSignature {
+        reason: format!("DER ECDSA-Sig-Value: {e}"),
+    })?;
+    Ok(sig.to_bytes().into())
 }
 
-/// One DER TLV: (tag, contents, remainder).
-fn der_tlv(bytes: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = bytes.split_first()?;
-    let (&len0, rest) = rest.split_first()?;
-    let (len, rest) = match len0 {
-        0..=0x7f => (usize::from(len0), rest),
-        0x81 => {
-            let (&l, rest) = rest.split_first()?;
-            (usize::from(l), rest)
-        }
-        _ => return None,
-    };
-    if rest.len() < len {
-        return None;
-    }
-    let (body, rest) = rest.split_at(len);
-    Some((tag, body, rest))
-}
-
-/// Affine coordinates from an uncompressed SEC1 point `04 || x || y` (possibly wrapped in a DER
-/// OCTET STRING, as PKCS#11 `CKA_EC_POINT` is: PKCS#11 v3.1 §2.3.3).
+/// Affine coordinates from an uncompressed SEC1 point `04 || x || y`, possibly wrapped in a DER
+/// OCTET STRING as PKCS#11 `CKA_EC_POINT` is (PKCS#11 v3.1 §2.3.3); the point must lie on P-256.
 pub fn p256_point(bytes: &[u8]) -> Result<([u8; 32], [u8; 32]), SignerError> {
-    let point = match der_tlv(bytes) {
-        Some((0x04, body, [])) if body.len() == 65 => body,
-        _ => bytes,
+    let point = match OctetStringRef::from_der(bytes) {
+        Ok(inner) => inner.as_bytes(),
+        Err(_) => bytes,
     };
-    if point.len() != 65 || point[0] != 0x04 {
-        return Err(SignerError::Device(format!(
-            "EC point of {} bytes is not an uncompressed P-256 point",
-            point.len()
-        )));
+    let invalid = |what: String| SignerError::InvalidKey { reason: what };
+    let key = PublicKey::from_sec1_bytes(point)
+        .map_err(|_| invalid(format!("{} bytes are not a P-256 SEC1 point", point.len())))?;
+    let encoded = key.to_encoded_point(false);
+    match (encoded.x(), encoded.y()) {
+        (Some(x), Some(y)) => Ok(((*x).into(), (*y).into())),
+        _ => Err(invalid("P-256 point at infinity".into())),
     }
-    let x = fixed_scalar(&point[1..33])?;
-    let y = fixed_scalar(&point[33..65])?;
-    Ok((x, y))
 }
 
 #[cfg(test)]
@@ -149,7 +132,13 @@ mod tests {
     fn rejects_garbage() {
         assert!(from_pkcs11(&[]).is_err());
         assert!(from_pkcs11(&[1, 2, 3]).is_err());
-        assert!(parse_der(&[0x30, 0x05, 0x02, 0x01]).is_err());
+        assert!(from_der(&[0x30, 0x05, 0x02, 0x01]).is_err());
+        // r = 0 is out of range even though the DER is well formed.
+        assert!(from_der(&[0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x01]).is_err());
         assert!(p256_point(&[0x04; 10]).is_err());
+        // Right length, not on the curve.
+        let mut off_curve = [0x01u8; 65];
+        off_curve[0] = 0x04;
+        assert!(p256_point(&off_curve).is_err());
     }
 }

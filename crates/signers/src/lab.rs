@@ -63,19 +63,9 @@ impl LabError {
     }
 }
 
-/// The full path of `binary` on `PATH`, if installed.
+/// The full path of the executable `binary` on `PATH`, if installed (the `which` crate).
 pub fn which(binary: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(binary))
-        .find(|p| is_executable(p))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::metadata(path)
-        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        .unwrap_or(false)
+    which::which(binary).ok()
 }
 
 fn require(binary: &str, package: &'static str) -> Result<PathBuf, LabError> {

@@ -54,21 +54,23 @@ impl Pkcs11Config {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let module = match var("LEAKLAB_PKCS11_MODULE") {
             Some(m) => PathBuf::from(m),
-            None => default_module().ok_or_else(|| {
-                SignerError::Unavailable(format!(
-                    "no PKCS#11 module: set LEAKLAB_PKCS11_MODULE, or install SoftHSM2 \
-                     (apt package libsofthsm2) so that one of {} exists",
+            None => default_module().ok_or_else(|| SignerError::NotConfigured {
+                what: "PKCS#11 module",
+                hint: format!(
+                    "set LEAKLAB_PKCS11_MODULE, or install SoftHSM2 (apt package libsofthsm2) \
+                     so that one of {} exists",
                     DEFAULT_MODULES.join(", ")
-                ))
+                ),
             })?,
         };
-        let token_label = var("LEAKLAB_PKCS11_TOKEN").ok_or_else(|| {
-            SignerError::Unavailable(
-                "no PKCS#11 token named: set LEAKLAB_PKCS11_TOKEN to its label".into(),
-            )
-        })?;
-        let pin = var("LEAKLAB_PKCS11_PIN").ok_or_else(|| {
-            SignerError::Unavailable("no PKCS#11 user PIN: set LEAKLAB_PKCS11_PIN".into())
+        let token_label =
+            var("LEAKLAB_PKCS11_TOKEN").ok_or_else(|| SignerError::NotConfigured {
+                what: "PKCS#11 token",
+                hint: "set LEAKLAB_PKCS11_TOKEN to its label".into(),
+            })?;
+        let pin = var("LEAKLAB_PKCS11_PIN").ok_or_else(|| SignerError::NotConfigured {
+            what: "PKCS#11 user PIN",
+            hint: "set LEAKLAB_PKCS11_PIN".into(),
         })?;
         Ok(Self {
             module,
@@ -90,32 +92,21 @@ pub fn default_module() -> Option<PathBuf> {
 fn module(path: &Path) -> Result<Pkcs11, SignerError> {
     static MODULES: OnceLock<Mutex<HashMap<PathBuf, Pkcs11>>> = OnceLock::new();
     let table = MODULES.get_or_init(|| Mutex::new(HashMap::new()));
+    let device = || format!("PKCS#11 module {}", path.display());
+    // A panic elsewhere while holding the lock leaves the table itself intact.
     let mut table = table
         .lock()
-        .map_err(|_| SignerError::Device("PKCS#11 module table poisoned".into()))?;
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(ctx) = table.get(path) {
         return Ok(ctx.clone());
     }
     if !path.exists() {
-        return Err(SignerError::Unavailable(format!(
-            "PKCS#11 module {} does not exist",
-            path.display()
-        )));
+        return Err(SignerError::open(device(), "no such file"));
     }
-    let ctx = Pkcs11::new(path).map_err(|e| {
-        SignerError::Unavailable(format!(
-            "cannot load PKCS#11 module {}: {e}",
-            path.display()
-        ))
-    })?;
+    let ctx = Pkcs11::new(path).map_err(|e| SignerError::open(device(), e))?;
     match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
         Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
-        Err(e) => {
-            return Err(SignerError::Unavailable(format!(
-                "C_Initialize of PKCS#11 module {}: {e}",
-                path.display()
-            )))
-        }
+        Err(e) => return Err(SignerError::open(device(), format!("C_Initialize: {e}"))),
     }
     table.insert(path.to_path_buf(), ctx.clone());
     Ok(ctx)
@@ -138,7 +129,12 @@ impl Pkcs11Signer {
     /// Opens a session on the token, logs in and generates the key pair.
     pub fn open(config: &Pkcs11Config) -> Result<Self, SignerError> {
         let ctx = module(&config.module)?;
-        let dev = |what: &str, e: CkError| SignerError::Device(format!("PKCS#11 {what}: {e}"));
+        let description = format!(
+            "pkcs11 {} token `{}`",
+            config.module.display(),
+            config.token_label
+        );
+        let dev = |op: &'static str, e: CkError| SignerError::operation(&description, op, e);
         let slots = ctx
             .get_slots_with_initialized_token()
             .map_err(|e| dev("C_GetSlotList", e))?;
@@ -153,11 +149,7 @@ impl Pkcs11Signer {
             }
         }
         let slot = found.ok_or_else(|| {
-            SignerError::Unavailable(format!(
-                "no initialised token labelled `{}` in PKCS#11 module {}",
-                config.token_label,
-                config.module.display()
-            ))
+            SignerError::open(&description, "no initialised token has this label")
         })?;
         let session = ctx
             .open_rw_session(slot)
@@ -166,10 +158,10 @@ impl Pkcs11Signer {
         match session.login(UserType::User, Some(&pin)) {
             Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
             Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
-                return Err(SignerError::InvalidKey(format!(
-                    "PKCS#11 token `{}` refused the user PIN",
-                    config.token_label
-                )))
+                return Err(SignerError::open(
+                    &description,
+                    "the token refused the user PIN",
+                ))
             }
             Err(e) => return Err(dev("C_Login", e)),
         }
@@ -203,13 +195,10 @@ impl Pkcs11Signer {
                 Attribute::EcPoint(p) => Some(p),
                 _ => None,
             })
-            .ok_or_else(|| SignerError::Device("token returned no CKA_EC_POINT".into()))?;
+            .ok_or_else(|| SignerError::InvalidKey {
+                reason: "the token returned no CKA_EC_POINT".into(),
+            })?;
         let (x, y) = jws_signature::p256_point(&point)?;
-        let description = format!(
-            "pkcs11 {} token `{}`",
-            config.module.display(),
-            config.token_label
-        );
         Ok(Self {
             session,
             private_key,
@@ -229,7 +218,7 @@ impl Signer for Pkcs11Signer {
         let raw = self
             .session
             .sign(&Mechanism::Ecdsa, self.private_key, &digest)
-            .map_err(|e| SignerError::Device(format!("PKCS#11 C_Sign (CKM_ECDSA): {e}")))?;
+            .map_err(|e| SignerError::operation(&self.description, "C_Sign (CKM_ECDSA)", e))?;
         jws_signature::from_pkcs11(&raw)
     }
 

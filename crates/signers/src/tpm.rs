@@ -63,41 +63,51 @@ pub struct TpmSigner {
 impl TpmSigner {
     /// Opens the TPM named by the environment (see [`TCTI_ENV_VARS`]).
     pub fn from_env() -> Result<Self, SignerError> {
-        let (_, tcti) = tcti_from_env().ok_or_else(|| {
-            SignerError::Unavailable(format!(
-                "no TPM named: set one of {} to a TCTI such as `device:/dev/tpmrm0` or \
+        let (_, tcti) = tcti_from_env().ok_or_else(|| SignerError::NotConfigured {
+            what: "TPM",
+            hint: format!(
+                "set one of {} to a TCTI such as `device:/dev/tpmrm0` or \
                  `swtpm:host=127.0.0.1,port=2321`",
                 TCTI_ENV_VARS.join(", ")
-            ))
+            ),
         })?;
         Self::open(&tcti)
     }
 
     /// Opens the TPM at `tcti` and creates (derives) the signing key in it.
+    ///
+    /// The TSS library logs its own WARNING/ERROR lines to stderr according to `TSS2_LOG`; this
+    /// library leaves the environment alone, so a binary that wants quiet failures sets
+    /// `TSS2_LOG` itself (the `leaklab` binary does, at start-up).
     pub fn open(tcti: &str) -> Result<Self, SignerError> {
+        let device = || format!("TPM at `{tcti}`");
         let conf = TctiNameConf::from_str(tcti).map_err(|e| {
-            SignerError::Unavailable(format!(
-                "TCTI `{tcti}` is not understood ({e}); use device:PATH, swtpm:host=H,port=P, \
-                 mssim:host=H,port=P or tabrmd"
-            ))
+            SignerError::open(
+                device(),
+                format!(
+                    "TCTI not understood ({e}); use device:PATH, swtpm:host=H,port=P, \
+                     mssim:host=H,port=P or tabrmd"
+                ),
+            )
         })?;
         if let TctiNameConf::Device(_) = conf {
             let path = tcti.strip_prefix("device:").unwrap_or("/dev/tpmrm0");
             let path = if path.is_empty() { "/dev/tpmrm0" } else { path };
             if !std::path::Path::new(path).exists() {
-                return Err(SignerError::Unavailable(format!(
-                    "TPM device {path} does not exist"
-                )));
+                return Err(SignerError::open(
+                    device(),
+                    format!("{path} does not exist"),
+                ));
             }
         }
-        let mut context = Context::new(conf)
-            .map_err(|e| SignerError::Unavailable(format!("cannot open TPM at `{tcti}`: {e}")))?;
+        let mut context = Context::new(conf).map_err(|e| SignerError::open(device(), e))?;
         context.set_sessions((Some(AuthSession::Password), None, None));
-        let template = signing_key_template()?;
+        let template = signing_key_template()
+            .map_err(|e| SignerError::operation(device(), "building the key template", e))?;
         let created = context
             .create_primary(Hierarchy::Owner, template, None, None, None, None)
             .map_err(|e| {
-                SignerError::Device(format!("TPM2_CreatePrimary (ECC P-256 signing key): {e}"))
+                SignerError::operation(device(), "TPM2_CreatePrimary (ECC P-256 signing key)", e)
             })?;
         let key = created.key_handle;
         let jwk = match public_jwk(&created.out_public) {
@@ -122,33 +132,38 @@ impl TpmSigner {
 }
 
 /// The public template of the signing key (see the module documentation).
-fn signing_key_template() -> Result<Public, SignerError> {
+fn signing_key_template() -> tss_esapi::Result<Public> {
     tss_esapi::utils::create_unrestricted_signing_ecc_public(
         EccScheme::EcDsa(HashScheme::new(HashingAlgorithm::Sha256)),
         EccCurve::NistP256,
     )
-    .map_err(|e| SignerError::Device(format!("building the TPM key template: {e}")))
 }
 
+/// The JWK of the created key; the point is checked to lie on P-256.
 fn public_jwk(public: &Public) -> Result<Jwk, SignerError> {
     let Public::Ecc { unique, .. } = public else {
-        return Err(SignerError::Device(
-            "TPM returned a non-ECC public area".into(),
-        ));
+        return Err(SignerError::InvalidKey {
+            reason: "TPM returned a non-ECC public area".into(),
+        });
     };
-    let x = jws_signature::fixed_scalar(unique.x().value())?;
-    let y = jws_signature::fixed_scalar(unique.y().value())?;
+    let coordinate = |c: &[u8]| {
+        jws_signature::fixed_scalar(c).map_err(|_| SignerError::InvalidKey {
+            reason: format!("TPM public key coordinate of {} bytes", c.len()),
+        })
+    };
+    let mut sec1 = vec![0x04];
+    sec1.extend_from_slice(&coordinate(unique.x().value())?);
+    sec1.extend_from_slice(&coordinate(unique.y().value())?);
+    let (x, y) = jws_signature::p256_point(&sec1)?;
     Ok(Jwk::p256(&x, &y))
 }
 
-fn null_hashcheck_ticket() -> Result<HashcheckTicket, SignerError> {
-    let raw = TPMT_TK_HASHCHECK {
+fn null_hashcheck_ticket() -> tss_esapi::Result<HashcheckTicket> {
+    HashcheckTicket::try_from(TPMT_TK_HASHCHECK {
         tag: TPM2_ST_HASHCHECK,
         hierarchy: TPM2_RH_NULL,
         digest: Default::default(),
-    };
-    HashcheckTicket::try_from(raw)
-        .map_err(|e| SignerError::Device(format!("NULL hash-check ticket: {e}")))
+    })
 }
 
 impl Signer for TpmSigner {
@@ -157,26 +172,30 @@ impl Signer for TpmSigner {
     }
 
     fn sign(&mut self, message: &[u8]) -> Result<[u8; 64], SignerError> {
-        let key = self
-            .key
-            .ok_or_else(|| SignerError::Unavailable("TPM key was flushed".into()))?;
+        let device = || format!("TPM at `{}`", self.tcti);
+        let fail = |e| SignerError::operation(device(), "TPM2_Sign", e);
+        let key = self.key.ok_or_else(|| fail("the key was flushed".into()))?;
         let digest = Digest::try_from(Sha256::digest(message).to_vec())
-            .map_err(|e| SignerError::Device(format!("digest buffer: {e}")))?;
+            .map_err(|e| fail(format!("digest buffer: {e}")))?;
         let scheme = SignatureScheme::EcDsa {
             hash_scheme: HashScheme::new(HashingAlgorithm::Sha256),
         };
+        let ticket =
+            null_hashcheck_ticket().map_err(|e| fail(format!("NULL hash-check ticket: {e}")))?;
         let signature = self
             .context
-            .sign(key, digest, scheme, null_hashcheck_ticket()?)
-            .map_err(|e| SignerError::Device(format!("TPM2_Sign: {e}")))?;
+            .sign(key, digest, scheme, ticket)
+            .map_err(|e| fail(e.to_string()))?;
         match signature {
             Signature::EcDsa(sig) => {
                 jws_signature::from_r_s(sig.signature_r().value(), sig.signature_s().value())
             }
-            other => Err(SignerError::Device(format!(
-                "TPM2_Sign returned a {:?} signature, expected ECDSA",
-                other.algorithm()
-            ))),
+            other => Err(SignerError::MalformedSignature {
+                reason: format!(
+                    "TPM2_Sign returned a {:?} signature, expected ECDSA",
+                    other.algorithm()
+                ),
+            }),
         }
     }
 

@@ -12,6 +12,11 @@ use super::scenario::Scenario;
 use super::strategy::{self, Context, Strategy};
 use super::world::World;
 
+/// The number of worker threads a run uses (rayon's global pool).
+pub fn threads() -> usize {
+    rayon::current_num_threads()
+}
+
 /// Customers per chunk: the unit of parallel work and of progress reports.
 const CHUNK: u64 = 16_384;
 /// Chunks simulated in parallel before their results are merged (bounds memory).

@@ -1,8 +1,8 @@
 //! Shared helpers: vector loading, deterministic keys and RNG, raw JWS assembly.
 
 use leaklab_protocol::b64;
-use leaklab_protocol::signer::SoftwareSigner;
 use leaklab_protocol::signer::Signer;
+use leaklab_protocol::signer::SoftwareSigner;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde_json::Value;

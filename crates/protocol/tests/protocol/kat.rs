@@ -1,4 +1,5 @@
-//! Known-answer tests from the digest's vectors V1–V3, V5–V8, V14 (data in tests/vectors).
+//! Known-answer tests from published examples V1–V3, V5–V8, V14 (data and sources in
+//! tests/vectors; the ids are listed in `docs/protocol-notes.md#test-vectors`).
 
 use leaklab_protocol::jwk::Jwk;
 use leaklab_protocol::proof::{self, ProofKind};

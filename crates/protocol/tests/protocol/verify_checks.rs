@@ -8,11 +8,11 @@ use std::collections::BTreeSet;
 use leaklab_protocol::oauth_error::OAuthError;
 use leaklab_protocol::proof::{self, ProofKind, ProofParams};
 use leaklab_protocol::replay::{MemoryReplayStore, ReplayStore};
+use leaklab_protocol::signer::Signer;
 use leaklab_protocol::uri::NormalizedUri;
 use leaklab_protocol::verify::{
     verify, NonceCheck, ProofRejection, ProofRequest, VerifiedProof, VerifyPolicy,
 };
-use leaklab_protocol::signer::Signer;
 use serde_json::{json, Value};
 
 use crate::common::{key, raw_jws, rng};
@@ -360,6 +360,25 @@ fn accepted_variants() {
     s.refresh_token = None;
     s.claims.as_object_mut().expect("object").remove("rth");
     assert_eq!(s.run().expect("valid").rth, None);
+}
+
+/// A malformed authority in the proof's `htu` is refused, never normalised into a match
+/// (`docs/protocol-notes.md#htu-comparison`).
+#[test]
+fn malformed_htu_authority_is_refused() {
+    for htu in [
+        "https://server.example.com:8443:443/token",
+        "https://server.example.com]/token",
+        "https://[server.example.com/token",
+        "https://user@server.example.com/token",
+        "https://server.example.com:99999/token",
+    ] {
+        let mut s = Setup::new(ProofKind::Dpop);
+        s.claims["htu"] = htu.into();
+        let e = s.run().expect_err(htu);
+        assert_eq!(e.reason(), "htu_invalid", "{htu}");
+        assert_eq!(e.oauth_error(), OAuthError::InvalidDpopProof, "{htu}");
+    }
 }
 
 #[test]
