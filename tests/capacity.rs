@@ -237,7 +237,7 @@ fn planner_sizes_tpm_fleet_with_published_profile() {
     let single = planner::plan_strategy(&workload(), Binding::SingleDpop, &tpm, &s).unwrap();
     // 400,444.4/s × 68.9 ms = 27,590.6 Erlangs
     assert_eq!(single.min_devices_for_stability, 27_591);
-    assert!(single.devices.unwrap() > 1000 * d);
+    assert!(single.devices.unwrap() > 500 * d);
 }
 
 #[test]
@@ -601,6 +601,7 @@ fn cli_scenario_file_refuses_old_kebab_case_keys() {
         &[
             "old.toml",
             "capacity.calls-per-sec",
+            "did you mean `calls_per_s`",
             "allowed here: agents, edges_per_agent, calls_per_s",
         ],
     );
@@ -703,7 +704,8 @@ fn cli_readme_question_counts_refreshes_per_edge_and_keeps_headroom() {
     // A throughput-only profile defaults to ρ ≤ 0.7: 444.4 / (0.7 × 330) = 1.92 → 2 devices.
     assert_eq!(v["headroom"], 0.7);
     assert_eq!(split["devices"], 2);
-    assert_eq!(split["limited_by"], "headroom");
+    // ρ < 1 alone needs 2 as well (444.4 / 330 = 1.35).
+    assert_eq!(split["limited_by"], "stability");
     assert!(split["per_device"]["offered_utilisation"].as_f64().unwrap() <= 0.7);
     // --headroom overrides the default.
     let v = json_of(&leaklab(&[
@@ -728,6 +730,7 @@ fn cli_readme_question_counts_refreshes_per_edge_and_keeps_headroom() {
     ]));
     assert_eq!(v["headroom"], 0.5);
     assert_eq!(v["plans"][0]["devices"], 3);
+    assert_eq!(v["plans"][0]["limited_by"], "headroom");
 }
 
 #[test]

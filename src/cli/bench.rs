@@ -83,8 +83,8 @@ impl Progress for Bar {
 
 fn print_table(report: &Report) {
     println!(
-        "{:<10} {:<14} {:<15} {:>4} {:>10} {:>9} {:>9} {:>9}  {}",
-        "device", "backend", "operation", "conc", "ops/s", "p50 µs", "p99 µs", "p999 µs", "ratio"
+        "{:<10} {:<14} {:<15} {:>4} {:>10} {:>9} {:>9} {:>9}  ratio",
+        "device", "backend", "operation", "conc", "ops/s", "p50 µs", "p99 µs", "p999 µs"
     );
     let fmt = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
     for r in &report.rows {

@@ -10,13 +10,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use leaklab_report::run_output::{summary_markdown, write_run, Timings};
 use leaklab_claims::{evaluate, ClaimsReport, Verdict};
 use leaklab_sim::runner::{run, threads, total_runs, Progress, RunResults};
-use leaklab_sim::scenario::Scenario;
+use leaklab_sim::scenario::{Overrides, Scenario};
 use leaklab_sim::summary::summarize;
 
 use super::Outcome;
 
-/// The ietf124 scenario, built in so `reproduce` works from any directory.
-const IETF124: &str = include_str!("../../scenarios/ietf124.toml");
 
 #[derive(Args)]
 pub struct ValidateArgs {
@@ -116,16 +114,12 @@ fn simulate(scenario: &Scenario, per_customer: bool, quiet: bool) -> (RunResults
 }
 
 pub fn run_scenario(args: RunArgs) -> anyhow::Result<Outcome> {
-    let (mut scenario, text) = load(&args.file)?;
-    if let Some(seed) = args.seed {
-        scenario.seed = seed;
-    }
-    if let Some(r) = args.replications {
-        scenario.replications = r;
-    }
-    if let Some(n) = args.customers {
-        scenario.customers = n;
-    }
+    let (mut scenario, mut text) = load(&args.file)?;
+    let overrides = scenario.apply(Overrides {
+        seed: args.seed,
+        replications: args.replications,
+        customers: args.customers,
+    });
     let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&scenario.name));
     // Refuse before simulating: results replace a directory as a whole, never a file.
     if out.exists() && !out.is_dir() {
@@ -142,13 +136,7 @@ pub fn run_scenario(args: RunArgs) -> anyhow::Result<Outcome> {
     );
     let (results, wall) = simulate(&scenario, args.per_customer, args.quiet);
     // The run's overrides are part of what was simulated: record them with the scenario text.
-    let mut text = text;
-    if args.seed.is_some() || args.replications.is_some() || args.customers.is_some() {
-        text.push_str(&format!(
-            "\n# leaklab run overrides: seed = {}, replications = {}, customers = {}\n",
-            scenario.seed, scenario.replications, scenario.customers
-        ));
-    }
+    text.extend(overrides);
     let written = write_run(
         &results,
         &args.file.display().to_string(),
@@ -177,14 +165,9 @@ pub fn reproduce(args: ReproduceArgs) -> anyhow::Result<Outcome> {
     let Claims::Ietf124 = args.claims;
     let (mut scenario, file) = match &args.scenario {
         Some(f) => (load(f)?.0, f.display().to_string()),
-        None => (Scenario::from_toml("scenarios/ietf124.toml (built in)", IETF124)?, "built-in ietf124".into()),
+        None => (Scenario::from_toml("scenarios/ietf124.toml (built in)", leaklab_claims::IETF124_SCENARIO)?, "built-in ietf124".into()),
     };
-    if let Some(r) = args.replications {
-        scenario.replications = r;
-    }
-    if let Some(n) = args.customers {
-        scenario.customers = n;
-    }
+    scenario.apply(Overrides { seed: None, replications: args.replications, customers: args.customers });
     if !args.json {
         eprintln!("leaklab: simulating {file}: {} customers, {} replications", scenario.customers, scenario.replications);
     }

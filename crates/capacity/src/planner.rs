@@ -374,7 +374,7 @@ pub fn plan_strategy(
                 plan.sizing = Sizing::Searched;
                 plan.limited_by = Some(if found.0 > lower {
                     Limit::Slo
-                } else if d_headroom >= d_stable && settings.headroom < 1.0 {
+                } else if d_headroom > d_stable {
                     Limit::Headroom
                 } else {
                     Limit::Stability

@@ -68,10 +68,10 @@ pub fn parse_capacity_table(text: &str, file: &str) -> Result<CapacityScenario, 
     let t = root
         .table("capacity")?
         .ok_or_else(|| root.error("capacity", "no [capacity] table"))?;
-    // A kebab-case key is the old spelling (or a flag name): point at the snake_case one.
+    // A kebab-case or `_per_sec` key is the old spelling (or a flag name): name the new one.
     if let Some((old, new)) = raw.keys().find_map(|k| {
-        let snake = k.replace('-', "_");
-        (k.contains('-') && CAPACITY_KEYS.contains(&snake.as_str())).then(|| (k.clone(), snake))
+        let snake = k.replace('-', "_").replace("_per_sec", "_per_s");
+        (k != &snake && CAPACITY_KEYS.contains(&snake.as_str())).then(|| (k.clone(), snake))
     }) {
         return Err(ScenarioError {
             file: file.to_string(),
@@ -187,6 +187,10 @@ seed = 0
             .unwrap_err()
             .to_string();
         assert!(e.contains("did you mean `edges_per_agent`"), "{e}");
+        let e = parse_capacity_table("[capacity]\ncalls_per_sec = 1\n", "x.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("did you mean `calls_per_s`"), "{e}");
     }
 
     #[test]

@@ -148,6 +148,14 @@ pub fn run(flags: CapacityFlags) -> Result<CapacityOutput, CapacityError> {
 }
 
 /// Published profiles plus measured ones; notes are non-fatal problems.
+/// The published device profiles built into leaklab (`scenarios/device-profiles.toml`): the one
+/// place each device figure is stored.
+pub fn builtin_profiles() -> Result<ProfileSet, CapacityError> {
+    let mut set = ProfileSet::new();
+    set.extend(parse_published(BUILTIN_PROFILES, BUILTIN_PROFILES_NAME)?);
+    Ok(set)
+}
+
 pub fn load_profiles(sources: &ProfileSources) -> Result<(ProfileSet, Vec<String>), CapacityError> {
     let mut set = ProfileSet::new();
     let mut notes = Vec::new();

@@ -10,7 +10,8 @@ use leaklab_sim::stats::Interval;
 use leaklab_sim::summary::{find, summarize, SummaryRow};
 use leaklab_base::duration::{format_duration, DAY, HOUR};
 use leaklab_capacity::queue::{simulate as simulate_queue, QueueConfig};
-use leaklab_capacity::service;
+use leaklab_capacity::study::builtin_profiles;
+use leaklab_capacity::{CapacityError, DeviceProfile};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -29,6 +30,10 @@ pub struct Claim {
     pub verdict: Verdict,
 }
 
+/// The ietf124 scenario the claims are judged on, built in so `reproduce` works from any
+/// directory.
+pub const IETF124_SCENARIO: &str = include_str!("../../../scenarios/ietf124.toml");
+
 /// What `leaklab reproduce --json` prints: the scenario's name and every judged claim.
 #[derive(Clone, Debug, Serialize)]
 pub struct ClaimsReport<'a> {
@@ -44,6 +49,17 @@ pub struct MissingPart {
     pub claim: &'static str,
     pub what: &'static str,
     pub name: &'static str,
+}
+
+/// Why the claims could not be judged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClaimsError {
+    #[error(transparent)]
+    Missing(#[from] MissingPart),
+    /// A `[[device]]` names a profile that is not in `scenarios/device-profiles.toml`.
+    #[error("[[device]] profile: {0}")]
+    Device(#[from] CapacityError),
 }
 
 fn ci(i: &Interval, fmt: impl Fn(f64) -> String) -> String {
@@ -84,7 +100,7 @@ impl Lookup<'_> {
 }
 
 /// Judges every claim from a run of the ietf124 scenario.
-pub fn evaluate(results: &RunResults) -> Result<Vec<Claim>, MissingPart> {
+pub fn evaluate(results: &RunResults) -> Result<Vec<Claim>, ClaimsError> {
     let rows = summarize(results);
     let q = Lookup { rows: &rows, results };
     let mut claims = Vec::new();
@@ -148,10 +164,10 @@ pub fn evaluate(results: &RunResults) -> Result<Vec<Claim>, MissingPart> {
         let refresh = results.metric("single-dpop-hsm", leak, "device_refresh_signs_per_s");
         let split = results.metric("split-dpop", leak, "device_signs_per_s");
         if calls.is_empty() {
-            return Err(MissingPart { claim: id, what: "strategy", name: "single-dpop-hsm" });
+            return Err(MissingPart { claim: id, what: "strategy", name: "single-dpop-hsm" }.into());
         }
         if split.is_empty() {
-            return Err(MissingPart { claim: id, what: "strategy", name: "split-dpop" });
+            return Err(MissingPart { claim: id, what: "strategy", name: "split-dpop" }.into());
         }
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         let rate = results.scenario.grant.calls_per_s_per_edge;
@@ -159,15 +175,21 @@ pub fn evaluate(results: &RunResults) -> Result<Vec<Claim>, MissingPart> {
         let single_load = mean(&calls) + mean(&refresh);
         let single_low_load = mean(&calls) * if rate > 0.0 { low_rate / rate } else { 0.0 } + mean(&refresh);
         let split_load = mean(&split);
-        for dev in &results.scenario.devices {
-            let p99 = |load: f64| queue_p99(load, dev.ops_per_s, results.scenario.seed);
+        if results.scenario.devices.is_empty() {
+            return Err(MissingPart { claim: id, what: "[[device]]", name: "profile" }.into());
+        }
+        let profiles = builtin_profiles()?;
+        for device in &results.scenario.devices {
+            let dev = profiles.get(&device.profile)?;
+            let capacity = dev.capacity_per_s();
+            let p99 = |load: f64| queue_p99(load, dev, results.scenario.seed);
             let (single_p99, single_low_p99, split_p99) = (p99(single_load), p99(single_low_load), p99(split_load));
-            let meets = |p: Option<f64>| p.is_some_and(|p| p <= dev.slo_p99);
+            let meets = |p: Option<f64>| p.is_some_and(|p| p <= device.slo_p99);
             let ok = !meets(single_p99) && meets(single_low_p99) && meets(split_p99);
             let show = |load: f64, p: Option<f64>| {
                 format!(
                     "{load:.1} signs/s, utilisation {:.2}, p99 {}",
-                    load / dev.ops_per_s,
+                    load / capacity,
                     p.map_or("unbounded (queue unstable)".into(), |p| format!("{:.1} ms", p * 1e3))
                 )
             };
@@ -176,11 +198,11 @@ pub fn evaluate(results: &RunResults) -> Result<Vec<Claim>, MissingPart> {
                 claim: "Single DPoP is fine at a low signing rate, but an HSM/TPM that signs every access-token use becomes the bottleneck; refresh-only signing (split DPoP) does not",
                 condition: format!(
                     "one {} ({:.1} signs/s, {}) for the agent's {} customers, p99 signing latency objective {:.0} ms; {} calls/s per edge vs a low rate of 1 call/hour per edge",
-                    dev.name,
-                    dev.ops_per_s,
+                    dev.description,
+                    capacity,
                     dev.source,
                     results.scenario.customers,
-                    dev.slo_p99 * 1e3,
+                    device.slo_p99 * 1e3,
                     rate
                 ),
                 simulated: format!(
@@ -201,7 +223,7 @@ pub fn evaluate(results: &RunResults) -> Result<Vec<Claim>, MissingPart> {
         let rt_ttd = q.get(id, "split-dpop", "rt-store", "ttd_max_s")?;
         let edge_max = q.per_rep("split-dpop", "edge", "ttd_max_s");
         if results.scenario.leak("edge").is_none() {
-            return Err(MissingPart { claim: id, what: "leak", name: "edge" });
+            return Err(MissingPart { claim: id, what: "leak", name: "edge" }.into());
         }
         let worst_edge = edge_max.iter().copied().fold(0.0, f64::max);
         let at_max = results.scenario.grant.at_lifetime.upper_bound();
@@ -227,14 +249,20 @@ pub fn evaluate(results: &RunResults) -> Result<Vec<Claim>, MissingPart> {
 
 /// p99 sojourn (seconds) of one device serving `load` signatures/s with a fixed service time of
 /// 1/`ops_per_s`; `None` when the queue is unstable (utilisation ≥ 1).
-fn queue_p99(load: f64, ops_per_s: f64, seed: u64) -> Option<f64> {
+fn queue_p99(load: f64, device: &DeviceProfile, seed: u64) -> Option<f64> {
     if load <= 0.0 {
         return Some(0.0);
     }
-    if load >= ops_per_s {
+    if load >= device.capacity_per_s() {
         return None;
     }
-    let service = service::deterministic(1.0 / ops_per_s).ok()?;
-    let cfg = QueueConfig { arrival_rate: load, servers: 1, service, arrivals: 200_000, warmup: 20_000, seed };
+    let cfg = QueueConfig {
+        arrival_rate: load,
+        servers: device.servers,
+        service: device.service.clone(),
+        arrivals: 200_000,
+        warmup: 20_000,
+        seed,
+    };
     simulate_queue(&cfg).ok().map(|s| s.sojourn.p99)
 }

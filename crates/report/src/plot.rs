@@ -438,11 +438,12 @@ fn line_canvas(series: usize) -> (u32, u32) {
     (SIZE.0 + columns * LEGEND_COLUMN, SIZE.1)
 }
 
+/// Draws a chart on an SVG or a bitmap canvas.
+type SvgDraw<'f> = dyn Fn(&DrawingArea<SVGBackend, Shift>) -> Result<(), String> + 'f;
+type PngDraw<'f> = dyn Fn(&DrawingArea<BitMapBackend, Shift>) -> Result<(), String> + 'f;
+
 /// Renders an SVG to a string (no font needed).
-fn render_svg(
-    size: (u32, u32),
-    draw: &dyn Fn(&DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
-) -> Result<String, String> {
+fn render_svg(size: (u32, u32), draw: &SvgDraw<'_>) -> Result<String, String> {
     let mut out = String::new();
     {
         let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
@@ -457,8 +458,8 @@ fn write_both(
     stem: &str,
     size: (u32, u32),
     mut notes: Vec<String>,
-    draw_svg: &dyn Fn(&DrawingArea<SVGBackend, Shift>) -> Result<(), String>,
-    draw_png: &dyn Fn(&DrawingArea<BitMapBackend, Shift>) -> Result<(), String>,
+    draw_svg: &SvgDraw<'_>,
+    draw_png: &PngDraw<'_>,
 ) -> Result<PlotFiles, ReportError> {
     // Register the font (if any) before drawing so SVG and PNG agree on layout.
     let font = font_path();

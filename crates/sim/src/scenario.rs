@@ -213,14 +213,21 @@ pub struct Leak {
     pub affected_share: f64,
 }
 
-/// Signing device for the load claims.
+/// A signing device for the load claims: a device profile by name (the figures live in one
+/// place, `scenarios/device-profiles.toml`, resolved by the claims) and a latency objective.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Device {
-    pub name: String,
-    pub ops_per_s: f64,
-    pub source: String,
+    pub profile: String,
     /// Latency objective for one signature (seconds): p99 sojourn in the device queue.
     pub slo_p99: f64,
+}
+
+/// Command-line overrides of a scenario's seed and run size.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub seed: Option<u64>,
+    pub replications: Option<u32>,
+    pub customers: Option<u64>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -246,6 +253,26 @@ pub struct Scenario {
 const STRATEGY_KINDS: [&str; 5] = ["bearer", "mtls", "jwks", "single-dpop", "split-dpop"];
 
 impl Scenario {
+    /// Applies command-line overrides of seed and run size. Returns the line that records them
+    /// next to the scenario text (what was simulated is the file plus these), or `None`.
+    pub fn apply(&mut self, o: Overrides) -> Option<String> {
+        if let Some(seed) = o.seed {
+            self.seed = seed;
+        }
+        if let Some(r) = o.replications {
+            self.replications = r;
+        }
+        if let Some(n) = o.customers {
+            self.customers = n;
+        }
+        (o.seed.is_some() || o.replications.is_some() || o.customers.is_some()).then(|| {
+            format!(
+                "\n# leaklab run overrides: seed = {}, replications = {}, customers = {}\n",
+                self.seed, self.replications, self.customers
+            )
+        })
+    }
+
     /// Reads and validates a scenario file.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let file = path.display().to_string();
@@ -366,24 +393,13 @@ impl Scenario {
         let mut devices = Vec::new();
         for t in root.tables("device")? {
             let d = Device {
-                name: t.string("name")?.ok_or_else(|| t.error("name", "required"))?,
-                ops_per_s: t.number("ops_per_s", f64::NAN, 1e-6, 1e12)?,
-                source: t.string("source")?.unwrap_or_default(),
+                profile: t
+                    .string("profile")?
+                    .ok_or_else(|| t.error("profile", "required (a name from scenarios/device-profiles.toml, e.g. \"tpm-infineon-slb9672\")"))?,
                 slo_p99: t.duration("slo_p99", 0.1)?,
             };
-            if d.ops_per_s.is_nan() {
-                return Err(t.error("ops_per_s", "required (signatures per second)"));
-            }
             t.finish()?;
             devices.push(d);
-        }
-        if devices.is_empty() {
-            devices.push(Device {
-                name: "Infineon SLB9672 TPM".into(),
-                ops_per_s: 28.1,
-                source: "https://github.com/wolfSSL/wolfTPM/blob/master/docs/benchmarks.md".into(),
-                slo_p99: 0.1,
-            });
         }
 
         let mut strategies = Vec::new();
