@@ -15,17 +15,29 @@ use leaklab_sim::scenario::Scenario;
 fn ietf124(c: &mut Criterion) {
     let base = Scenario::load(Path::new("scenarios/ietf124.toml")).expect("scenarios/ietf124.toml");
     // One replication pair on one core: the engine's single-thread speed.
-    let scenario = Scenario { replications: 2, ..base };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().expect("thread pool");
+    let scenario = Scenario {
+        replications: 2,
+        ..base
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("thread pool");
     let events = pool.install(|| run(&scenario, false, &Silent)).events;
     let mut group = c.benchmark_group("engine");
-    group.sample_size(10).measurement_time(Duration::from_secs(10)).warm_up_time(Duration::from_secs(1));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10))
+        .warm_up_time(Duration::from_secs(1));
     group.throughput(Throughput::Elements(events));
     group.bench_function("ietf124/one-core", |b| {
         b.iter(|| {
             let r = pool.install(|| run(&scenario, false, &Silent));
             assert_eq!(r.events, events, "deterministic event count");
-            assert!(r.metric("split-dpop", "rt-store", "attacker_refresh_ok").iter().all(|v| *v == 0.0));
+            assert!(r
+                .metric("split-dpop", "rt-store", "attacker_refresh_ok")
+                .iter()
+                .all(|v| *v == 0.0));
             r
         })
     });
@@ -37,7 +49,10 @@ fn future_event_set(c: &mut Criterion) {
     const PENDING: usize = 1024;
     const OPS: u64 = 1_000_000;
     let mut group = c.benchmark_group("engine");
-    group.sample_size(10).measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_secs(1));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5))
+        .warm_up_time(Duration::from_secs(1));
     group.throughput(Throughput::Elements(OPS));
     group.bench_function("event-queue/hold-1024", |b| {
         b.iter(|| {

@@ -3,10 +3,10 @@
 use std::path::Path;
 use std::process::Command;
 
+use leaklab_base::duration::{DAY, HOUR, MINUTE};
 use leaklab_sim::runner::{run, RunResults, Silent};
 use leaklab_sim::scenario::Scenario;
 use leaklab_sim::stats::{ks_distance, Interval};
-use leaklab_base::duration::{DAY, HOUR, MINUTE};
 
 const BIN: &str = env!("CARGO_BIN_EXE_leaklab");
 
@@ -24,7 +24,8 @@ fn metric(r: &RunResults, strategy: &str, leak: &str, m: &str) -> Vec<f64> {
     v
 }
 
-const IMMEDIATE_DETECTION: &str = "[detection]\ndelay = \"0s\"\nnotify_delay = \"0s\"\ncredential_action_delay = \"0s\"\n";
+const IMMEDIATE_DETECTION: &str =
+    "[detection]\ndelay = \"0s\"\nnotify_delay = \"0s\"\ncredential_action_delay = \"0s\"\n";
 
 #[test]
 fn uniform_crl_phase_with_7_day_validity_gives_mean_ttd_of_3_5_days() {
@@ -39,8 +40,14 @@ fn uniform_crl_phase_with_7_day_validity_gives_mean_ttd_of_3_5_days() {
     );
     let r = run(&s, false, &Silent);
     let mean = Interval::of(&metric(&r, "jwks", "host", "ttd_mean_censored_s"));
-    assert!(mean.contains(3.5 * DAY), "mean TTD {mean:?} should contain 3.5 days");
-    assert!(mean.high - mean.low < 0.1 * DAY, "interval too wide to mean anything: {mean:?}");
+    assert!(
+        mean.contains(3.5 * DAY),
+        "mean TTD {mean:?} should contain 3.5 days"
+    );
+    assert!(
+        mean.high - mean.low < 0.1 * DAY,
+        "interval too wide to mean anything: {mean:?}"
+    );
 }
 
 #[test]
@@ -72,20 +79,40 @@ fn revocation_mixture_matches_the_analytic_containment_curve() {
         let points: Vec<(f64, f64)> = r.grid.iter().copied().zip(cell.acc.containment()).collect();
         let d = ks_distance(&points, survival);
         // Kolmogorov–Smirnov critical value at the 1% level.
-        assert!(d < 1.63 / n.sqrt(), "KS distance {d} exceeds {}", 1.63 / n.sqrt());
+        assert!(
+            d < 1.63 / n.sqrt(),
+            "KS distance {d} exceeds {}",
+            1.63 / n.sqrt()
+        );
     }
 }
 
 #[test]
 fn split_dpop_makes_a_leaked_refresh_token_store_useless() {
     let s = Scenario::load(Path::new("scenarios/ietf124.toml")).expect("ietf124");
-    let s = Scenario { customers: 2000, replications: 3, ..s };
+    let s = Scenario {
+        customers: 2000,
+        replications: 3,
+        ..s
+    };
     let r = run(&s, false, &Silent);
-    for m in ["attacker_refresh_ok", "ttd_max_s", "attacker_calls_ok", "exposure_token_hours"] {
-        assert!(metric(&r, "split-dpop", "rt-store", m).iter().all(|v| *v == 0.0), "{m}");
+    for m in [
+        "attacker_refresh_ok",
+        "ttd_max_s",
+        "attacker_calls_ok",
+        "exposure_token_hours",
+    ] {
+        assert!(
+            metric(&r, "split-dpop", "rt-store", m)
+                .iter()
+                .all(|v| *v == 0.0),
+            "{m}"
+        );
     }
     // The same leak against bearer tokens is not contained: the comparison is not vacuous.
-    assert!(metric(&r, "bearer", "rt-store", "attacker_refresh_ok").iter().all(|v| *v > 0.0));
+    assert!(metric(&r, "bearer", "rt-store", "attacker_refresh_ok")
+        .iter()
+        .all(|v| *v > 0.0));
 }
 
 #[test]
@@ -101,10 +128,15 @@ fn split_dpop_bounds_an_edge_compromise_by_the_access_token_lifetime() {
     let bound = 8.0 * HOUR;
     for leak in ["edge", "rt+edge"] {
         let max = metric(&r, "split-dpop", leak, "ttd_max_s");
-        assert!(max.iter().all(|m| *m <= bound && *m > 0.0), "{leak}: {max:?}");
+        assert!(
+            max.iter().all(|m| *m <= bound && *m > 0.0),
+            "{leak}: {max:?}"
+        );
     }
     // A single software key shared with the edges unlocks the refresh token: not bounded.
-    assert!(metric(&r, "single-dpop", "rt+edge", "ttd_max_s").iter().all(|m| *m > bound));
+    assert!(metric(&r, "single-dpop", "rt+edge", "ttd_max_s")
+        .iter()
+        .all(|m| *m > bound));
 }
 
 #[test]
@@ -117,11 +149,17 @@ fn rotation_with_reuse_detection_bounds_bearer_ttd_by_the_refresh_interval() {
         )
     };
     let r = run(&scenario(3000, 3, &body("introspection")), false, &Silent);
-    assert!(metric(&r, "bearer", "rt", "ttd_max_s").iter().all(|m| *m <= 30.0 * MINUTE));
+    assert!(metric(&r, "bearer", "rt", "ttd_max_s")
+        .iter()
+        .all(|m| *m <= 30.0 * MINUTE));
     // Without introspection the attacker's last access token outlives the revoked family.
     let r = run(&scenario(3000, 3, &body("expiry")), false, &Silent);
-    assert!(metric(&r, "bearer", "rt", "ttd_max_s").iter().all(|m| *m <= 30.0 * MINUTE + HOUR && *m > 30.0 * MINUTE));
-    assert!(metric(&r, "plain", "rt", "share_never").iter().all(|m| *m > 0.3));
+    assert!(metric(&r, "bearer", "rt", "ttd_max_s")
+        .iter()
+        .all(|m| *m <= 30.0 * MINUTE + HOUR && *m > 30.0 * MINUTE));
+    assert!(metric(&r, "plain", "rt", "share_never")
+        .iter()
+        .all(|m| *m > 0.3));
 }
 
 #[test]
@@ -130,11 +168,27 @@ fn strategies_face_the_same_customers() {
     // the refresh tokens behaves like a bearer token), common random numbers make every
     // per-customer outcome identical, not just similar.
     let s = Scenario::load(Path::new("scenarios/ietf124.toml")).expect("ietf124");
-    let s = Scenario { customers: 1500, replications: 2, ..s };
+    let s = Scenario {
+        customers: 1500,
+        replications: 2,
+        ..s
+    };
     let r = run(&s, true, &Silent);
-    let b = s.strategies.iter().position(|x| x.name == "bearer").unwrap();
-    let d = s.strategies.iter().position(|x| x.name == "single-dpop").unwrap();
-    let l = s.leaks.iter().position(|x| x.name == "rt-store+edge").unwrap();
+    let b = s
+        .strategies
+        .iter()
+        .position(|x| x.name == "bearer")
+        .unwrap();
+    let d = s
+        .strategies
+        .iter()
+        .position(|x| x.name == "single-dpop")
+        .unwrap();
+    let l = s
+        .leaks
+        .iter()
+        .position(|x| x.name == "rt-store+edge")
+        .unwrap();
     let cb = r.cell(b, l, 1).unwrap();
     let cd = r.cell(d, l, 1).unwrap();
     assert!(!cb.customers.is_empty());
@@ -144,9 +198,21 @@ fn strategies_face_the_same_customers() {
 #[test]
 fn results_do_not_depend_on_thread_count() {
     let s = Scenario::load(Path::new("scenarios/ietf124.toml")).expect("ietf124");
-    let s = Scenario { customers: 9000, replications: 2, ..s };
-    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap().install(|| run(&s, false, &Silent));
-    let two = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap().install(|| run(&s, false, &Silent));
+    let s = Scenario {
+        customers: 9000,
+        replications: 2,
+        ..s
+    };
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap()
+        .install(|| run(&s, false, &Silent));
+    let two = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap()
+        .install(|| run(&s, false, &Silent));
     for (a, b) in one.cells.iter().zip(&two.cells) {
         assert_eq!(a.acc.metrics(), b.acc.metrics());
         assert_eq!(a.acc.containment(), b.acc.containment());
@@ -154,7 +220,11 @@ fn results_do_not_depend_on_thread_count() {
 }
 
 fn leaklab(args: &[&str]) -> std::process::Output {
-    Command::new(BIN).args(args).env("LEAKLAB_FONT", "none").output().expect("run leaklab")
+    Command::new(BIN)
+        .args(args)
+        .env("LEAKLAB_FONT", "none")
+        .output()
+        .expect("run leaklab")
 }
 
 #[test]
@@ -163,13 +233,38 @@ fn same_scenario_and_seed_give_byte_identical_outputs() {
     let a = tmp.path().join("a");
     let b = tmp.path().join("b");
     for out in [&a, &b] {
-        let o = leaklab(&["run", "scenarios/ietf124.toml", "--customers", "800", "--replications", "3", "--quiet", "--out", out.to_str().unwrap()]);
+        let o = leaklab(&[
+            "run",
+            "scenarios/ietf124.toml",
+            "--customers",
+            "800",
+            "--replications",
+            "3",
+            "--quiet",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
-    let mut names: Vec<_> = std::fs::read_dir(&a).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mut names: Vec<_> = std::fs::read_dir(&a)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     names.sort();
-    for expected in ["summary.parquet", "summary.csv", "containment.parquet", "replications.csv", "summary.md", "manifest.json", "signing_load.svg", "timings.json"] {
-        assert!(names.iter().any(|n| n == expected), "missing {expected} in {names:?}");
+    for expected in [
+        "summary.parquet",
+        "summary.csv",
+        "containment.parquet",
+        "replications.csv",
+        "summary.md",
+        "manifest.json",
+        "signing_load.svg",
+        "timings.json",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "missing {expected} in {names:?}"
+        );
     }
     for name in names {
         if name == "timings.json" {
@@ -181,16 +276,35 @@ fn same_scenario_and_seed_give_byte_identical_outputs() {
     }
     // A different seed changes the results.
     let c = tmp.path().join("c");
-    let o = leaklab(&["run", "scenarios/ietf124.toml", "--customers", "800", "--replications", "3", "--quiet", "--seed", "8", "--out", c.to_str().unwrap()]);
+    let o = leaklab(&[
+        "run",
+        "scenarios/ietf124.toml",
+        "--customers",
+        "800",
+        "--replications",
+        "3",
+        "--quiet",
+        "--seed",
+        "8",
+        "--out",
+        c.to_str().unwrap(),
+    ]);
     assert!(o.status.success());
-    assert_ne!(std::fs::read(a.join("summary.csv")).unwrap(), std::fs::read(c.join("summary.csv")).unwrap());
+    assert_ne!(
+        std::fs::read(a.join("summary.csv")).unwrap(),
+        std::fs::read(c.join("summary.csv")).unwrap()
+    );
 }
 
 #[test]
 fn shipped_scenarios_validate() {
     for f in ["scenarios/ietf124.toml", "scenarios/fleet-1m.toml"] {
         let o = leaklab(&["validate", f]);
-        assert!(o.status.success(), "{f}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 }
 
@@ -199,12 +313,33 @@ fn broken_scenarios_are_refused_with_file_key_value_and_allowed_values() {
     let base = std::fs::read_to_string("scenarios/ietf124.toml").unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let cases = [
-        (base.replace("customers = 10000", "customers = 10000\ncustomer = 5"), vec!["scenario.customer", "unknown key", "customers"]),
-        (base.replace("kind = \"split-dpop\"", "kind = \"split\""), vec!["strategy[6].kind", "\"split\"", "split-dpop"]),
-        (base.replace("at_lifetime = \"1h\"", "at_lifetime = \"1 hour\""), vec!["grant.at_lifetime", "duration"]),
-        (base.replace("never = { share = 0.5 }", "never = { share = 0.6 }"), vec!["response.never", "add up to 1"]),
-        (base.replace("compromises = [\"core-disk\"]", "compromises = [\"disk\"]"), vec!["leak[0].compromises", "core-disk"]),
-        (base.replace("crl_validity = \"7d\"", "crl_validity = { dist = \"gamma\" }"), vec!["crl_validity.dist", "lognormal"]),
+        (
+            base.replace("customers = 10000", "customers = 10000\ncustomer = 5"),
+            vec!["scenario.customer", "unknown key", "customers"],
+        ),
+        (
+            base.replace("kind = \"split-dpop\"", "kind = \"split\""),
+            vec!["strategy[6].kind", "\"split\"", "split-dpop"],
+        ),
+        (
+            base.replace("at_lifetime = \"1h\"", "at_lifetime = \"1 hour\""),
+            vec!["grant.at_lifetime", "duration"],
+        ),
+        (
+            base.replace("never = { share = 0.5 }", "never = { share = 0.6 }"),
+            vec!["response.never", "add up to 1"],
+        ),
+        (
+            base.replace("compromises = [\"core-disk\"]", "compromises = [\"disk\"]"),
+            vec!["leak[0].compromises", "core-disk"],
+        ),
+        (
+            base.replace(
+                "crl_validity = \"7d\"",
+                "crl_validity = { dist = \"gamma\" }",
+            ),
+            vec!["crl_validity.dist", "lognormal"],
+        ),
         ("this is [not toml".to_string(), vec!["not valid TOML"]),
     ];
     for (i, (text, needles)) in cases.iter().enumerate() {
@@ -213,7 +348,10 @@ fn broken_scenarios_are_refused_with_file_key_value_and_allowed_values() {
         let o = leaklab(&["validate", path.to_str().unwrap()]);
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "case {i}: {err}");
-        assert!(err.contains(path.to_str().unwrap()), "case {i}: file not named: {err}");
+        assert!(
+            err.contains(path.to_str().unwrap()),
+            "case {i}: file not named: {err}"
+        );
         for n in needles {
             assert!(err.contains(n), "case {i}: `{n}` not in: {err}");
         }
@@ -231,46 +369,113 @@ fn a_failed_run_leaves_nothing_behind() {
     let blocker = tmp.path().join("blocker");
     std::fs::write(&blocker, "x").unwrap();
     let out = blocker.join("run");
-    let o = leaklab(&["run", "scenarios/ietf124.toml", "--customers", "100", "--replications", "2", "--quiet", "--out", out.to_str().unwrap()]);
+    let o = leaklab(&[
+        "run",
+        "scenarios/ietf124.toml",
+        "--customers",
+        "100",
+        "--replications",
+        "2",
+        "--quiet",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
-    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(left, vec![std::ffi::OsString::from("blocker")]);
     // A run into an existing results directory replaces it as a whole, staging gone.
     let dest = tmp.path().join("res");
     std::fs::create_dir(&dest).unwrap();
     std::fs::write(dest.join("stale.csv"), "old").unwrap();
-    let o = leaklab(&["run", "scenarios/ietf124.toml", "--customers", "100", "--replications", "2", "--quiet", "--out", dest.to_str().unwrap()]);
+    let o = leaklab(&[
+        "run",
+        "scenarios/ietf124.toml",
+        "--customers",
+        "100",
+        "--replications",
+        "2",
+        "--quiet",
+        "--out",
+        dest.to_str().unwrap(),
+    ]);
     assert!(o.status.success());
     assert!(!dest.join("stale.csv").exists());
     let staging: Vec<_> = std::fs::read_dir(tmp.path())
         .unwrap()
-        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with(".leaklab"))
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".leaklab")
+        })
         .collect();
     assert!(staging.is_empty());
 }
 
 #[test]
 fn reproduce_reports_every_claim_with_a_verdict() {
-    let o = leaklab(&["reproduce", "ietf124", "--json", "--customers", "2000", "--replications", "4"]);
+    let o = leaklab(&[
+        "reproduce",
+        "ietf124",
+        "--json",
+        "--customers",
+        "2000",
+        "--replications",
+        "4",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let claims = v["claims"].as_array().unwrap();
     let ids: Vec<&str> = claims.iter().map(|c| c["id"].as_str().unwrap()).collect();
-    for id in ["simple-revocation-tail", "mtls-days-to-never", "jwks-3.5-days", "single-dpop-device-bottleneck", "split-dpop-containment"] {
+    for id in [
+        "simple-revocation-tail",
+        "mtls-days-to-never",
+        "jwks-3.5-days",
+        "single-dpop-device-bottleneck",
+        "split-dpop-containment",
+    ] {
         assert!(ids.contains(&id), "{id} missing");
     }
     for c in claims {
-        assert!(matches!(c["verdict"].as_str(), Some("reproduced" | "not-reproduced")));
+        assert!(matches!(
+            c["verdict"].as_str(),
+            Some("reproduced" | "not-reproduced")
+        ));
         assert!(!c["simulated"].as_str().unwrap().is_empty());
     }
     // The verdicts follow the simulation: the same claims against a scenario without the
     // JWKS CRL (revocation never checked) must turn that claim around.
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("nocrl.toml");
-    let text = std::fs::read_to_string("scenarios/ietf124.toml").unwrap().replace("revocation_checking_share = 1.0", "revocation_checking_share = 0.0");
+    let text = std::fs::read_to_string("scenarios/ietf124.toml")
+        .unwrap()
+        .replace(
+            "revocation_checking_share = 1.0",
+            "revocation_checking_share = 0.0",
+        );
     std::fs::write(&path, text).unwrap();
-    let o = leaklab(&["reproduce", "ietf124", "--json", "--customers", "2000", "--replications", "4", "--scenario", path.to_str().unwrap()]);
+    let o = leaklab(&[
+        "reproduce",
+        "ietf124",
+        "--json",
+        "--customers",
+        "2000",
+        "--replications",
+        "4",
+        "--scenario",
+        path.to_str().unwrap(),
+    ]);
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let jwks = v["claims"].as_array().unwrap().iter().find(|c| c["id"] == "jwks-3.5-days").unwrap().clone();
+    let jwks = v["claims"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "jwks-3.5-days")
+        .unwrap()
+        .clone();
     assert_eq!(jwks["verdict"], "not-reproduced");
 }

@@ -7,14 +7,13 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use leaklab_report::run_output::{summary_markdown, write_run, Timings};
 use leaklab_claims::{evaluate, ClaimsReport, Verdict};
+use leaklab_report::run_output::{summary_markdown, write_run, Timings};
 use leaklab_sim::runner::{run, threads, total_runs, Progress, RunResults};
 use leaklab_sim::scenario::{Overrides, Scenario};
 use leaklab_sim::summary::summarize;
 
 use super::Outcome;
-
 
 #[derive(Args)]
 pub struct ValidateArgs {
@@ -73,7 +72,8 @@ pub struct ReproduceArgs {
 }
 
 fn load(file: &Path) -> anyhow::Result<(Scenario, String)> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("{}: cannot read", file.display()))?;
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("{}: cannot read", file.display()))?;
     let scenario = Scenario::from_toml(&file.display().to_string(), &text)?;
     Ok((scenario, text))
 }
@@ -102,10 +102,16 @@ impl Progress for Bar {
 }
 
 fn simulate(scenario: &Scenario, per_customer: bool, quiet: bool) -> (RunResults, f64) {
-    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(total_runs(scenario)) };
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(total_runs(scenario))
+    };
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {percent}% customer runs, eta {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {percent}% customer runs, eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let start = Instant::now();
     let results = run(scenario, per_customer, &Bar(bar.clone()));
@@ -120,7 +126,10 @@ pub fn run_scenario(args: RunArgs) -> anyhow::Result<Outcome> {
         replications: args.replications,
         customers: args.customers,
     });
-    let out = args.out.clone().unwrap_or_else(|| Path::new("results").join(&scenario.name));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("results").join(&scenario.name));
     // Refuse before simulating: results replace a directory as a whole, never a file.
     if out.exists() && !out.is_dir() {
         anyhow::bail!("output {}: exists and is not a directory", out.display());
@@ -143,7 +152,10 @@ pub fn run_scenario(args: RunArgs) -> anyhow::Result<Outcome> {
         &text,
         &out,
         args.per_customer,
-        &Timings { wall_seconds: wall, threads: threads() },
+        &Timings {
+            wall_seconds: wall,
+            threads: threads(),
+        },
     )
     .with_context(|| format!("writing results to {}", out.display()))?;
     println!("{}", summary_markdown(&results, &summarize(&results)));
@@ -165,25 +177,50 @@ pub fn reproduce(args: ReproduceArgs) -> anyhow::Result<Outcome> {
     let Claims::Ietf124 = args.claims;
     let (mut scenario, file) = match &args.scenario {
         Some(f) => (load(f)?.0, f.display().to_string()),
-        None => (Scenario::from_toml("scenarios/ietf124.toml (built in)", leaklab_claims::IETF124_SCENARIO)?, "built-in ietf124".into()),
+        None => (
+            Scenario::from_toml(
+                "scenarios/ietf124.toml (built in)",
+                leaklab_claims::IETF124_SCENARIO,
+            )?,
+            "built-in ietf124".into(),
+        ),
     };
-    scenario.apply(Overrides { seed: None, replications: args.replications, customers: args.customers });
+    scenario.apply(Overrides {
+        seed: None,
+        replications: args.replications,
+        customers: args.customers,
+    });
     if !args.json {
-        eprintln!("leaklab: simulating {file}: {} customers, {} replications", scenario.customers, scenario.replications);
+        eprintln!(
+            "leaklab: simulating {file}: {} customers, {} replications",
+            scenario.customers, scenario.replications
+        );
     }
     let (results, _) = simulate(&scenario, false, args.quiet || args.json);
     let claims = evaluate(&results)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&ClaimsReport { scenario: &scenario.name, claims: &claims })?);
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&ClaimsReport {
+                scenario: &scenario.name,
+                claims: &claims
+            })?
+        );
     } else {
         for c in &claims {
             let verdict = match c.verdict {
                 Verdict::Reproduced => "REPRODUCED",
                 Verdict::NotReproduced => "NOT REPRODUCED",
             };
-            println!("[{verdict}] {}\n  claim:     {}\n  condition: {}\n  simulated: {}\n", c.id, c.claim, c.condition, c.simulated);
+            println!(
+                "[{verdict}] {}\n  claim:     {}\n  condition: {}\n  simulated: {}\n",
+                c.id, c.claim, c.condition, c.simulated
+            );
         }
-        let n = claims.iter().filter(|c| c.verdict == Verdict::Reproduced).count();
+        let n = claims
+            .iter()
+            .filter(|c| c.verdict == Verdict::Reproduced)
+            .count();
         println!("{n} of {} claims reproduced.", claims.len());
     }
     Ok(Outcome::Success)

@@ -39,8 +39,13 @@ pub enum Binding {
 }
 
 impl Binding {
-    pub const ALL: [Binding; 5] =
-        [Binding::Bearer, Binding::Mtls, Binding::Jwks, Binding::SingleDpop, Binding::SplitDpop];
+    pub const ALL: [Binding; 5] = [
+        Binding::Bearer,
+        Binding::Mtls,
+        Binding::Jwks,
+        Binding::SingleDpop,
+        Binding::SplitDpop,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -72,7 +77,11 @@ impl Binding {
             // A refresh carries a DPoP-RT proof (RT key) and a DPoP proof (the edge's new AT key).
             Binding::SplitDpop => (1.0, 2.0, 0.0),
         };
-        Signs { per_call, per_refresh, per_connection }
+        Signs {
+            per_call,
+            per_refresh,
+            per_connection,
+        }
     }
 
     /// The signatures made with the core's key storage when that storage is an HSM/TPM. For
@@ -80,7 +89,11 @@ impl Binding {
     /// the DPoP-RT proof; for mTLS and JWKS the client key's signatures.
     pub fn device_signs(self) -> Signs {
         match self {
-            Binding::SplitDpop => Signs { per_call: 0.0, per_refresh: 1.0, per_connection: 0.0 },
+            Binding::SplitDpop => Signs {
+                per_call: 0.0,
+                per_refresh: 1.0,
+                per_connection: 0.0,
+            },
             other => other.signs(),
         }
     }
@@ -116,7 +129,11 @@ pub struct Signs {
 }
 
 impl Signs {
-    pub const NONE: Signs = Signs { per_call: 0.0, per_refresh: 0.0, per_connection: 0.0 };
+    pub const NONE: Signs = Signs {
+        per_call: 0.0,
+        per_refresh: 0.0,
+        per_connection: 0.0,
+    };
 
     /// Signatures per second for the given traffic.
     pub fn rate(&self, traffic: &Traffic) -> SignRates {
@@ -157,7 +174,10 @@ impl Traffic {
 
     /// The same traffic from `n` agents.
     pub fn times(&self, n: f64) -> Traffic {
-        Traffic { edges: self.edges * n, ..*self }
+        Traffic {
+            edges: self.edges * n,
+            ..*self
+        }
     }
 }
 
@@ -200,7 +220,10 @@ mod tests {
             assert!(dev.per_call <= all.per_call && dev.per_refresh <= all.per_refresh);
             assert!(dev.per_connection <= all.per_connection, "{b}");
         }
-        assert_eq!(Binding::Mtls.device_signs().rate(&TRAFFIC).connections, 4.0 / 3600.0);
+        assert_eq!(
+            Binding::Mtls.device_signs().rate(&TRAFFIC).connections,
+            4.0 / 3600.0
+        );
         assert_eq!(Binding::SplitDpop.device_signs().rate(&TRAFFIC).calls, 0.0);
     }
 

@@ -67,7 +67,12 @@ impl Rng {
     /// The stream for `(seed, replication, stream, entity)`.
     pub fn stream(seed: u64, replication: u64, stream: u64, entity: u64) -> Rng {
         let mut st = stream_key(seed, replication, stream, entity);
-        let s = [splitmix64(&mut st), splitmix64(&mut st), splitmix64(&mut st), splitmix64(&mut st)];
+        let s = [
+            splitmix64(&mut st),
+            splitmix64(&mut st),
+            splitmix64(&mut st),
+            splitmix64(&mut st),
+        ];
         Rng { s }
     }
 
@@ -112,7 +117,9 @@ mod tests {
 
     #[test]
     fn streams_differ_and_repeat() {
-        let a: Vec<u64> = (0..4).map(|_| Rng::stream(1, 0, stream_id("x"), 7).next_u64()).collect();
+        let a: Vec<u64> = (0..4)
+            .map(|_| Rng::stream(1, 0, stream_id("x"), 7).next_u64())
+            .collect();
         assert!(a.windows(2).all(|w| w[0] == w[1]));
         let mut b = Rng::stream(1, 0, stream_id("y"), 7);
         let mut c = Rng::stream(1, 1, stream_id("x"), 7);
@@ -137,6 +144,9 @@ mod tests {
         let xs: Vec<f64> = (0..n).map(|_| r.standard_normal()).collect();
         let mean = xs.iter().sum::<f64>() / n as f64;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
-        assert!(mean.abs() < 0.01 && (var - 1.0).abs() < 0.02, "{mean} {var}");
+        assert!(
+            mean.abs() < 0.01 && (var - 1.0).abs() < 0.02,
+            "{mean} {var}"
+        );
     }
 }

@@ -43,7 +43,13 @@ impl std::error::Error for ScenarioError {}
 /// lines (the CLI prints exactly one `leaklab: error:` line), so the position is given as line and
 /// column instead.
 pub fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ");
+    let message = e
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
     match e.span() {
         Some(span) => {
             // `get` keeps this total even for a span that is not on a char boundary.
@@ -75,7 +81,12 @@ fn show(v: &Value) -> String {
 
 impl<'a> Table<'a> {
     pub fn root(file: &'a str, table: &'a toml::Table) -> Self {
-        Self { file, path: String::new(), table, asked: RefCell::new(Vec::new()) }
+        Self {
+            file,
+            path: String::new(),
+            table,
+            asked: RefCell::new(Vec::new()),
+        }
     }
 
     fn key_path(&self, key: &str) -> String {
@@ -173,14 +184,20 @@ impl<'a> Table<'a> {
     }
 
     /// A string that must be one of `allowed`.
-    pub fn choice(&self, key: &'static str, allowed: &[&'static str], default: &'static str) -> Result<&'static str, ScenarioError> {
+    pub fn choice(
+        &self,
+        key: &'static str,
+        allowed: &[&'static str],
+        default: &'static str,
+    ) -> Result<&'static str, ScenarioError> {
         match self.string(key)? {
             None => Ok(default),
-            Some(s) => allowed
-                .iter()
-                .find(|a| **a == s)
-                .copied()
-                .ok_or_else(|| self.error(key, format!("not allowed (allowed: {})", allowed.join(", ")))),
+            Some(s) => allowed.iter().find(|a| **a == s).copied().ok_or_else(|| {
+                self.error(
+                    key,
+                    format!("not allowed (allowed: {})", allowed.join(", ")),
+                )
+            }),
         }
     }
 
@@ -193,7 +210,13 @@ impl<'a> Table<'a> {
     }
 
     /// A number in `[min, max]`.
-    pub fn number(&self, key: &'static str, default: f64, min: f64, max: f64) -> Result<f64, ScenarioError> {
+    pub fn number(
+        &self,
+        key: &'static str,
+        default: f64,
+        min: f64,
+        max: f64,
+    ) -> Result<f64, ScenarioError> {
         let v = match self.get(key) {
             None => return Ok(default),
             Some(Value::Integer(i)) => *i as f64,
@@ -207,7 +230,13 @@ impl<'a> Table<'a> {
     }
 
     /// A whole number in `[min, max]`.
-    pub fn integer(&self, key: &'static str, default: u64, min: u64, max: u64) -> Result<u64, ScenarioError> {
+    pub fn integer(
+        &self,
+        key: &'static str,
+        default: u64,
+        min: u64,
+        max: u64,
+    ) -> Result<u64, ScenarioError> {
         match self.get(key) {
             None => Ok(default),
             Some(Value::Integer(i)) if *i >= min as i64 && (*i as u64) <= max => Ok(*i as u64),
@@ -224,7 +253,11 @@ impl<'a> Table<'a> {
     }
 
     /// A duration or `"none"` (unbounded → `None`).
-    pub fn duration_or_none(&self, key: &'static str, default: Option<f64>) -> Result<Option<f64>, ScenarioError> {
+    pub fn duration_or_none(
+        &self,
+        key: &'static str,
+        default: Option<f64>,
+    ) -> Result<Option<f64>, ScenarioError> {
         match self.get(key) {
             None => Ok(default),
             Some(Value::String(s)) if s == "none" => Ok(None),
@@ -233,17 +266,25 @@ impl<'a> Table<'a> {
     }
 
     fn duration_value(&self, key: &str, v: &Value) -> Result<f64, ScenarioError> {
-        const HINT: &str = "expected a duration such as \"90s\", \"15m\", \"1h\", \"7d\", \"2w\" or seconds";
+        const HINT: &str =
+            "expected a duration such as \"90s\", \"15m\", \"1h\", \"7d\", \"2w\" or seconds";
         match v {
             Value::Integer(i) if *i >= 0 => Ok(*i as f64),
             Value::Float(f) if *f >= 0.0 && f.is_finite() => Ok(*f),
-            Value::String(s) => parse_duration(s, Policy::BareSecondsAllowed).map_err(|_| self.error(key, HINT)),
+            Value::String(s) => {
+                parse_duration(s, Policy::BareSecondsAllowed).map_err(|_| self.error(key, HINT))
+            }
             _ => Err(self.error(key, HINT)),
         }
     }
 
     /// A distribution, or the keyword `keyword` (e.g. `"none"`, `"at-expiry"`) meaning `None`.
-    pub fn dist_or(&self, key: &'static str, keyword: &str, default: Option<Dist>) -> Result<Option<Dist>, ScenarioError> {
+    pub fn dist_or(
+        &self,
+        key: &'static str,
+        keyword: &str,
+        default: Option<Dist>,
+    ) -> Result<Option<Dist>, ScenarioError> {
         match self.table.get(key) {
             Some(Value::String(s)) if s == keyword => {
                 self.get(key);
@@ -258,7 +299,11 @@ impl<'a> Table<'a> {
     }
 
     /// A list of strings, each one of `allowed`.
-    pub fn choices(&self, key: &'static str, allowed: &[&'static str]) -> Result<Option<Vec<&'static str>>, ScenarioError> {
+    pub fn choices(
+        &self,
+        key: &'static str,
+        allowed: &[&'static str],
+    ) -> Result<Option<Vec<&'static str>>, ScenarioError> {
         let hint = || format!("expected a list of: {}", allowed.join(", "));
         match self.get(key) {
             None => Ok(None),
@@ -266,11 +311,12 @@ impl<'a> Table<'a> {
                 .iter()
                 .map(|item| {
                     let s = item.as_str().ok_or_else(|| self.error(key, hint()))?;
-                    allowed
-                        .iter()
-                        .find(|a| **a == s)
-                        .copied()
-                        .ok_or_else(|| self.error(key, format!("\"{s}\" is not allowed (allowed: {})", allowed.join(", "))))
+                    allowed.iter().find(|a| **a == s).copied().ok_or_else(|| {
+                        self.error(
+                            key,
+                            format!("\"{s}\" is not allowed (allowed: {})", allowed.join(", ")),
+                        )
+                    })
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some),
@@ -286,12 +332,27 @@ impl<'a> Table<'a> {
     /// A distribution: a duration (fixed) or an inline table with `dist` =
     /// fixed | uniform | exponential | lognormal | weibull | empirical.
     pub fn dist(&self, key: &'static str, default: Dist) -> Result<Dist, ScenarioError> {
-        let Some(v) = self.get(key) else { return Ok(default) };
+        let Some(v) = self.get(key) else {
+            return Ok(default);
+        };
         if !matches!(v, Value::Table(_)) {
             return self.duration_value(key, v).map(Dist::Fixed);
         }
-        let Some(t) = self.table(key)? else { return Ok(default) };
-        let kind = t.choice("dist", &["fixed", "uniform", "exponential", "lognormal", "weibull", "empirical"], "")?;
+        let Some(t) = self.table(key)? else {
+            return Ok(default);
+        };
+        let kind = t.choice(
+            "dist",
+            &[
+                "fixed",
+                "uniform",
+                "exponential",
+                "lognormal",
+                "weibull",
+                "empirical",
+            ],
+            "",
+        )?;
         let positive = |t: &Table<'_>, k: &'static str| -> Result<f64, ScenarioError> {
             let x = t.duration(k, f64::NAN)?;
             if x.is_nan() {
@@ -300,7 +361,10 @@ impl<'a> Table<'a> {
             Ok(x)
         };
         let dist = match kind {
-            "" => return Err(t.error("dist", "required (allowed: fixed, uniform, exponential, lognormal, weibull, empirical)")),
+            "" => return Err(t.error(
+                "dist",
+                "required (allowed: fixed, uniform, exponential, lognormal, weibull, empirical)",
+            )),
             "fixed" => Dist::Fixed(positive(&t, "value")?),
             "uniform" => {
                 let (min, max) = (t.duration("min", 0.0)?, positive(&t, "max")?);
@@ -309,15 +373,32 @@ impl<'a> Table<'a> {
                 }
                 Dist::Uniform { min, max }
             }
-            "exponential" => Dist::Exponential { mean: positive(&t, "mean")? },
-            "lognormal" => Dist::LogNormal { median: positive(&t, "median")?, sigma: t.number("sigma", 1.0, 0.0, 10.0)? },
-            "weibull" => Dist::Weibull { shape: t.number("shape", 1.0, 0.01, 100.0)?, scale: positive(&t, "scale")? },
-            _ => Dist::Empirical { points: t.cdf_points("points")? },
+            "exponential" => Dist::Exponential {
+                mean: positive(&t, "mean")?,
+            },
+            "lognormal" => Dist::LogNormal {
+                median: positive(&t, "median")?,
+                sigma: t.number("sigma", 1.0, 0.0, 10.0)?,
+            },
+            "weibull" => Dist::Weibull {
+                shape: t.number("shape", 1.0, 0.01, 100.0)?,
+                scale: positive(&t, "scale")?,
+            },
+            _ => Dist::Empirical {
+                points: t.cdf_points("points")?,
+            },
         };
-        if let Dist::Exponential { mean: m } | Dist::LogNormal { median: m, .. } | Dist::Weibull { scale: m, .. } = dist {
+        if let Dist::Exponential { mean: m }
+        | Dist::LogNormal { median: m, .. }
+        | Dist::Weibull { scale: m, .. } = dist
+        {
             if m <= 0.0 {
                 return Err(t.error(
-                    match kind { "exponential" => "mean", "lognormal" => "median", _ => "scale" },
+                    match kind {
+                        "exponential" => "mean",
+                        "lognormal" => "median",
+                        _ => "scale",
+                    },
                     "must be greater than zero",
                 ));
             }
@@ -328,11 +409,17 @@ impl<'a> Table<'a> {
 
     fn cdf_points(&self, key: &'static str) -> Result<Vec<(f64, f64)>, ScenarioError> {
         const HINT: &str = "expected [[duration, cdf], ...] with both non-decreasing and the last cdf = 1, e.g. [[\"5m\", 0.3], [\"1h\", 1.0]]";
-        let Some(Value::Array(items)) = self.get(key) else { return Err(self.error(key, HINT)) };
+        let Some(Value::Array(items)) = self.get(key) else {
+            return Err(self.error(key, HINT));
+        };
         let mut points = Vec::with_capacity(items.len());
         for item in items {
-            let Value::Array(pair) = item else { return Err(self.error(key, HINT)) };
-            let [x, f] = pair.as_slice() else { return Err(self.error(key, HINT)) };
+            let Value::Array(pair) = item else {
+                return Err(self.error(key, HINT));
+            };
+            let [x, f] = pair.as_slice() else {
+                return Err(self.error(key, HINT));
+            };
             let x = self.duration_value(key, x)?;
             let f = match f {
                 Value::Float(f) => *f,
@@ -341,7 +428,9 @@ impl<'a> Table<'a> {
             };
             points.push((x, f));
         }
-        let ordered = points.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1);
+        let ordered = points
+            .windows(2)
+            .all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1);
         let ends_at_one = points.last().is_some_and(|p| (p.1 - 1.0).abs() < 1e-9);
         if !ordered || !ends_at_one || points.iter().any(|p| !(0.0..=1.0).contains(&p.1)) {
             return Err(self.error(key, HINT));

@@ -5,13 +5,13 @@
 
 use serde::Serialize;
 
-use leaklab_sim::runner::RunResults;
-use leaklab_sim::stats::Interval;
-use leaklab_sim::summary::{find, summarize, SummaryRow};
 use leaklab_base::duration::{format_duration, DAY, HOUR};
 use leaklab_capacity::queue::{simulate as simulate_queue, QueueConfig};
 use leaklab_capacity::study::builtin_profiles;
 use leaklab_capacity::{CapacityError, DeviceProfile};
+use leaklab_sim::runner::RunResults;
+use leaklab_sim::stats::Interval;
+use leaklab_sim::summary::{find, summarize, SummaryRow};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -84,14 +84,34 @@ struct Lookup<'a> {
 }
 
 impl Lookup<'_> {
-    fn get(&self, claim: &'static str, strategy: &'static str, leak: &'static str, metric: &str) -> Result<Interval, MissingPart> {
+    fn get(
+        &self,
+        claim: &'static str,
+        strategy: &'static str,
+        leak: &'static str,
+        metric: &str,
+    ) -> Result<Interval, MissingPart> {
         if self.results.scenario.strategy(strategy).is_none() {
-            return Err(MissingPart { claim, what: "strategy", name: strategy });
+            return Err(MissingPart {
+                claim,
+                what: "strategy",
+                name: strategy,
+            });
         }
         if self.results.scenario.leak(leak).is_none() {
-            return Err(MissingPart { claim, what: "leak", name: leak });
+            return Err(MissingPart {
+                claim,
+                what: "leak",
+                name: leak,
+            });
         }
-        find(self.rows, strategy, leak, metric).map(|r| r.interval).ok_or(MissingPart { claim, what: "metric", name: "(unknown)" })
+        find(self.rows, strategy, leak, metric)
+            .map(|r| r.interval)
+            .ok_or(MissingPart {
+                claim,
+                what: "metric",
+                name: "(unknown)",
+            })
     }
 
     fn per_rep(&self, strategy: &str, leak: &str, metric: &str) -> Vec<f64> {
@@ -102,7 +122,10 @@ impl Lookup<'_> {
 /// Judges every claim from a run of the ietf124 scenario.
 pub fn evaluate(results: &RunResults) -> Result<Vec<Claim>, ClaimsError> {
     let rows = summarize(results);
-    let q = Lookup { rows: &rows, results };
+    let q = Lookup {
+        rows: &rows,
+        results,
+    };
     let mut claims = Vec::new();
 
     // 1. Simple revocation: immediate / eventual / never.
@@ -159,38 +182,63 @@ pub fn evaluate(results: &RunResults) -> Result<Vec<Claim>, ClaimsError> {
     // 4. Signing load: per-call signing makes the HSM/TPM the bottleneck, refresh-only does not.
     {
         let id = "single-dpop-device-bottleneck";
-        let leak = results.scenario.leaks.first().map(|l| l.name.as_str()).unwrap_or_default();
+        let leak = results
+            .scenario
+            .leaks
+            .first()
+            .map(|l| l.name.as_str())
+            .unwrap_or_default();
         let calls = results.metric("single-dpop-hsm", leak, "device_call_signs_per_s");
         let refresh = results.metric("single-dpop-hsm", leak, "device_refresh_signs_per_s");
         let split = results.metric("split-dpop", leak, "device_signs_per_s");
         if calls.is_empty() {
-            return Err(MissingPart { claim: id, what: "strategy", name: "single-dpop-hsm" }.into());
+            return Err(MissingPart {
+                claim: id,
+                what: "strategy",
+                name: "single-dpop-hsm",
+            }
+            .into());
         }
         if split.is_empty() {
-            return Err(MissingPart { claim: id, what: "strategy", name: "split-dpop" }.into());
+            return Err(MissingPart {
+                claim: id,
+                what: "strategy",
+                name: "split-dpop",
+            }
+            .into());
         }
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         let rate = results.scenario.grant.calls_per_s_per_edge;
         let low_rate = 1.0 / HOUR;
         let single_load = mean(&calls) + mean(&refresh);
-        let single_low_load = mean(&calls) * if rate > 0.0 { low_rate / rate } else { 0.0 } + mean(&refresh);
+        let single_low_load =
+            mean(&calls) * if rate > 0.0 { low_rate / rate } else { 0.0 } + mean(&refresh);
         let split_load = mean(&split);
         if results.scenario.devices.is_empty() {
-            return Err(MissingPart { claim: id, what: "[[device]]", name: "profile" }.into());
+            return Err(MissingPart {
+                claim: id,
+                what: "[[device]]",
+                name: "profile",
+            }
+            .into());
         }
         let profiles = builtin_profiles()?;
         for device in &results.scenario.devices {
             let dev = profiles.get(&device.profile)?;
             let capacity = dev.capacity_per_s();
             let p99 = |load: f64| queue_p99(load, dev, results.scenario.seed);
-            let (single_p99, single_low_p99, split_p99) = (p99(single_load), p99(single_low_load), p99(split_load));
+            let (single_p99, single_low_p99, split_p99) =
+                (p99(single_load), p99(single_low_load), p99(split_load));
             let meets = |p: Option<f64>| p.is_some_and(|p| p <= device.slo_p99);
             let ok = !meets(single_p99) && meets(single_low_p99) && meets(split_p99);
             let show = |load: f64, p: Option<f64>| {
                 format!(
                     "{load:.1} signs/s, utilisation {:.2}, p99 {}",
                     load / capacity,
-                    p.map_or("unbounded (queue unstable)".into(), |p| format!("{:.1} ms", p * 1e3))
+                    p.map_or("unbounded (queue unstable)".into(), |p| format!(
+                        "{:.1} ms",
+                        p * 1e3
+                    ))
                 )
             };
             claims.push(Claim {
@@ -223,7 +271,12 @@ pub fn evaluate(results: &RunResults) -> Result<Vec<Claim>, ClaimsError> {
         let rt_ttd = q.get(id, "split-dpop", "rt-store", "ttd_max_s")?;
         let edge_max = q.per_rep("split-dpop", "edge", "ttd_max_s");
         if results.scenario.leak("edge").is_none() {
-            return Err(MissingPart { claim: id, what: "leak", name: "edge" }.into());
+            return Err(MissingPart {
+                claim: id,
+                what: "leak",
+                name: "edge",
+            }
+            .into());
         }
         let worst_edge = edge_max.iter().copied().fold(0.0, f64::max);
         let at_max = results.scenario.grant.at_lifetime.upper_bound();

@@ -15,17 +15,29 @@ pub mod table;
 #[non_exhaustive]
 pub enum ReportError {
     #[error("I/O error at {path}: {source}")]
-    Io { path: std::path::PathBuf, source: std::io::Error },
+    Io {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("table `{table}`: {source}")]
-    Table { table: String, source: polars::error::PolarsError },
+    Table {
+        table: String,
+        source: polars::error::PolarsError,
+    },
     #[error("JSON for {path}: {message}")]
-    Json { path: std::path::PathBuf, message: String },
+    Json {
+        path: std::path::PathBuf,
+        message: String,
+    },
     #[error("plot `{plot}`: {message}")]
     Plot { plot: String, message: String },
 }
 
 impl ReportError {
     pub(crate) fn io(path: impl Into<std::path::PathBuf>, source: std::io::Error) -> Self {
-        ReportError::Io { path: path.into(), source }
+        ReportError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

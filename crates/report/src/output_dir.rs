@@ -19,7 +19,10 @@ impl OutputDir {
         if dest.exists() && !dest.is_dir() {
             return Err(ReportError::io(
                 dest,
-                std::io::Error::new(std::io::ErrorKind::AlreadyExists, "exists and is not a directory"),
+                std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "exists and is not a directory",
+                ),
             ));
         }
         let parent = match dest.parent() {
@@ -31,12 +34,18 @@ impl OutputDir {
             .prefix(".leaklab-staging-")
             .tempdir_in(&parent)
             .map_err(|e| ReportError::io(&parent, e))?;
-        Ok(Self { dest: dest.to_path_buf(), staging: Some(staging) })
+        Ok(Self {
+            dest: dest.to_path_buf(),
+            staging: Some(staging),
+        })
     }
 
     /// Where to write files now.
     pub fn path(&self) -> &Path {
-        self.staging.as_ref().map(|s| s.path()).unwrap_or(&self.dest)
+        self.staging
+            .as_ref()
+            .map(|s| s.path())
+            .unwrap_or(&self.dest)
     }
 
     /// The final location.
@@ -46,7 +55,9 @@ impl OutputDir {
 
     /// Publishes the staged files: an existing `dest` is replaced as a whole.
     pub fn commit(mut self) -> Result<PathBuf, ReportError> {
-        let Some(staging) = self.staging.take() else { return Ok(self.dest.clone()) };
+        let Some(staging) = self.staging.take() else {
+            return Ok(self.dest.clone());
+        };
         if self.dest.is_dir() {
             let old = self.dest.with_extension("leaklab-old");
             let _ = std::fs::remove_dir_all(&old);
@@ -62,10 +73,14 @@ impl OutputDir {
         } else if self.dest.exists() {
             return Err(ReportError::io(
                 &self.dest,
-                std::io::Error::new(std::io::ErrorKind::AlreadyExists, "exists and is not a directory"),
+                std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "exists and is not a directory",
+                ),
             ));
         } else {
-            std::fs::rename(staging.path(), &self.dest).map_err(|e| ReportError::io(&self.dest, e))?;
+            std::fs::rename(staging.path(), &self.dest)
+                .map_err(|e| ReportError::io(&self.dest, e))?;
             let _ = staging.keep();
         }
         Ok(self.dest.clone())
@@ -78,7 +93,11 @@ mod tests {
 
     fn names(dir: &Path) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(dir)
-            .map(|r| r.filter_map(Result::ok).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .map(|r| {
+                r.filter_map(Result::ok)
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         v.sort();
         v

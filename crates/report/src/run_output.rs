@@ -15,10 +15,10 @@ use super::output_dir::OutputDir;
 use super::plot::{write_bar_chart, write_line_chart, BarChart, LineChart, Series};
 use super::table::TableBuilder;
 use super::ReportError;
+use leaklab_base::duration::{format_duration, DAY};
 use leaklab_sim::runner::RunResults;
 use leaklab_sim::stats::Interval;
 use leaklab_sim::summary::{containment, find, summarize};
-use leaklab_base::duration::{format_duration, DAY};
 
 /// Wall-clock facts about a run (not part of the deterministic outputs).
 #[derive(Clone, Debug)]
@@ -72,20 +72,34 @@ pub fn write_run(
     // Summary over replications.
     let rows = summarize(results);
     TableBuilder::new()
-        .text("strategy", rows.iter().map(|r| r.strategy.clone()).collect())
+        .text(
+            "strategy",
+            rows.iter().map(|r| r.strategy.clone()).collect(),
+        )
         .text("leak", rows.iter().map(|r| r.leak.clone()).collect())
-        .text("metric", rows.iter().map(|r| r.metric.to_string()).collect())
+        .text(
+            "metric",
+            rows.iter().map(|r| r.metric.to_string()).collect(),
+        )
         .float("mean", rows.iter().map(|r| r.interval.mean).collect())
         .float("ci95_low", rows.iter().map(|r| r.interval.low).collect())
         .float("ci95_high", rows.iter().map(|r| r.interval.high).collect())
-        .int("replications", rows.iter().map(|r| r.interval.n as u64).collect())
+        .int(
+            "replications",
+            rows.iter().map(|r| r.interval.n as u64).collect(),
+        )
         .write(&dir, "summary")?;
 
     // Containment curves, per leak then strategy (used by the table and the plots).
     let curves: Vec<Vec<Vec<(f64, Interval)>>> = (0..sc.leaks.len())
-        .map(|l| (0..sc.strategies.len()).map(|s| containment(results, s, l)).collect())
+        .map(|l| {
+            (0..sc.strategies.len())
+                .map(|s| containment(results, s, l))
+                .collect()
+        })
         .collect();
-    let (mut st, mut lk, mut t, mut mean, mut low, mut high) = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (mut st, mut lk, mut t, mut mean, mut low, mut high) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     for (l, leak) in sc.leaks.iter().enumerate() {
         for (s, strategy) in sc.strategies.iter().enumerate() {
             for &(time, i) in &curves[l][s] {
@@ -108,15 +122,26 @@ pub fn write_run(
         .write(&dir, "containment")?;
 
     if per_customer {
-        let (mut st, mut lk, mut rep, mut cu, mut rc, mut ttd, mut us, mut co, mut ro) =
-            (vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+        let (mut st, mut lk, mut rep, mut cu, mut rc, mut ttd, mut us, mut co, mut ro) = (
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+        );
         for c in &results.cells {
             for row in &c.customers {
                 st.push(sc.strategies[c.strategy].name.clone());
                 lk.push(sc.leaks[c.leak].name.clone());
                 rep.push(c.replication as u64);
                 cu.push(row.customer);
-                rc.push(["immediate", "eventual", "never"][row.response_class as usize % 3].to_string());
+                rc.push(
+                    ["immediate", "eventual", "never"][row.response_class as usize % 3].to_string(),
+                );
                 ttd.push(row.ttd);
                 us.push(row.usable_seconds);
                 co.push(row.calls_ok);
@@ -144,17 +169,27 @@ pub fn write_run(
                 .zip(&curves[l])
                 .map(|(strategy, c)| Series {
                     name: strategy.name.clone(),
-                    points: c.iter().filter(|(t, _)| *t > 0.0).map(|(t, i)| (t / 3600.0, f(i.mean))).collect(),
+                    points: c
+                        .iter()
+                        .filter(|(t, _)| *t > 0.0)
+                        .map(|(t, i)| (t / 3600.0, f(i.mean)))
+                        .collect(),
                 })
                 .collect()
         };
-        let x_range = Some((results.grid.get(1).copied().unwrap_or(60.0) / 3600.0, sc.horizon / 3600.0));
+        let x_range = Some((
+            results.grid.get(1).copied().unwrap_or(60.0) / 3600.0,
+            sc.horizon / 3600.0,
+        ));
         let stem = format!("containment_{}", file_safe(&leak.name));
         let files = write_line_chart(
             &dir,
             &stem,
             &LineChart {
-                title: format!("Leak \"{}\": share of affected customers still exploitable", leak.name),
+                title: format!(
+                    "Leak \"{}\": share of affected customers still exploitable",
+                    leak.name
+                ),
                 x_label: "hours after the leak (log)".into(),
                 y_label: "share still exploitable".into(),
                 log_x: true,
@@ -187,7 +222,8 @@ pub fn write_run(
         .strategies
         .iter()
         .map(|s| {
-            let v = find(&rows, &s.name, &first_leak, "device_signs_per_s").map_or(0.0, |r| r.interval.mean);
+            let v = find(&rows, &s.name, &first_leak, "device_signs_per_s")
+                .map_or(0.0, |r| r.interval.mean);
             (s.name.clone(), v)
         })
         // Strategies that never sign on a device have no bar on a log axis: leave them out.
@@ -209,7 +245,8 @@ pub fn write_run(
     // summary.md
     let md = summary_markdown(results, &rows);
     std::fs::write(dir.join("summary.md"), md).map_err(|e| io(&dir.join("summary.md"), e))?;
-    std::fs::write(dir.join("scenario.toml"), scenario_text).map_err(|e| io(&dir.join("scenario.toml"), e))?;
+    std::fs::write(dir.join("scenario.toml"), scenario_text)
+        .map_err(|e| io(&dir.join("scenario.toml"), e))?;
     let timings_json = TimingsFile {
         wall_seconds: timings.wall_seconds,
         threads: timings.threads,
@@ -293,7 +330,15 @@ fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ReportError> {
 }
 
 fn file_safe(name: &str) -> String {
-    name.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect()
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// Formats an interval of seconds compactly.
@@ -301,11 +346,21 @@ fn duration_ci(i: &Interval) -> String {
     if !i.mean.is_finite() {
         return "never".into();
     }
-    format!("{} ({}–{})", format_duration(i.mean), format_duration(i.low.max(0.0)), format_duration(i.high))
+    format!(
+        "{} ({}–{})",
+        format_duration(i.mean),
+        format_duration(i.low.max(0.0)),
+        format_duration(i.high)
+    )
 }
 
 fn share_ci(i: &Interval) -> String {
-    format!("{:.1}% ({:.1}–{:.1})", 100.0 * i.mean, 100.0 * i.low.max(0.0), 100.0 * i.high.min(1.0))
+    format!(
+        "{:.1}% ({:.1}–{:.1})",
+        100.0 * i.mean,
+        100.0 * i.low.max(0.0),
+        100.0 * i.high.min(1.0)
+    )
 }
 
 /// The summary table (Markdown): per leak, per strategy, the headline metrics with 95% CIs.

@@ -12,10 +12,16 @@ use super::ReportError;
 /// Parquet is written uncompressed-statistics-free with a fixed compression so that the same data
 /// gives the same bytes (leaklab's determinism promise covers its output files).
 pub fn write_table(dir: &Path, name: &str, df: &mut DataFrame) -> Result<(), ReportError> {
-    let err = |source| ReportError::Table { table: name.to_string(), source };
+    let err = |source| ReportError::Table {
+        table: name.to_string(),
+        source,
+    };
     let csv_path = dir.join(format!("{name}.csv"));
     let mut csv = File::create(&csv_path).map_err(|e| ReportError::io(&csv_path, e))?;
-    CsvWriter::new(&mut csv).include_header(true).finish(df).map_err(err)?;
+    CsvWriter::new(&mut csv)
+        .include_header(true)
+        .finish(df)
+        .map_err(err)?;
     let pq_path = dir.join(format!("{name}.parquet"));
     let pq = File::create(&pq_path).map_err(|e| ReportError::io(&pq_path, e))?;
     ParquetWriter::new(pq)
@@ -78,8 +84,11 @@ impl TableBuilder {
 
     /// Writes the table as Parquet and CSV (see [`write_table`]).
     pub fn write(self, dir: &Path, name: &str) -> Result<(), ReportError> {
-        let mut df = DataFrame::new_infer_height(self.columns)
-            .map_err(|source| ReportError::Table { table: name.to_string(), source })?;
+        let mut df =
+            DataFrame::new_infer_height(self.columns).map_err(|source| ReportError::Table {
+                table: name.to_string(),
+                source,
+            })?;
         write_table(dir, name, &mut df)
     }
 }

@@ -3,9 +3,9 @@
 //! Each quantity comes from its own named stream keyed by the customer's index, so a customer is
 //! the same customer under every strategy (common random numbers) and whatever the chunking.
 
-use leaklab_base::rng::stream_id;
 use super::scenario::Scenario;
 use super::world::World;
+use leaklab_base::rng::stream_id;
 
 /// A customer's grant and behaviour, in absolute seconds after the leak.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,22 +32,33 @@ impl Customer {
     pub fn draw(scenario: &Scenario, world: &World, id: u64) -> Customer {
         let u = |stream: u64| world.customer_uniform(stream, id);
         let leak = &scenario.leaks[world.leak as usize];
-        let affected = leak.affected_share >= 1.0 || u(const { stream_id("customer/affected") }) < leak.affected_share;
+        let affected = leak.affected_share >= 1.0
+            || u(const { stream_id("customer/affected") }) < leak.affected_share;
         let g = &scenario.grant;
-        let at_lifetime = g.at_lifetime.quantile(u(const { stream_id("customer/at-lifetime") })).max(1.0);
+        let at_lifetime = g
+            .at_lifetime
+            .quantile(u(const { stream_id("customer/at-lifetime") }))
+            .max(1.0);
         let refresh_interval = match &g.refresh_interval {
-            Some(d) => d.quantile(u(const { stream_id("customer/refresh-interval") })).max(1.0),
+            Some(d) => d
+                .quantile(u(const { stream_id("customer/refresh-interval") }))
+                .max(1.0),
             None => at_lifetime,
         };
         let legit_refresh_at = refresh_interval * u(const { stream_id("customer/refresh-phase") });
         let rt_expires_at = match &g.rt_lifetime {
             // The grant's age at the leak is uniform over its lifetime (steady state).
-            Some(d) => d.quantile(u(const { stream_id("customer/rt-lifetime") })) * u(const { stream_id("customer/rt-age") }),
+            Some(d) => {
+                d.quantile(u(const { stream_id("customer/rt-lifetime") }))
+                    * u(const { stream_id("customer/rt-age") })
+            }
             None => f64::INFINITY,
         };
         // Each edge refreshed its access token at an independent uniform phase.
         let mut edges = world.customer_stream(const { stream_id("customer/edge-at-phase") }, id);
-        let edge_at_expires_at = (0..g.edges).map(|_| at_lifetime * edges.uniform_open0()).fold(0.0, f64::max);
+        let edge_at_expires_at = (0..g.edges)
+            .map(|_| at_lifetime * edges.uniform_open0())
+            .fold(0.0, f64::max);
         let r = &scenario.response;
         let class = u(const { stream_id("customer/response-class") });
         let delay = u(const { stream_id("customer/response-delay") });
@@ -68,7 +79,10 @@ impl Customer {
             legit_refresh_at,
             rt_expires_at,
             edge_at_expires_at,
-            attacker_start: scenario.attacker.start_delay.quantile(u(const { stream_id("customer/attacker-start") })),
+            attacker_start: scenario
+                .attacker
+                .start_delay
+                .quantile(u(const { stream_id("customer/attacker-start") })),
         }
     }
 }

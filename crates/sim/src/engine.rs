@@ -31,7 +31,10 @@ impl<E> PartialOrd for Entry<E> {
 impl<E> Ord for Entry<E> {
     // Reversed: BinaryHeap is a max-heap and we want the earliest (time, seq) first.
     fn cmp(&self, other: &Self) -> Ordering {
-        other.time.total_cmp(&self.time).then_with(|| other.seq.cmp(&self.seq))
+        other
+            .time
+            .total_cmp(&self.time)
+            .then_with(|| other.seq.cmp(&self.seq))
     }
 }
 
@@ -52,7 +55,12 @@ impl<E: Copy> Default for EventQueue<E> {
 
 impl<E: Copy> EventQueue<E> {
     pub fn new() -> Self {
-        Self { heap: BinaryHeap::with_capacity(16), seq: 0, now: 0.0, processed: 0 }
+        Self {
+            heap: BinaryHeap::with_capacity(16),
+            seq: 0,
+            now: 0.0,
+            processed: 0,
+        }
     }
 
     /// Empties the queue and resets the clock to 0, keeping the allocation and the count of
@@ -71,7 +79,11 @@ impl<E: Copy> EventQueue<E> {
             return;
         }
         let time = time.max(self.now);
-        self.heap.push(Entry { time, seq: self.seq, event });
+        self.heap.push(Entry {
+            time,
+            seq: self.seq,
+            event,
+        });
         self.seq += 1;
     }
 

@@ -12,7 +12,9 @@ pub const WITHIN: [(&str, f64); 3] = [("1h", HOUR), ("1d", DAY), ("7d", WEEK)];
 pub fn time_grid(horizon: f64, points: usize) -> Vec<f64> {
     let start = 60.0_f64.min(horizon / 10.0).max(1e-3);
     let ratio = (horizon / start).ln() / (points - 2).max(1) as f64;
-    std::iter::once(0.0).chain((0..points - 1).map(|i| start * (ratio * i as f64).exp())).collect()
+    std::iter::once(0.0)
+        .chain((0..points - 1).map(|i| start * (ratio * i as f64).exp()))
+        .collect()
 }
 
 /// Everything accumulated for one cell.
@@ -60,7 +62,8 @@ impl Accumulator {
             zero_ttd: 0,
             // `max >= 2` keeps `new_with_max` valid; `Histogram::new(3)` only fails for more than
             // 5 significant digits, so the fallback cannot fail.
-            ttd_hist: Histogram::new_with_max(max, 2).unwrap_or_else(|_| Histogram::new(3).expect("3 significant digits is valid")),
+            ttd_hist: Histogram::new_with_max(max, 2)
+                .unwrap_or_else(|_| Histogram::new(3).expect("3 significant digits is valid")),
             bucket: vec![0; grid_len + 1],
             usable_seconds: 0.0,
             calls_ok: 0,
@@ -161,7 +164,10 @@ impl Accumulator {
             running += self.bucket[j];
             alive[j - 1] = running;
         }
-        alive.iter().map(|a| *a as f64 / self.affected as f64).collect()
+        alive
+            .iter()
+            .map(|a| *a as f64 / self.affected as f64)
+            .collect()
     }
 
     /// The q-quantile of TTD over affected customers; infinite when it falls among "never".
@@ -191,10 +197,23 @@ impl Accumulator {
             ("ttd_p50_s", self.ttd_quantile(0.5)),
             ("ttd_p90_s", self.ttd_quantile(0.9)),
             ("ttd_p99_s", self.ttd_quantile(0.99)),
-            ("ttd_max_s", if self.never > 0 { f64::INFINITY } else { self.ttd_max }),
+            (
+                "ttd_max_s",
+                if self.never > 0 {
+                    f64::INFINITY
+                } else {
+                    self.ttd_max
+                },
+            ),
             ("share_never", self.never as f64 / a),
-            ("ttd_mean_censored_nonresponders_s", self.nonresponders_ttd_censored_sum / self.nonresponders.max(1) as f64),
-            ("share_never_nonresponders", self.nonresponders_never as f64 / self.nonresponders.max(1) as f64),
+            (
+                "ttd_mean_censored_nonresponders_s",
+                self.nonresponders_ttd_censored_sum / self.nonresponders.max(1) as f64,
+            ),
+            (
+                "share_never_nonresponders",
+                self.nonresponders_never as f64 / self.nonresponders.max(1) as f64,
+            ),
         ];
         for (i, (label, _)) in WITHIN.iter().enumerate() {
             m.push((
@@ -215,11 +234,19 @@ impl Accumulator {
             ("oracle_signatures", self.oracle_signatures as f64),
             (
                 "device_signs_per_s",
-                self.device_call_signs_per_s + self.device_refresh_signs_per_s + self.device_connection_signs_per_s,
+                self.device_call_signs_per_s
+                    + self.device_refresh_signs_per_s
+                    + self.device_connection_signs_per_s,
             ),
             ("device_call_signs_per_s", self.device_call_signs_per_s),
-            ("device_refresh_signs_per_s", self.device_refresh_signs_per_s),
-            ("device_connection_signs_per_s", self.device_connection_signs_per_s),
+            (
+                "device_refresh_signs_per_s",
+                self.device_refresh_signs_per_s,
+            ),
+            (
+                "device_connection_signs_per_s",
+                self.device_connection_signs_per_s,
+            ),
         ]);
         m
     }
@@ -230,7 +257,10 @@ mod tests {
     use super::*;
 
     fn outcome(ttd: f64) -> Outcome {
-        Outcome { ttd, ..Outcome::default() }
+        Outcome {
+            ttd,
+            ..Outcome::default()
+        }
     }
 
     #[test]

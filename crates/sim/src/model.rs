@@ -25,12 +25,12 @@
 //! activity: material the attacker has not touched yet still counts as exploitable.
 
 use super::customer::Customer;
-use leaklab_base::dist::poisson;
 use super::engine::EventQueue;
 use super::scenario::{AtRevocation, AttackerRefresh, Compromise, Scenario, StrategyConfig};
 use super::strategy::Bindings;
-use leaklab_base::rng::stream_id;
 use super::world::World;
+use leaklab_base::dist::poisson;
+use leaklab_base::rng::stream_id;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -82,7 +82,8 @@ impl State {
 
     fn holds_usable_token(&self, t: f64) -> bool {
         !self.ats_revoked
-            && ((self.stolen_expiry > t && self.stolen_binding) || (self.minted_expiry > t && self.minted_binding))
+            && ((self.stolen_expiry > t && self.stolen_binding)
+                || (self.minted_expiry > t && self.minted_binding))
     }
 
     fn exploitable(&self, t: f64) -> bool {
@@ -114,7 +115,11 @@ pub fn simulate(
         refresh_binding: bindings.refresh > 0.0,
         stolen_binding: bindings.stolen_access > 0.0,
         minted_binding: bindings.minted_access > 0.0,
-        stolen_expiry: if compromise.edge_host { customer.edge_at_expires_at } else { 0.0 },
+        stolen_expiry: if compromise.edge_host {
+            customer.edge_at_expires_at
+        } else {
+            0.0
+        },
         minted_expiry: 0.0,
         active: false,
     };
@@ -165,15 +170,41 @@ pub fn simulate(
                     AttackerRefresh::Never => false,
                 };
                 if wants {
-                    attempt_refresh(queue, &mut s, &mut out, t, customer.at_lifetime, strategy, bindings, introspection);
+                    attempt_refresh(
+                        queue,
+                        &mut s,
+                        &mut out,
+                        t,
+                        customer.at_lifetime,
+                        strategy,
+                        bindings,
+                        introspection,
+                    );
                 }
             }
-            Event::AttackerRefresh => {
-                attempt_refresh(queue, &mut s, &mut out, t, customer.at_lifetime, strategy, bindings, introspection)
-            }
+            Event::AttackerRefresh => attempt_refresh(
+                queue,
+                &mut s,
+                &mut out,
+                t,
+                customer.at_lifetime,
+                strategy,
+                bindings,
+                introspection,
+            ),
             Event::StolenAccessExpiry => {
-                if s.active && attacker.refresh == AttackerRefresh::OnExpiry && s.minted_expiry <= t {
-                    attempt_refresh(queue, &mut s, &mut out, t, customer.at_lifetime, strategy, bindings, introspection);
+                if s.active && attacker.refresh == AttackerRefresh::OnExpiry && s.minted_expiry <= t
+                {
+                    attempt_refresh(
+                        queue,
+                        &mut s,
+                        &mut out,
+                        t,
+                        customer.at_lifetime,
+                        strategy,
+                        bindings,
+                        introspection,
+                    );
                 }
             }
             Event::LegitRefresh => {
@@ -206,7 +237,10 @@ pub fn simulate(
     if rate > 0.0 && active_seconds > 0.0 {
         let mut calls = world.customer_stream(const { stream_id("attacker/calls") }, customer.id);
         out.calls_ok = poisson(&mut calls, rate * out.usable_seconds);
-        out.calls_failed = poisson(&mut calls, rate * (active_seconds - out.usable_seconds).max(0.0));
+        out.calls_failed = poisson(
+            &mut calls,
+            rate * (active_seconds - out.usable_seconds).max(0.0),
+        );
     }
     if bindings.call_signs_on_device {
         out.oracle_signatures += out.calls_ok;
@@ -245,7 +279,11 @@ fn attempt_refresh(
     // Every refresh in the run up to the next pending event succeeds: nothing can change state
     // in between. Count them at once and schedule the first one at or after that event.
     let next_pending = queue.peek_time().unwrap_or(f64::INFINITY);
-    let extra = if next_pending.is_finite() { (((next_pending - t) / at_lifetime).ceil() - 1.0).max(0.0) } else { 0.0 };
+    let extra = if next_pending.is_finite() {
+        (((next_pending - t) / at_lifetime).ceil() - 1.0).max(0.0)
+    } else {
+        0.0
+    };
     // `extra` is huge (or infinite) when the AT lifetime is tiny or zero: the cast saturates and
     // the counters saturate rather than wrap.
     let successes = (extra as u64).saturating_add(1);

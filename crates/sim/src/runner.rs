@@ -67,42 +67,70 @@ pub struct RunResults {
 
 impl RunResults {
     pub fn cell(&self, strategy: usize, leak: usize, replication: u32) -> Option<&Cell> {
-        self.cells.iter().find(|c| c.strategy == strategy && c.leak == leak && c.replication == replication)
+        self.cells
+            .iter()
+            .find(|c| c.strategy == strategy && c.leak == leak && c.replication == replication)
     }
 
     /// Cells of one strategy × leak across replications.
     pub fn replications_of(&self, strategy: usize, leak: usize) -> impl Iterator<Item = &Cell> {
-        self.cells.iter().filter(move |c| c.strategy == strategy && c.leak == leak)
+        self.cells
+            .iter()
+            .filter(move |c| c.strategy == strategy && c.leak == leak)
     }
 
     /// One metric of one strategy × leak, across replications.
     pub fn metric(&self, strategy: &str, leak: &str, metric: &str) -> Vec<f64> {
         let (Some(s), Some(l)) = (
-            self.scenario.strategies.iter().position(|x| x.name == strategy),
+            self.scenario
+                .strategies
+                .iter()
+                .position(|x| x.name == strategy),
             self.scenario.leaks.iter().position(|x| x.name == leak),
         ) else {
             return Vec::new();
         };
         self.replications_of(s, l)
-            .filter_map(|c| c.acc.metrics().into_iter().find(|(n, _)| *n == metric).map(|(_, v)| v))
+            .filter_map(|c| {
+                c.acc
+                    .metrics()
+                    .into_iter()
+                    .find(|(n, _)| *n == metric)
+                    .map(|(_, v)| v)
+            })
             .collect()
     }
 }
 
 /// Total customer × strategy runs a scenario needs (for progress bars).
 pub fn total_runs(scenario: &Scenario) -> u64 {
-    scenario.replications as u64 * scenario.leaks.len() as u64 * scenario.strategies.len() as u64 * scenario.customers
+    scenario.replications as u64
+        * scenario.leaks.len() as u64
+        * scenario.strategies.len() as u64
+        * scenario.customers
 }
 
 /// Runs the scenario. `per_customer` keeps one row per affected customer and cell.
 pub fn run(scenario: &Scenario, per_customer: bool, progress: &dyn Progress) -> RunResults {
     let grid = time_grid(scenario.horizon, scenario.grid_points);
-    let strategies: Vec<Box<dyn Strategy>> = scenario.strategies.iter().map(strategy::build).collect();
-    let tasks: Vec<(u32, usize)> =
-        (0..scenario.replications).flat_map(|r| (0..scenario.leaks.len()).map(move |l| (r, l))).collect();
+    let strategies: Vec<Box<dyn Strategy>> =
+        scenario.strategies.iter().map(strategy::build).collect();
+    let tasks: Vec<(u32, usize)> = (0..scenario.replications)
+        .flat_map(|r| (0..scenario.leaks.len()).map(move |l| (r, l)))
+        .collect();
     let results: Vec<(Vec<Cell>, u64)> = tasks
         .par_iter()
-        .map(|&(rep, leak)| run_task(scenario, &strategies, &grid, rep, leak, per_customer, progress))
+        .map(|&(rep, leak)| {
+            run_task(
+                scenario,
+                &strategies,
+                &grid,
+                rep,
+                leak,
+                per_customer,
+                progress,
+            )
+        })
         .collect();
     let mut cells = Vec::new();
     let mut events = 0;
@@ -110,7 +138,13 @@ pub fn run(scenario: &Scenario, per_customer: bool, progress: &dyn Progress) -> 
         cells.extend(c);
         events += e;
     }
-    RunResults { scenario: scenario.clone(), grid, cells, events, customer_runs: total_runs(scenario) }
+    RunResults {
+        scenario: scenario.clone(),
+        grid,
+        cells,
+        events,
+        customer_runs: total_runs(scenario),
+    }
 }
 
 struct ChunkResult {
@@ -130,16 +164,29 @@ fn run_task(
 ) -> (Vec<Cell>, u64) {
     let world = World::draw(scenario, rep as u64, leak as u64);
     let n = scenario.customers;
-    let chunks: Vec<(u64, u64)> = (0..n.div_ceil(CHUNK)).map(|i| (i * CHUNK, ((i + 1) * CHUNK).min(n))).collect();
-    let mut accs: Vec<Accumulator> =
-        strategies.iter().map(|_| Accumulator::new(scenario.horizon, grid.len())).collect();
+    let chunks: Vec<(u64, u64)> = (0..n.div_ceil(CHUNK))
+        .map(|i| (i * CHUNK, ((i + 1) * CHUNK).min(n)))
+        .collect();
+    let mut accs: Vec<Accumulator> = strategies
+        .iter()
+        .map(|_| Accumulator::new(scenario.horizon, grid.len()))
+        .collect();
     let mut rows: Vec<Vec<CustomerRow>> = vec![Vec::new(); strategies.len()];
     let mut events = 0;
     for wave in chunks.chunks(WAVE) {
         let done: Vec<ChunkResult> = wave
             .par_iter()
             .map(|&(from, to)| {
-                let r = run_chunk(scenario, strategies, grid, &world, leak, from, to, per_customer);
+                let r = run_chunk(
+                    scenario,
+                    strategies,
+                    grid,
+                    &world,
+                    leak,
+                    from,
+                    to,
+                    per_customer,
+                );
                 progress.advance((to - from) * strategies.len() as u64);
                 r
             })
@@ -158,7 +205,13 @@ fn run_task(
         .into_iter()
         .zip(rows)
         .enumerate()
-        .map(|(strategy, (acc, customers))| Cell { strategy, leak, replication: rep, acc, customers })
+        .map(|(strategy, (acc, customers))| Cell {
+            strategy,
+            leak,
+            replication: rep,
+            acc,
+            customers,
+        })
         .collect();
     (cells, events)
 }
@@ -176,10 +229,16 @@ fn run_chunk(
 ) -> ChunkResult {
     let compromise = scenario.leaks[leak].compromise;
     let mut queue: EventQueue<Event> = EventQueue::new();
-    let mut accs: Vec<Accumulator> =
-        strategies.iter().map(|_| Accumulator::new(scenario.horizon, grid.len())).collect();
+    let mut accs: Vec<Accumulator> = strategies
+        .iter()
+        .map(|_| Accumulator::new(scenario.horizon, grid.len()))
+        .collect();
     let mut rows: Vec<Vec<CustomerRow>> = vec![Vec::new(); strategies.len()];
-    let signs: Vec<_> = scenario.strategies.iter().map(|s| s.device_signs(scenario.core_key_storage)).collect();
+    let signs: Vec<_> = scenario
+        .strategies
+        .iter()
+        .map(|s| s.device_signs(scenario.core_key_storage))
+        .collect();
     for id in from..to {
         let customer = Customer::draw(scenario, world, id);
         for (i, strategy) in strategies.iter().enumerate() {
@@ -190,10 +249,28 @@ fn run_chunk(
             if !customer.affected {
                 continue;
             }
-            let ctx = Context { world, customer: &customer, compromise, storage: scenario.core_key_storage };
+            let ctx = Context {
+                world,
+                customer: &customer,
+                compromise,
+                storage: scenario.core_key_storage,
+            };
             let bindings = strategy.bindings(&ctx);
-            let outcome = simulate(&mut queue, scenario, &scenario.strategies[i], bindings, compromise, world, &customer);
-            accs[i].record(&outcome, customer.response_class == 2, scenario.horizon, grid);
+            let outcome = simulate(
+                &mut queue,
+                scenario,
+                &scenario.strategies[i],
+                bindings,
+                compromise,
+                world,
+                &customer,
+            );
+            accs[i].record(
+                &outcome,
+                customer.response_class == 2,
+                scenario.horizon,
+                grid,
+            );
             if per_customer {
                 rows[i].push(CustomerRow {
                     customer: id,
@@ -206,5 +283,9 @@ fn run_chunk(
             }
         }
     }
-    ChunkResult { accs, rows, events: queue.processed() }
+    ChunkResult {
+        accs,
+        rows,
+        events: queue.processed(),
+    }
 }

@@ -9,8 +9,8 @@ use std::path::Path;
 
 use leaklab_base::catalogue::{Binding, Signs, Traffic};
 use leaklab_base::dist::Dist;
-use leaklab_base::toml_reader::{ScenarioError, Table};
 use leaklab_base::duration::{DAY, HOUR, MINUTE};
+use leaklab_base::toml_reader::{ScenarioError, Table};
 
 /// Where the agent's core keeps its keys (RT-binding keys, client credentials).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -180,7 +180,12 @@ impl StrategyConfig {
     /// What the legitimate agent makes the core's HSM/TPM sign (the catalogue's answer), or
     /// nothing when the core keeps its keys on disk or the key is a shared software key.
     pub fn device_signs(&self, storage: KeyStorage) -> Signs {
-        let software_key = matches!(self.kind, StrategyKind::SingleDpop { key: SingleDpopKey::SharedSoftware });
+        let software_key = matches!(
+            self.kind,
+            StrategyKind::SingleDpop {
+                key: SingleDpopKey::SharedSoftware
+            }
+        );
         if storage.is_device() && !software_key {
             self.kind.binding().device_signs()
         } else {
@@ -204,7 +209,13 @@ pub struct Compromise {
     pub jwks_host: bool,
 }
 
-pub const COMPROMISE_NAMES: [&str; 5] = ["core-disk", "core-host", "edge-host", "client-credential", "jwks-host"];
+pub const COMPROMISE_NAMES: [&str; 5] = [
+    "core-disk",
+    "core-host",
+    "edge-host",
+    "client-credential",
+    "jwks-host",
+];
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Leak {
@@ -302,9 +313,17 @@ impl Scenario {
     }
 
     fn read(root: &Table<'_>) -> Result<Scenario, ScenarioError> {
-        let s = root.table("scenario")?.ok_or_else(|| root.error("scenario", "required table [scenario] is missing"))?;
-        let name = s.string("name")?.ok_or_else(|| s.error("name", "required"))?;
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        let s = root
+            .table("scenario")?
+            .ok_or_else(|| root.error("scenario", "required table [scenario] is missing"))?;
+        let name = s
+            .string("name")?
+            .ok_or_else(|| s.error("name", "required"))?;
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(s.error("name", "must be non-empty and use only letters, digits, '-' and '_' (it names the results directory)"));
         }
         let description = s.string("description")?.unwrap_or_default();
@@ -334,7 +353,11 @@ impl Scenario {
             rt_lifetime: g.dist_or("rt_lifetime", "none", None)?,
             rotation: g.boolean("rotation", false)?,
             reuse_detection: g.boolean("reuse_detection", false)?,
-            at_revocation: match g.choice("at_revocation", &["expiry", "introspection"], "expiry")? {
+            at_revocation: match g.choice(
+                "at_revocation",
+                &["expiry", "introspection"],
+                "expiry",
+            )? {
                 "introspection" => AtRevocation::Introspection,
                 _ => AtRevocation::Expiry,
             },
@@ -345,19 +368,31 @@ impl Scenario {
             return Err(g.error("connection_lifetime", "must be greater than zero"));
         }
         if grant.reuse_detection && !grant.rotation {
-            return Err(g.error("reuse_detection", "needs `rotation = true` (reuse is only detectable when refresh tokens rotate)"));
+            return Err(g.error(
+                "reuse_detection",
+                "needs `rotation = true` (reuse is only detectable when refresh tokens rotate)",
+            ));
         }
         g.finish()?;
 
         let r = root.table_or_empty("response")?;
-        let part = |key: &'static str, share: f64, delay: Dist| -> Result<(f64, Dist), ScenarioError> {
-            let t = r.table_or_empty(key)?;
-            let out = (t.share("share", share)?, t.dist("delay", delay)?);
-            t.finish()?;
-            Ok(out)
-        };
-        let (immediate_share, immediate_delay) = part("immediate", 0.1, Dist::Exponential { mean: 4.0 * HOUR })?;
-        let (eventual_share, eventual_delay) = part("eventual", 0.3, Dist::LogNormal { median: 7.0 * DAY, sigma: 1.0 })?;
+        let part =
+            |key: &'static str, share: f64, delay: Dist| -> Result<(f64, Dist), ScenarioError> {
+                let t = r.table_or_empty(key)?;
+                let out = (t.share("share", share)?, t.dist("delay", delay)?);
+                t.finish()?;
+                Ok(out)
+            };
+        let (immediate_share, immediate_delay) =
+            part("immediate", 0.1, Dist::Exponential { mean: 4.0 * HOUR })?;
+        let (eventual_share, eventual_delay) = part(
+            "eventual",
+            0.3,
+            Dist::LogNormal {
+                median: 7.0 * DAY,
+                sigma: 1.0,
+            },
+        )?;
         let never = r.table_or_empty("never")?;
         let never_share = never.share("share", 0.6)?;
         never.finish()?;
@@ -366,11 +401,23 @@ impl Scenario {
             return Err(r.error("never", format!("shares of immediate, eventual and never must add up to 1 (they add up to {total})")));
         }
         r.finish()?;
-        let response = Response { immediate_share, immediate_delay, eventual_share, eventual_delay, never_share };
+        let response = Response {
+            immediate_share,
+            immediate_delay,
+            eventual_share,
+            eventual_delay,
+            never_share,
+        };
 
         let d = root.table_or_empty("detection")?;
         let detection = Detection {
-            delay: d.dist("delay", Dist::LogNormal { median: 10.0 * DAY, sigma: 1.0 })?,
+            delay: d.dist(
+                "delay",
+                Dist::LogNormal {
+                    median: 10.0 * DAY,
+                    sigma: 1.0,
+                },
+            )?,
             notify_delay: d.dist("notify_delay", Dist::Fixed(DAY))?,
             eviction_delay: d.dist("eviction_delay", Dist::Fixed(4.0 * HOUR))?,
             credential_action_delay: d.dist("credential_action_delay", Dist::Fixed(HOUR))?,
@@ -408,17 +455,30 @@ impl Scenario {
             t.finish()?;
         }
         if strategies.is_empty() {
-            return Err(root.error("strategy", format!("at least one [[strategy]] is required (kinds: {})", STRATEGY_KINDS.join(", "))));
+            return Err(root.error(
+                "strategy",
+                format!(
+                    "at least one [[strategy]] is required (kinds: {})",
+                    STRATEGY_KINDS.join(", ")
+                ),
+            ));
         }
         check_unique(root, "strategy", strategies.iter().map(|s| s.name.as_str()))?;
 
         let mut leaks = Vec::new();
         for t in root.tables("leak")? {
-            let name = t.string("name")?.ok_or_else(|| t.error("name", "required"))?;
+            let name = t
+                .string("name")?
+                .ok_or_else(|| t.error("name", "required"))?;
             let mut compromise = Compromise::default();
             let items = t
                 .choices("compromises", &COMPROMISE_NAMES)?
-                .ok_or_else(|| t.error("compromises", format!("required: a list of {}", COMPROMISE_NAMES.join(", "))))?;
+                .ok_or_else(|| {
+                    t.error(
+                        "compromises",
+                        format!("required: a list of {}", COMPROMISE_NAMES.join(", ")),
+                    )
+                })?;
             for item in items {
                 match item {
                     "core-disk" => compromise.core_disk = true,
@@ -433,7 +493,11 @@ impl Scenario {
             }
             let affected_share = t.share("affected_share", 1.0)?;
             t.finish()?;
-            leaks.push(Leak { name, compromise, affected_share });
+            leaks.push(Leak {
+                name,
+                compromise,
+                affected_share,
+            });
         }
         if leaks.is_empty() {
             return Err(root.error("leak", "at least one [[leak]] is required"));
@@ -470,7 +534,11 @@ impl Scenario {
     }
 }
 
-fn check_unique<'a>(root: &Table<'_>, key: &'static str, names: impl Iterator<Item = &'a str>) -> Result<(), ScenarioError> {
+fn check_unique<'a>(
+    root: &Table<'_>,
+    key: &'static str,
+    names: impl Iterator<Item = &'a str>,
+) -> Result<(), ScenarioError> {
     let mut seen = std::collections::BTreeSet::new();
     for n in names {
         if !seen.insert(n) {
@@ -483,7 +551,10 @@ fn check_unique<'a>(root: &Table<'_>, key: &'static str, names: impl Iterator<It
 fn read_strategy(t: &Table<'_>, grant: &Grant) -> Result<StrategyConfig, ScenarioError> {
     let kind_name = t.choice("kind", &STRATEGY_KINDS, "")?;
     if kind_name.is_empty() {
-        return Err(t.error("kind", format!("required (allowed: {})", STRATEGY_KINDS.join(", "))));
+        return Err(t.error(
+            "kind",
+            format!("required (allowed: {})", STRATEGY_KINDS.join(", ")),
+        ));
     }
     let name = t.string("name")?.unwrap_or_else(|| kind_name.to_string());
     let kind = match kind_name {
@@ -495,18 +566,29 @@ fn read_strategy(t: &Table<'_>, grant: &Grant) -> Result<StrategyConfig, Scenari
             },
             ca_publish_delay: t.dist("ca_publish_delay", Dist::Fixed(30.0 * MINUTE))?,
             crl_reachable_share: t.share("crl_reachable_share", 0.5)?,
-            crl_pickup: t.dist("crl_pickup", Dist::Uniform { min: 0.0, max: 72.0 * HOUR })?,
+            crl_pickup: t.dist(
+                "crl_pickup",
+                Dist::Uniform {
+                    min: 0.0,
+                    max: 72.0 * HOUR,
+                },
+            )?,
             cert_lifetime: t.dist("cert_lifetime", Dist::Fixed(365.0 * DAY))?,
         }),
         "jwks" => StrategyKind::Jwks(JwksParams {
             cache_ttl: t.dist("cache_ttl", Dist::Fixed(HOUR))?,
-            ca_revocation_delay: t.dist("ca_revocation_delay", Dist::Uniform { min: 0.0, max: DAY })?,
+            ca_revocation_delay: t
+                .dist("ca_revocation_delay", Dist::Uniform { min: 0.0, max: DAY })?,
             crl_validity: t.dist("crl_validity", Dist::Fixed(7.0 * DAY))?,
             revocation_checking_share: t.share("revocation_checking_share", 1.0)?,
             tls_cert_lifetime: t.dist("tls_cert_lifetime", Dist::Fixed(200.0 * DAY))?,
         }),
         "single-dpop" => StrategyKind::SingleDpop {
-            key: match t.choice("key", &["shared-software", "core-device"], "shared-software")? {
+            key: match t.choice(
+                "key",
+                &["shared-software", "core-device"],
+                "shared-software",
+            )? {
                 "core-device" => SingleDpopKey::CoreDevice,
                 _ => SingleDpopKey::SharedSoftware,
             },
@@ -518,5 +600,10 @@ fn read_strategy(t: &Table<'_>, grant: &Grant) -> Result<StrategyConfig, Scenari
     if reuse_detection && !rotation {
         return Err(t.error("reuse_detection", "needs `rotation = true`"));
     }
-    Ok(StrategyConfig { name, kind, rotation, reuse_detection })
+    Ok(StrategyConfig {
+        name,
+        kind,
+        rotation,
+        reuse_detection,
+    })
 }

@@ -2,8 +2,8 @@
 //! platform's actions. Drawn once per (replication, leak) from named streams, so every strategy
 //! faces the same timeline (common random numbers).
 
-use leaklab_base::rng::{stream_id, uniform_at, Rng};
 use super::scenario::Scenario;
+use leaklab_base::rng::{stream_id, uniform_at, Rng};
 
 /// Absolute times (seconds after the leak) of the global events of one leak.
 #[derive(Clone, Debug, PartialEq)]
@@ -37,11 +37,12 @@ impl World {
             detection,
             notify: detection + d.notify_delay.sample(&mut rng("world/notify")),
             eviction: detection + d.eviction_delay.sample(&mut rng("world/eviction")),
-            credential_action: detection + d.credential_action_delay.sample(&mut rng("world/credential-action")),
-            kill_switch: d
-                .kill_switch_delay
-                .as_ref()
-                .map_or(f64::INFINITY, |k| detection + k.sample(&mut rng("world/kill-switch"))),
+            credential_action: detection
+                + d.credential_action_delay
+                    .sample(&mut rng("world/credential-action")),
+            kill_switch: d.kill_switch_delay.as_ref().map_or(f64::INFINITY, |k| {
+                detection + k.sample(&mut rng("world/kill-switch"))
+            }),
         }
     }
 
@@ -53,11 +54,21 @@ impl World {
     /// One uniform on [0, 1) from a per-customer stream of this world (for single draws).
     #[inline]
     pub fn customer_uniform(&self, stream: u64, customer: u64) -> f64 {
-        uniform_at(self.seed ^ self.leak.rotate_left(32), self.replication, stream, customer)
+        uniform_at(
+            self.seed ^ self.leak.rotate_left(32),
+            self.replication,
+            stream,
+            customer,
+        )
     }
 
     /// A per-customer stream of this world, by stream id ([`stream_id`] of its name) (strategy-specific draws such as cache ages).
     pub fn customer_stream(&self, stream: u64, customer: u64) -> Rng {
-        Rng::stream(self.seed ^ self.leak.rotate_left(32), self.replication, stream, customer)
+        Rng::stream(
+            self.seed ^ self.leak.rotate_left(32),
+            self.replication,
+            stream,
+            customer,
+        )
     }
 }

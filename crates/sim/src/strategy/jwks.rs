@@ -17,9 +17,9 @@
 //!   the certificate until it expires (remaining life uniform over `tls_cert_lifetime`). The
 //!   attacker's keys then stay in the customer's cache for its remaining age.
 
-use leaklab_base::rng::stream_id;
 use super::{Bindings, Context, Strategy};
 use crate::scenario::JwksParams;
+use leaklab_base::rng::stream_id;
 
 pub struct Jwks(pub JwksParams);
 
@@ -27,19 +27,43 @@ impl Strategy for Jwks {
     fn bindings(&self, ctx: &Context<'_>) -> Bindings {
         // The customer's JWKS cache: its TTL and the age of the cached copy at the moment that
         // matters (independent of the action time, hence uniform over the TTL).
-        let ttl = self.0.cache_ttl.quantile(ctx.uniform(const { stream_id("jwks/cache-ttl") }));
-        let key = if ctx.compromise.client_credential { f64::INFINITY } else { ctx.core_key() };
+        let ttl = self
+            .0
+            .cache_ttl
+            .quantile(ctx.uniform(const { stream_id("jwks/cache-ttl") }));
+        let key = if ctx.compromise.client_credential {
+            f64::INFINITY
+        } else {
+            ctx.core_key()
+        };
         let via_key = if key > 0.0 {
-            key.min(ctx.world.credential_action + ttl * ctx.uniform(const { stream_id("jwks/cache-age") }))
+            key.min(
+                ctx.world.credential_action
+                    + ttl * ctx.uniform(const { stream_id("jwks/cache-age") }),
+            )
         } else {
             0.0
         };
         let via_host = if ctx.compromise.jwks_host {
-            let revoked = ctx.world.credential_action + self.0.ca_revocation_delay.quantile(ctx.uniform(const { stream_id("jwks/ca-revocation") }));
-            let rejected = if ctx.uniform(const { stream_id("jwks/checks-revocation") }) < self.0.revocation_checking_share {
-                revoked + self.0.crl_validity.quantile(ctx.uniform(const { stream_id("jwks/crl-validity") })) * ctx.uniform(const { stream_id("jwks/crl-phase") })
+            let revoked = ctx.world.credential_action
+                + self
+                    .0
+                    .ca_revocation_delay
+                    .quantile(ctx.uniform(const { stream_id("jwks/ca-revocation") }));
+            let rejected = if ctx.uniform(const { stream_id("jwks/checks-revocation") })
+                < self.0.revocation_checking_share
+            {
+                revoked
+                    + self
+                        .0
+                        .crl_validity
+                        .quantile(ctx.uniform(const { stream_id("jwks/crl-validity") }))
+                        * ctx.uniform(const { stream_id("jwks/crl-phase") })
             } else {
-                self.0.tls_cert_lifetime.quantile(ctx.uniform(const { stream_id("jwks/tls-cert-lifetime") })) * ctx.uniform(const { stream_id("jwks/tls-cert-age") })
+                self.0
+                    .tls_cert_lifetime
+                    .quantile(ctx.uniform(const { stream_id("jwks/tls-cert-lifetime") }))
+                    * ctx.uniform(const { stream_id("jwks/tls-cert-age") })
             };
             rejected + ttl * ctx.uniform(const { stream_id("jwks/stale-cache-age") })
         } else {
@@ -49,9 +73,10 @@ impl Strategy for Jwks {
             refresh: via_key.max(via_host),
             stolen_access: f64::INFINITY,
             minted_access: f64::INFINITY,
-            refresh_signs_on_device: via_key > via_host && !ctx.compromise.client_credential && ctx.core_key_is_oracle(),
+            refresh_signs_on_device: via_key > via_host
+                && !ctx.compromise.client_credential
+                && ctx.core_key_is_oracle(),
             call_signs_on_device: false,
         }
     }
-
 }

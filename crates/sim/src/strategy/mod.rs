@@ -39,8 +39,12 @@ impl Context<'_> {
     /// HSM/TPM key on a compromised host (a signing oracle); never otherwise.
     pub fn core_key(&self) -> f64 {
         match self.storage {
-            KeyStorage::Disk if self.compromise.core_disk || self.compromise.core_host => f64::INFINITY,
-            KeyStorage::Tpm | KeyStorage::Hsm if self.compromise.core_host => self.world.oracle_end(),
+            KeyStorage::Disk if self.compromise.core_disk || self.compromise.core_host => {
+                f64::INFINITY
+            }
+            KeyStorage::Tpm | KeyStorage::Hsm if self.compromise.core_host => {
+                self.world.oracle_end()
+            }
             _ => 0.0,
         }
     }
@@ -90,7 +94,12 @@ pub fn build(config: &StrategyConfig) -> Box<dyn Strategy> {
         StrategyKind::Bearer => Box::new(bearer::Bearer),
         StrategyKind::Mtls(p) => Box::new(mtls::Mtls(p.clone())),
         StrategyKind::Jwks(p) => Box::new(jwks::Jwks(p.clone())),
-        StrategyKind::SingleDpop { key } => Box::new(single_dpop::SingleDpop { key: *key, rules: rules::single_dpop() }),
-        StrategyKind::SplitDpop => Box::new(split_dpop::SplitDpop { rules: rules::split_dpop() }),
+        StrategyKind::SingleDpop { key } => Box::new(single_dpop::SingleDpop {
+            key: *key,
+            rules: rules::single_dpop(),
+        }),
+        StrategyKind::SplitDpop => Box::new(split_dpop::SplitDpop {
+            rules: rules::split_dpop(),
+        }),
     }
 }

@@ -12,9 +12,9 @@
 //! CRL's validity); the others keep accepting the certificate until it expires (remaining life
 //! uniform over `cert_lifetime`). Sources: calibration rows 8–14 in `docs/model.md`.
 
-use leaklab_base::rng::stream_id;
 use super::{Bindings, Context, Strategy};
 use crate::scenario::{CaOperator, MtlsParams};
+use leaklab_base::rng::stream_id;
 
 pub struct Mtls(pub MtlsParams);
 
@@ -25,21 +25,43 @@ impl Mtls {
             CaOperator::Vendor => ctx.world.credential_action,
             CaOperator::Customer => ctx.customer.revokes_at,
         };
-        let published = revoked + self.0.ca_publish_delay.quantile(ctx.uniform(const { stream_id("mtls/ca-publish") }));
-        let via_crl = if ctx.uniform(const { stream_id("mtls/crl-reachable") }) < self.0.crl_reachable_share {
-            published + self.0.crl_pickup.quantile(ctx.uniform(const { stream_id("mtls/crl-pickup") }))
+        let published = revoked
+            + self
+                .0
+                .ca_publish_delay
+                .quantile(ctx.uniform(const { stream_id("mtls/ca-publish") }));
+        let via_crl = if ctx.uniform(const { stream_id("mtls/crl-reachable") })
+            < self.0.crl_reachable_share
+        {
+            published
+                + self
+                    .0
+                    .crl_pickup
+                    .quantile(ctx.uniform(const { stream_id("mtls/crl-pickup") }))
         } else {
             f64::INFINITY
         };
-        let expires = self.0.cert_lifetime.quantile(ctx.uniform(const { stream_id("mtls/cert-lifetime") })) * ctx.uniform(const { stream_id("mtls/cert-age") });
+        let expires = self
+            .0
+            .cert_lifetime
+            .quantile(ctx.uniform(const { stream_id("mtls/cert-lifetime") }))
+            * ctx.uniform(const { stream_id("mtls/cert-age") });
         via_crl.min(expires)
     }
 }
 
 impl Strategy for Mtls {
     fn bindings(&self, ctx: &Context<'_>) -> Bindings {
-        let key = if ctx.compromise.client_credential { f64::INFINITY } else { ctx.core_key() };
-        let window = if key > 0.0 { key.min(self.certificate_rejected_at(ctx)) } else { 0.0 };
+        let key = if ctx.compromise.client_credential {
+            f64::INFINITY
+        } else {
+            ctx.core_key()
+        };
+        let window = if key > 0.0 {
+            key.min(self.certificate_rejected_at(ctx))
+        } else {
+            0.0
+        };
         let oracle = !ctx.compromise.client_credential && ctx.core_key_is_oracle();
         Bindings {
             refresh: window,
@@ -51,5 +73,4 @@ impl Strategy for Mtls {
             call_signs_on_device: false,
         }
     }
-
 }

@@ -21,7 +21,10 @@ fn proof(kind: ProofKind, jkt: &str, jti: &str) -> VerifiedProof {
     VerifiedProof {
         kind,
         jkt: jkt.to_string(),
-        jwk: Jwk::Okp { crv: "Ed25519".into(), x: jkt.to_string() },
+        jwk: Jwk::Okp {
+            crv: "Ed25519".into(),
+            x: jkt.to_string(),
+        },
         alg: "ES256".into(),
         jti: jti.to_string(),
         iat: 0,
@@ -47,7 +50,9 @@ pub fn refresh(
         client_type,
         metadata,
         dpop: ProofOutcome::Verified(&dpop),
-        dpop_rt: dpop_rt.as_ref().map_or(ProofOutcome::Absent, ProofOutcome::Verified),
+        dpop_rt: dpop_rt
+            .as_ref()
+            .map_or(ProofOutcome::Absent, ProofOutcome::Verified),
         presented_rt: Some(binding),
         issue_refresh_token: false,
     };
@@ -67,10 +72,14 @@ pub struct RefreshRules {
 /// attacker proves either its own key or, if it has it, the victim's.
 pub fn single_dpop() -> RefreshRules {
     let binding = RtBinding::DpopJkt(VICTIM_KEY.into());
-    let meta = ClientMetadata { dpop_bound_access_tokens: true, dpop_bound_refresh_tokens: false };
+    let meta = ClientMetadata {
+        dpop_bound_access_tokens: true,
+        dpop_bound_refresh_tokens: false,
+    };
     let with = refresh(&binding, ClientType::Public, &meta, VICTIM_KEY, None);
     RefreshRules {
-        without_victim_key: refresh(&binding, ClientType::Public, &meta, ATTACKER_KEY, None).is_some(),
+        without_victim_key: refresh(&binding, ClientType::Public, &meta, ATTACKER_KEY, None)
+            .is_some(),
         minted_bound_to_attacker: with == Some(AtBinding::Jkt(ATTACKER_KEY.into())),
     }
 }
@@ -80,7 +89,10 @@ pub fn single_dpop() -> RefreshRules {
 /// victim's (when it can use it).
 pub fn split_dpop() -> RefreshRules {
     let binding = RtBinding::DpopRtJkt(VICTIM_KEY.into());
-    let meta = ClientMetadata { dpop_bound_access_tokens: true, dpop_bound_refresh_tokens: true };
+    let meta = ClientMetadata {
+        dpop_bound_access_tokens: true,
+        dpop_bound_refresh_tokens: true,
+    };
     let ct = ClientType::Confidential;
     let with = refresh(&binding, ct, &meta, ATTACKER_KEY, Some(VICTIM_KEY));
     RefreshRules {
@@ -96,7 +108,19 @@ mod tests {
 
     #[test]
     fn the_protocol_core_decides_what_a_stolen_refresh_token_is_worth() {
-        assert_eq!(single_dpop(), RefreshRules { without_victim_key: false, minted_bound_to_attacker: false });
-        assert_eq!(split_dpop(), RefreshRules { without_victim_key: false, minted_bound_to_attacker: true });
+        assert_eq!(
+            single_dpop(),
+            RefreshRules {
+                without_victim_key: false,
+                minted_bound_to_attacker: false
+            }
+        );
+        assert_eq!(
+            split_dpop(),
+            RefreshRules {
+                without_victim_key: false,
+                minted_bound_to_attacker: true
+            }
+        );
     }
 }

@@ -25,11 +25,23 @@ impl Strategy for SingleDpop {
         match self.key {
             SingleDpopKey::SharedSoftware => {
                 let c = ctx.compromise;
-                let key = if c.core_disk || c.core_host || c.edge_host { f64::INFINITY } else { 0.0 };
+                let key = if c.core_disk || c.core_host || c.edge_host {
+                    f64::INFINITY
+                } else {
+                    0.0
+                };
                 Bindings {
-                    refresh: if self.rules.without_victim_key { f64::INFINITY } else { key },
+                    refresh: if self.rules.without_victim_key {
+                        f64::INFINITY
+                    } else {
+                        key
+                    },
                     stolen_access: key,
-                    minted_access: if self.rules.minted_bound_to_attacker { f64::INFINITY } else { key },
+                    minted_access: if self.rules.minted_bound_to_attacker {
+                        f64::INFINITY
+                    } else {
+                        key
+                    },
                     refresh_signs_on_device: false,
                     call_signs_on_device: false,
                 }
@@ -38,14 +50,21 @@ impl Strategy for SingleDpop {
                 let key = ctx.core_key();
                 let oracle = ctx.core_key_is_oracle();
                 Bindings {
-                    refresh: if self.rules.without_victim_key { f64::INFINITY } else { key },
+                    refresh: if self.rules.without_victim_key {
+                        f64::INFINITY
+                    } else {
+                        key
+                    },
                     stolen_access: key,
-                    minted_access: if self.rules.minted_bound_to_attacker { f64::INFINITY } else { key },
+                    minted_access: if self.rules.minted_bound_to_attacker {
+                        f64::INFINITY
+                    } else {
+                        key
+                    },
                     refresh_signs_on_device: oracle,
                     call_signs_on_device: oracle,
                 }
             }
         }
     }
-
 }

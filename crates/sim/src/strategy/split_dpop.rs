@@ -22,13 +22,20 @@ pub struct SplitDpop {
 impl Strategy for SplitDpop {
     fn bindings(&self, ctx: &Context<'_>) -> Bindings {
         Bindings {
-            refresh: if self.rules.without_victim_key { f64::INFINITY } else { ctx.core_key() },
+            refresh: if self.rules.without_victim_key {
+                f64::INFINITY
+            } else {
+                ctx.core_key()
+            },
             // Stolen access tokens come with the edge keys they are bound to.
             stolen_access: f64::INFINITY,
-            minted_access: if self.rules.minted_bound_to_attacker { f64::INFINITY } else { ctx.core_key() },
+            minted_access: if self.rules.minted_bound_to_attacker {
+                f64::INFINITY
+            } else {
+                ctx.core_key()
+            },
             refresh_signs_on_device: ctx.core_key_is_oracle(),
             call_signs_on_device: false,
         }
     }
-
 }
