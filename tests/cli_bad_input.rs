@@ -604,7 +604,7 @@ fn capacity_planner_bad_input() {
     ];
     assert_error(
         &leaklab(&[&huge[..], &d[..]].concat()),
-        &["arrival rate", "finite"],
+        &["--calls-per-s", "1e308", "supported maximum"],
     );
 }
 

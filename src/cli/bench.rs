@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::anyhow;
 use clap::{Args, Subcommand};
 use leaklab_signer_bench::{Budget, Config, Progress, ProgressUnit, Report};
 
@@ -40,8 +41,15 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<super::Outcome> {
 }
 
 fn signers(args: SignersArgs) -> anyhow::Result<super::Outcome> {
-    let budget = Budget::new(args.seconds, args.count)?;
-    let config = Config::new(budget, args.concurrency, !args.no_compare)?;
+    // The library's errors say what is wrong; the flag that carried it is the CLI's to name.
+    let flag = if args.count.is_some() {
+        "--count"
+    } else {
+        "--seconds"
+    };
+    let budget = Budget::new(args.seconds, args.count).map_err(|e| anyhow!("{flag}: {e}"))?;
+    let config = Config::new(budget, args.concurrency, !args.no_compare)
+        .map_err(|e| anyhow!("--concurrency: {e}"))?;
     let report = leaklab_signer_bench::run(&config, &mut Bar(None))?;
     for skipped in &report.skipped {
         eprintln!("leaklab: {skipped}");

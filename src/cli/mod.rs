@@ -36,7 +36,8 @@ enum Command {
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Size the HSM/TPM signing fleet for a workload, or run the signing queue (direct mode).
-    Capacity(capacity::CapacityArgs),
+    // Boxed: its many flags make it far larger than the other variants.
+    Capacity(Box<capacity::CapacityArgs>),
 }
 
 /// What a command asks `main` to exit with, besides errors.
@@ -58,7 +59,7 @@ pub fn main() -> ExitCode {
         Command::Reproduce(args) => sim::reproduce(args),
         Command::Dpop(cmd) => dpop::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
-        Command::Capacity(args) => capacity::run(args),
+        Command::Capacity(args) => capacity::run(*args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use leaklab_claims::{evaluate, ClaimsReport, Verdict};
+use leaklab_claims::{evaluate, render_text, ClaimsReport};
 use leaklab_report::run_output::{summary_markdown, write_run, Timings};
 use leaklab_sim::runner::{run, threads, total_runs, Progress, RunResults};
 use leaklab_sim::scenario::{Overrides, Scenario};
@@ -80,16 +80,7 @@ fn load(file: &Path) -> anyhow::Result<(Scenario, String)> {
 
 pub fn validate(args: ValidateArgs) -> anyhow::Result<Outcome> {
     let (s, _) = load(&args.file)?;
-    println!(
-        "{}: ok — scenario \"{}\": {} customers, {} replications, {} strategies, {} leaks, horizon {}",
-        args.file.display(),
-        s.name,
-        s.customers,
-        s.replications,
-        s.strategies.len(),
-        s.leaks.len(),
-        leaklab_base::duration::format_duration(s.horizon)
-    );
+    println!("{}: ok — {}", args.file.display(), s.describe());
     Ok(Outcome::Success)
 }
 
@@ -135,12 +126,8 @@ pub fn run_scenario(args: RunArgs) -> anyhow::Result<Outcome> {
         anyhow::bail!("output {}: exists and is not a directory", out.display());
     }
     eprintln!(
-        "leaklab: running \"{}\": {} customers × {} strategies × {} leaks × {} replications on {} threads",
-        scenario.name,
-        scenario.customers,
-        scenario.strategies.len(),
-        scenario.leaks.len(),
-        scenario.replications,
+        "leaklab: running {} on {} threads",
+        scenario.describe(),
         threads()
     );
     let (results, wall) = simulate(&scenario, args.per_customer, args.quiet);
@@ -207,21 +194,7 @@ pub fn reproduce(args: ReproduceArgs) -> anyhow::Result<Outcome> {
             })?
         );
     } else {
-        for c in &claims {
-            let verdict = match c.verdict {
-                Verdict::Reproduced => "REPRODUCED",
-                Verdict::NotReproduced => "NOT REPRODUCED",
-            };
-            println!(
-                "[{verdict}] {}\n  claim:     {}\n  condition: {}\n  simulated: {}\n",
-                c.id, c.claim, c.condition, c.simulated
-            );
-        }
-        let n = claims
-            .iter()
-            .filter(|c| c.verdict == Verdict::Reproduced)
-            .count();
-        println!("{n} of {} claims reproduced.", claims.len());
+        print!("{}", render_text(&claims));
     }
     Ok(Outcome::Success)
 }

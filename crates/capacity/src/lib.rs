@@ -123,7 +123,8 @@ pub(crate) fn positive_at_most(name: &str, value: f64, max: f64) -> Result<f64, 
     if value > max {
         return Err(CapacityError::param(
             name,
-            format!("{value} is above the supported maximum {max}"),
+            // Scientific notation: a rate like 1e308 would otherwise print 309 digits.
+            format!("{value:e} is above the supported maximum {max:e}"),
         ));
     }
     Ok(value)

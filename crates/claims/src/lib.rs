@@ -30,6 +30,27 @@ pub struct Claim {
     pub verdict: Verdict,
 }
 
+/// The claims as text for a terminal: one block per claim, then the count reproduced.
+pub fn render_text(claims: &[Claim]) -> String {
+    let mut out = String::new();
+    for c in claims {
+        let verdict = match c.verdict {
+            Verdict::Reproduced => "REPRODUCED",
+            Verdict::NotReproduced => "NOT REPRODUCED",
+        };
+        out.push_str(&format!(
+            "[{verdict}] {}\n  claim:     {}\n  condition: {}\n  simulated: {}\n\n",
+            c.id, c.claim, c.condition, c.simulated
+        ));
+    }
+    let n = claims
+        .iter()
+        .filter(|c| c.verdict == Verdict::Reproduced)
+        .count();
+    out.push_str(&format!("{n} of {} claims reproduced.\n", claims.len()));
+    out
+}
+
 /// The ietf124 scenario the claims are judged on, built in so `reproduce` works from any
 /// directory.
 pub const IETF124_SCENARIO: &str = include_str!("../../../scenarios/ietf124.toml");

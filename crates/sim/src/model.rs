@@ -264,12 +264,10 @@ fn attempt_refresh(
     }
     if !s.can_refresh() {
         out.refresh_failed += 1;
-        if s.grant_alive {
-            if strategy.reuse_detection && !s.attacker_rt_current {
-                // A stale (already rotated) refresh token is presented: the family is revoked.
-                s.grant_alive = false;
-                s.ats_revoked |= introspection;
-            }
+        if s.grant_alive && strategy.reuse_detection && !s.attacker_rt_current {
+            // A stale (already rotated) refresh token is presented: the family is revoked.
+            s.grant_alive = false;
+            s.ats_revoked |= introspection;
         }
         return;
     }

@@ -264,6 +264,19 @@ pub struct Scenario {
 const STRATEGY_KINDS: [&str; 5] = ["bearer", "mtls", "jwks", "single-dpop", "split-dpop"];
 
 impl Scenario {
+    /// One line on what a run of this scenario simulates, for terminals.
+    pub fn describe(&self) -> String {
+        format!(
+            "scenario \"{}\": {} customers × {} strategies × {} leaks × {} replications, horizon {}",
+            self.name,
+            self.customers,
+            self.strategies.len(),
+            self.leaks.len(),
+            self.replications,
+            leaklab_base::duration::format_duration(self.horizon)
+        )
+    }
+
     /// Applies command-line overrides of seed and run size. Returns the line that records them
     /// next to the scenario text (what was simulated is the file plus these), or `None`.
     pub fn apply(&mut self, o: Overrides) -> Option<String> {

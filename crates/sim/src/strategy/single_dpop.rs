@@ -22,49 +22,29 @@ pub struct SingleDpop {
 
 impl Strategy for SingleDpop {
     fn bindings(&self, ctx: &Context<'_>) -> Bindings {
-        match self.key {
+        // Where the one key lives decides who holds it, and whether its use needs the device.
+        let (key, oracle) = match self.key {
             SingleDpopKey::SharedSoftware => {
                 let c = ctx.compromise;
-                let key = if c.core_disk || c.core_host || c.edge_host {
-                    f64::INFINITY
-                } else {
-                    0.0
-                };
-                Bindings {
-                    refresh: if self.rules.without_victim_key {
-                        f64::INFINITY
-                    } else {
-                        key
-                    },
-                    stolen_access: key,
-                    minted_access: if self.rules.minted_bound_to_attacker {
-                        f64::INFINITY
-                    } else {
-                        key
-                    },
-                    refresh_signs_on_device: false,
-                    call_signs_on_device: false,
-                }
+                let held = c.core_disk || c.core_host || c.edge_host;
+                (if held { f64::INFINITY } else { 0.0 }, false)
             }
-            SingleDpopKey::CoreDevice => {
-                let key = ctx.core_key();
-                let oracle = ctx.core_key_is_oracle();
-                Bindings {
-                    refresh: if self.rules.without_victim_key {
-                        f64::INFINITY
-                    } else {
-                        key
-                    },
-                    stolen_access: key,
-                    minted_access: if self.rules.minted_bound_to_attacker {
-                        f64::INFINITY
-                    } else {
-                        key
-                    },
-                    refresh_signs_on_device: oracle,
-                    call_signs_on_device: oracle,
-                }
-            }
+            SingleDpopKey::CoreDevice => (ctx.core_key(), ctx.core_key_is_oracle()),
+        };
+        Bindings {
+            refresh: if self.rules.without_victim_key {
+                f64::INFINITY
+            } else {
+                key
+            },
+            stolen_access: key,
+            minted_access: if self.rules.minted_bound_to_attacker {
+                f64::INFINITY
+            } else {
+                key
+            },
+            refresh_signs_on_device: oracle,
+            call_signs_on_device: oracle,
         }
     }
 }
