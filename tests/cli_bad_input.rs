@@ -669,3 +669,20 @@ fn bench_signers_bad_counts() {
         "bench wrote files after a usage error"
     );
 }
+
+#[test]
+fn unknown_signer_names_the_choices() {
+    assert_error(
+        &leaklab(&[
+            "dpop",
+            "proof",
+            "--signer",
+            "hsm",
+            "--htm",
+            "GET",
+            "--htu",
+            "https://rs.example/r",
+        ]),
+        &["--signer", "unknown signer `hsm`", "software, tpm, pkcs11"],
+    );
+}

@@ -38,8 +38,9 @@ pub enum DpopCommand {
     Proof {
         #[command(flatten)]
         request: RequestArgs,
-        #[arg(long, value_enum, default_value_t = SignerArg::Software)]
-        signer: SignerArg,
+        /// `software`, `tpm` or `pkcs11`.
+        #[arg(long, default_value = "software")]
+        signer: SignerKind,
         /// Key file (software: private JWK JSON, see `keygen`); a fresh key if omitted.
         #[arg(long)]
         key: Option<PathBuf>,
@@ -100,23 +101,6 @@ impl From<KindArg> for ProofKind {
     }
 }
 
-#[derive(Clone, Copy, ValueEnum)]
-pub enum SignerArg {
-    Software,
-    Tpm,
-    Pkcs11,
-}
-
-impl From<SignerArg> for SignerKind {
-    fn from(s: SignerArg) -> Self {
-        match s {
-            SignerArg::Software => SignerKind::Software,
-            SignerArg::Tpm => SignerKind::Tpm,
-            SignerArg::Pkcs11 => SignerKind::Pkcs11,
-        }
-    }
-}
-
 impl RequestArgs {
     /// Checks the arguments that depend on the kind; returns `--now` or the system clock.
     fn now(&self) -> anyhow::Result<i64> {
@@ -155,7 +139,7 @@ pub fn run(cmd: DpopCommand) -> anyhow::Result<Outcome> {
             key,
         } => {
             let iat = r.now()?;
-            let mut signer = leaklab_signers::open(signer.into(), key.as_deref())?;
+            let mut signer = leaklab_signers::open(signer, key.as_deref())?;
             let params = ProofParams {
                 nonce: r.nonce.as_deref(),
                 access_token: r.access_token.as_deref(),

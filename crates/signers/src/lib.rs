@@ -25,6 +25,26 @@ pub enum SignerKind {
     Pkcs11,
 }
 
+impl SignerKind {
+    pub const NAMES: [&'static str; 3] = ["software", "tpm", "pkcs11"];
+}
+
+impl std::str::FromStr for SignerKind {
+    type Err = String;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        match name {
+            "software" => Ok(SignerKind::Software),
+            "tpm" => Ok(SignerKind::Tpm),
+            "pkcs11" => Ok(SignerKind::Pkcs11),
+            other => Err(format!(
+                "unknown signer `{other}` (one of: {})",
+                SignerKind::NAMES.join(", ")
+            )),
+        }
+    }
+}
+
 /// Opens a signer of the given kind.
 ///
 /// * `Software`: loads the key file if given (see [`software_from_key_file`]), else a fresh key.
