@@ -341,7 +341,7 @@ fn bench_signers_writes_tables() {
     assert!(has("software,p256,es256 sign,2,"), "{csv}");
     #[cfg(feature = "aws-lc")]
     assert!(has("software,aws-lc-rs,es256 sign,2,"), "{csv}");
-    let installed = |bin: &str| leaklab_which(bin);
+    let installed = |bin: &str| which::which(bin).is_ok();
     if in_ci() || installed("swtpm") {
         #[cfg(feature = "tpm")]
         assert!(has("swtpm,tss-esapi,es256 sign,2,"), "{csv}\n{stderr}");
@@ -380,10 +380,4 @@ fn bench_signers_rejects_bad_input() {
         );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
-}
-
-fn leaklab_which(binary: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(binary).is_file()))
-        .unwrap_or(false)
 }
