@@ -278,14 +278,7 @@ pub struct StrategyPlan {
 }
 
 fn device_queue(rate: f64, profile: &DeviceProfile, s: &PlanSettings) -> QueueConfig {
-    QueueConfig {
-        arrival_rate: rate,
-        servers: profile.servers,
-        service: profile.service.clone(),
-        arrivals: s.arrivals,
-        warmup: s.warmup,
-        seed: s.seed,
-    }
+    profile.queue(rate, s.arrivals, s.warmup, s.seed)
 }
 
 fn count(x: f64) -> u64 {

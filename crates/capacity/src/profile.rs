@@ -20,6 +20,7 @@ use std::collections::BTreeMap;
 use leaklab_base::dist::Dist;
 use serde::{Deserialize, Serialize};
 
+use super::queue::QueueConfig;
 use super::{service, CapacityError};
 
 /// A signing device as the queue sees it.
@@ -49,6 +50,19 @@ impl DeviceProfile {
     /// Signatures per second one device sustains at 100% utilisation: servers / E\[S\].
     pub fn capacity_per_s(&self) -> f64 {
         f64::from(self.servers) / self.service.mean()
+    }
+
+    /// One device of this profile as a queue: Poisson arrivals at `arrival_rate`, the profile's
+    /// servers and service time. Shared by the planner and the claims, so both size the same queue.
+    pub fn queue(&self, arrival_rate: f64, arrivals: u64, warmup: u64, seed: u64) -> QueueConfig {
+        QueueConfig {
+            arrival_rate,
+            servers: self.servers,
+            service: self.service.clone(),
+            arrivals,
+            warmup,
+            seed,
+        }
     }
 
     /// The profile as reports show it.

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use leaklab_base::duration::{format_duration, DAY, HOUR};
-use leaklab_capacity::queue::{simulate as simulate_queue, QueueConfig};
+use leaklab_capacity::queue::simulate as simulate_queue;
 use leaklab_capacity::study::builtin_profiles;
 use leaklab_capacity::{CapacityError, DeviceProfile};
 use leaklab_sim::runner::RunResults;
@@ -330,13 +330,7 @@ fn queue_p99(load: f64, device: &DeviceProfile, seed: u64) -> Option<f64> {
     if load >= device.capacity_per_s() {
         return None;
     }
-    let cfg = QueueConfig {
-        arrival_rate: load,
-        servers: device.servers,
-        service: device.service.clone(),
-        arrivals: 200_000,
-        warmup: 20_000,
-        seed,
-    };
-    simulate_queue(&cfg).ok().map(|s| s.sojourn.p99)
+    simulate_queue(&device.queue(load, 200_000, 20_000, seed))
+        .ok()
+        .map(|s| s.sojourn.p99)
 }

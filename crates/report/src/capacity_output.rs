@@ -279,12 +279,7 @@ pub fn write(
     let f = plot::write_bar_chart(staging.path(), "capacity-devices", &devices_chart(report))?;
     plot_files("capacity-devices".into(), f);
 
-    let json_path = staging.path().join("capacity.json");
-    let json = serde_json::to_string_pretty(report).map_err(|e| ReportError::Json {
-        path: json_path.clone(),
-        message: e.to_string(),
-    })?;
-    std::fs::write(&json_path, json + "\n").map_err(|e| ReportError::io(&json_path, e))?;
+    crate::write_json(&staging.path().join("capacity.json"), report)?;
     files.push("capacity.json".into());
 
     let dest = staging.commit()?;

@@ -41,3 +41,16 @@ impl ReportError {
         }
     }
 }
+
+/// Writes `value` as pretty JSON with a final newline (run manifests, timings, capacity reports).
+pub(crate) fn write_json(
+    path: &std::path::Path,
+    value: &impl serde::Serialize,
+) -> Result<(), ReportError> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| ReportError::Json {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    text.push('\n');
+    std::fs::write(path, text).map_err(|e| ReportError::io(path, e))
+}

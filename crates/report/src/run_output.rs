@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::output_dir::OutputDir;
 use super::plot::{write_bar_chart, write_line_chart, BarChart, LineChart, Series};
 use super::table::TableBuilder;
-use super::ReportError;
+use super::{write_json, ReportError};
 use leaklab_base::duration::{format_duration, DAY};
 use leaklab_sim::runner::RunResults;
 use leaklab_sim::stats::Interval;
@@ -318,15 +318,6 @@ struct Manifest<'a> {
     events: u64,
     timings: &'static str,
     files_sha256: BTreeMap<String, String>,
-}
-
-fn write_json(path: &Path, value: &impl Serialize) -> Result<(), ReportError> {
-    let mut text = serde_json::to_string_pretty(value).map_err(|e| ReportError::Json {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
-    text.push('\n');
-    std::fs::write(path, text).map_err(|e| ReportError::io(path, e))
 }
 
 fn file_safe(name: &str) -> String {
