@@ -55,11 +55,13 @@ pub enum CapacityError {
     #[error("invalid {name}: {message}")]
     InvalidParameter { name: String, message: String },
     /// A duration flag could not be parsed.
-    #[error("{flag}: `{input}`: {source}")]
+    // `reason`, not `source`: the message already says it, and a source would print it twice
+    // in an error chain.
+    #[error("{flag}: `{input}`: {reason}")]
     InvalidDuration {
         flag: String,
         input: String,
-        source: DurationError,
+        reason: DurationError,
     },
     /// A service-time distribution is not usable (e.g. an empirical table that is not a CDF).
     #[error("invalid service-time distribution: {0}")]

@@ -141,11 +141,11 @@ fn flag_number(flag: &str, v: f64, max: f64) -> Result<f64, CapacityError> {
 
 fn flag_duration(flag: &str, text: Option<&str>) -> Result<Option<f64>, CapacityError> {
     text.map(|t| {
-        parse_duration(t, Policy::UnitRequiredPositive).map_err(|source| {
+        parse_duration(t, Policy::UnitRequiredPositive).map_err(|reason| {
             CapacityError::InvalidDuration {
                 flag: format!("--{flag}"),
                 input: t.to_string(),
-                source,
+                reason,
             }
         })
     })

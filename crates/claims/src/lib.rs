@@ -79,8 +79,10 @@ pub enum ClaimsError {
     #[error(transparent)]
     Missing(#[from] MissingPart),
     /// A `[[device]]` names a profile that is not in `scenarios/device-profiles.toml`.
+    // Not a `#[from]` source: the message already carries it, and a source would print it
+    // twice in an error chain.
     #[error("[[device]] profile: {0}")]
-    Device(#[from] CapacityError),
+    Device(CapacityError),
 }
 
 fn ci(i: &Interval, fmt: impl Fn(f64) -> String) -> String {
@@ -243,9 +245,9 @@ pub fn evaluate(results: &RunResults) -> Result<Vec<Claim>, ClaimsError> {
             }
             .into());
         }
-        let profiles = builtin_profiles()?;
+        let profiles = builtin_profiles().map_err(ClaimsError::Device)?;
         for device in &results.scenario.devices {
-            let dev = profiles.get(&device.profile)?;
+            let dev = profiles.get(&device.profile).map_err(ClaimsError::Device)?;
             let capacity = dev.capacity_per_s();
             let p99 = |load: f64| queue_p99(load, dev, results.scenario.seed);
             let (single_p99, single_low_p99, split_p99) =

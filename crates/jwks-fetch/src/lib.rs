@@ -125,8 +125,9 @@ pub enum FetchError {
     Http { detail: String },
     #[error("JWKS body is not UTF-8")]
     NotUtf8,
+    // The message carries the inner error; no `#[from]` source, so a chain prints it once.
     #[error("JWKS body: {0}")]
-    Jwks(#[from] JwksError),
+    Jwks(JwksError),
 }
 
 /// A fetched and validated JWKS document.
@@ -216,7 +217,9 @@ impl JwksFetcher {
             return Ok(None);
         }
         let fetched = self.fetch(url).await?;
-        cache.store(client_id, &fetched.document, now)?;
+        cache
+            .store(client_id, &fetched.document, now)
+            .map_err(FetchError::Jwks)?;
         Ok(Some(fetched))
     }
 
@@ -276,7 +279,7 @@ impl JwksFetcher {
             body.extend_from_slice(&chunk);
         }
         let document = String::from_utf8(body).map_err(|_| FetchError::NotUtf8)?;
-        let keys = parse_jwks(&document)?;
+        let keys = parse_jwks(&document).map_err(FetchError::Jwks)?;
         Ok(FetchedJwks {
             document,
             keys,
