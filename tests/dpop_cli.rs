@@ -328,3 +328,34 @@ fn malformed_inputs_exit_2_without_panicking() {
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(json_line(&o)["reason"], "jwt_syntax");
 }
+
+/// Base64url values (thumbprints, tokens, nonces) may begin with `-`; they are values, not flags.
+/// Found by CI: a random PKCS#11 key's thumbprint `-B…` was read as an unknown option.
+#[test]
+fn values_beginning_with_a_dash_are_values() {
+    let v = vector("rfc9449_proofs", "V8");
+    let proof = v["proof"].as_str().expect("proof");
+    let iat = v["iat"].to_string();
+    let at = v["access_token"].as_str().expect("at");
+    let o = leaklab(&[
+        "dpop",
+        "verify",
+        "--proof",
+        proof,
+        "--htm",
+        v["htm"].as_str().expect("htm"),
+        "--htu",
+        v["htu"].as_str().expect("htu"),
+        "--access-token",
+        at,
+        "--jkt",
+        "-BvC5GPWh0y9ZQeQPkpKoNOsqBkjnHxOMbH7sBUqQ1Y",
+        "--nonce",
+        "-n",
+        "--now",
+        &iat,
+    ]);
+    // A verdict on the wrong binding (exit 1, JSON), not a usage error (exit 2).
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert_eq!(json_line(&o)["valid"], false);
+}

@@ -25,7 +25,7 @@ pub enum DpopCommand {
     /// Print the RFC 7638 thumbprint of a JWK.
     Thumbprint {
         /// The JWK as JSON.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         jwk: String,
     },
     /// Write a new software P-256 key (private JWK JSON) to a file; prints its thumbprint.
@@ -48,12 +48,12 @@ pub enum DpopCommand {
     /// Verify a proof; prints one JSON line, exit 0 if valid, 1 if not.
     Verify {
         /// The compact proof.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         proof: String,
         #[command(flatten)]
         request: RequestArgs,
         /// Expected key thumbprint (`cnf.jkt` of the access token, or the RT's binding).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         jkt: Option<String>,
         /// Largest accepted age of `iat` in seconds.
         #[arg(long, allow_negative_numbers = true)]
@@ -73,13 +73,13 @@ pub struct RequestArgs {
     #[arg(long, value_enum, default_value_t = KindArg::Dpop)]
     kind: KindArg,
     /// Access token sent with the proof (`ath`; DPoP only).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     access_token: Option<String>,
     /// Refresh token presented in the same request (`rth`; DPoP-RT only).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     rt: Option<String>,
     /// Server nonce (the proof carries it).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     nonce: Option<String>,
     /// `iat` of a new proof, or the verification time; unix seconds (default: the system clock).
     #[arg(long, allow_negative_numbers = true)]
