@@ -13,14 +13,18 @@ use leaklab_capacity::{
 };
 use serde_json::Value;
 
+/// The package directory, read when the test runs: a compile-time `env!` would keep the path of
+/// whichever checkout first built this test in a shared target directory.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for tests")
+}
+
 fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
+    Path::new(&manifest_dir()).join("tests/data").join(name)
 }
 
 fn repo_file(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(name)
+    Path::new(&manifest_dir()).join(name)
 }
 
 // ------------------------------------------------------------------ queue vs closed forms
@@ -288,7 +292,7 @@ fn leaklab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_leaklab"))
         .args(args)
         .env("LEAKLAB_FONT", "none")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(manifest_dir())
         .output()
         .unwrap()
 }

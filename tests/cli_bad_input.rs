@@ -10,6 +10,12 @@ use std::process::{Command, Output};
 
 use base64::Engine as _;
 
+/// The package directory, read when the test runs: a compile-time `env!` would keep the path of
+/// whichever checkout first built this test in a shared target directory.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for tests")
+}
+
 fn leaklab_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_leaklab"))
         .args(args)
@@ -20,7 +26,7 @@ fn leaklab_in(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn leaklab(args: &[&str]) -> Output {
-    leaklab_in(Path::new(env!("CARGO_MANIFEST_DIR")), args)
+    leaklab_in(Path::new(&manifest_dir()), args)
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -4,11 +4,17 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// The package directory, read when the test runs: a compile-time `env!` would keep the path of
+/// whichever checkout first built this test in a shared target directory.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for tests")
+}
+
 /// Loads a protocol known-answer vector (`crates/protocol/tests/vectors/<name>.json`).
 fn vector(name: &str, id: &str) -> Value {
     let path = format!(
         "{}/crates/protocol/tests/vectors/{name}.json",
-        env!("CARGO_MANIFEST_DIR")
+        manifest_dir()
     );
     let all: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("read vector"))
         .expect("vector JSON");

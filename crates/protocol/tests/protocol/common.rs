@@ -7,9 +7,15 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 use serde_json::Value;
 
+/// The package directory, read when the test runs: a compile-time `env!` would keep the path of
+/// whichever checkout first built this test in a shared target directory.
+fn manifest_dir() -> String {
+    std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for tests")
+}
+
 /// Loads `tests/vectors/<name>.json`.
 pub fn vectors(name: &str) -> Value {
-    let path = format!("{}/tests/vectors/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!("{}/tests/vectors/{name}.json", manifest_dir());
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
