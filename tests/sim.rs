@@ -74,7 +74,7 @@ fn revocation_mixture_matches_the_analytic_containment_curve() {
         0.5 + 0.2 * (-t / (2.0 * HOUR)).exp() + 0.3 * (-t / (5.0 * DAY)).exp()
     };
     for rep in 0..2 {
-        let cell = r.cell(0, 0, rep).expect("cell");
+        let cell = r.cell(0, 0, 0, rep).expect("cell");
         let n = cell.acc.affected as f64;
         let points: Vec<(f64, f64)> = r.grid.iter().copied().zip(cell.acc.containment()).collect();
         let d = ks_distance(&points, survival);
@@ -122,15 +122,27 @@ fn split_dpop_bounds_an_edge_compromise_by_the_access_token_lifetime() {
         3,
         "[grant]\nat_lifetime = { dist = \"empirical\", points = [[\"15m\", 0.0], [\"15m\", 0.5], [\"8h\", 1.0]] }\n\
          [[strategy]]\nkind = \"split-dpop\"\n[[strategy]]\nkind = \"single-dpop\"\n\
-         [[leak]]\nname = \"edge\"\ncompromises = [\"edge-host\"]\n[[leak]]\nname = \"rt+edge\"\ncompromises = [\"core-disk\", \"edge-host\"]\n",
+         [[leak]]\nname = \"edge\"\ncompromises = [\"edge-host\"]\n[[leak]]\nname = \"rt+edge\"\ncompromises = [\"core-disk\", \"edge-host\"]\n\
+         [detection]\ndelay = \"1d\"\neviction_delay = \"4h\"\n[attacker]\npolicies = [\"at-expiry\", \"maximal\"]\n",
     );
     let r = run(&s, false, &Silent);
     let bound = 8.0 * HOUR;
     for leak in ["edge", "rt+edge"] {
+        // A one-time theft of edge memory: bounded by the access-token lifetime.
         let max = metric(&r, "split-dpop", leak, "ttd_max_s");
         assert!(
             max.iter().all(|m| *m <= bound && *m > 0.0),
             "{leak}: {max:?}"
+        );
+        // An attacker who stays on the edge until eviction (1 d + 4 h) leaves with the
+        // freshest token there: bounded by eviction + the AT lifetime, not by the lifetime.
+        let max = r.metric_of("split-dpop", leak, "maximal", "ttd_max_s");
+        assert!(
+            !max.is_empty()
+                && max
+                    .iter()
+                    .all(|m| *m <= DAY + 4.0 * HOUR + bound && *m > DAY + 4.0 * HOUR),
+            "{leak} maximal: {max:?}"
         );
     }
     // A single software key shared with the edges unlocks the refresh token: not bounded.
@@ -189,8 +201,8 @@ fn strategies_face_the_same_customers() {
         .iter()
         .position(|x| x.name == "rt-store+edge")
         .unwrap();
-    let cb = r.cell(b, l, 1).unwrap();
-    let cd = r.cell(d, l, 1).unwrap();
+    let cb = r.cell(b, l, 0, 1).unwrap();
+    let cd = r.cell(d, l, 0, 1).unwrap();
     assert!(!cb.customers.is_empty());
     assert_eq!(cb.customers, cd.customers);
 }

@@ -18,7 +18,7 @@ use super::{write_json, ReportError};
 use leaklab_base::duration::{format_duration, DAY};
 use leaklab_sim::runner::RunResults;
 use leaklab_sim::stats::Interval;
-use leaklab_sim::summary::{containment, find, summarize};
+use leaklab_sim::summary::{containment, find, find_for, summarize};
 
 /// Wall-clock facts about a run (not part of the deterministic outputs).
 #[derive(Clone, Debug)]
@@ -51,11 +51,13 @@ pub fn write_run(
     let io = |p: &Path, e| ReportError::io(p, e);
 
     // Per-replication tidy table.
-    let (mut st, mut lk, mut rep, mut me, mut va) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut st, mut lk, mut at, mut rep, mut me, mut va) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
     for c in &results.cells {
         for (metric, value) in c.acc.metrics() {
             st.push(sc.strategies[c.strategy].name.clone());
             lk.push(sc.leaks[c.leak].name.clone());
+            at.push(sc.attacker.policies[c.attacker].name().to_string());
             rep.push(c.replication as u64);
             me.push(metric.to_string());
             va.push(value);
@@ -64,6 +66,7 @@ pub fn write_run(
     TableBuilder::new()
         .text("strategy", st)
         .text("leak", lk)
+        .text("attacker", at)
         .int("replication", rep)
         .text("metric", me)
         .float("value", va)
@@ -78,6 +81,10 @@ pub fn write_run(
         )
         .text("leak", rows.iter().map(|r| r.leak.clone()).collect())
         .text(
+            "attacker",
+            rows.iter().map(|r| r.attacker.to_string()).collect(),
+        )
+        .text(
             "metric",
             rows.iter().map(|r| r.metric.to_string()).collect(),
         )
@@ -90,31 +97,34 @@ pub fn write_run(
         )
         .write(&dir, "summary")?;
 
-    // Containment curves, per leak then strategy (used by the table and the plots).
-    let curves: Vec<Vec<Vec<(f64, Interval)>>> = (0..sc.leaks.len())
-        .map(|l| {
-            (0..sc.strategies.len())
-                .map(|s| containment(results, s, l))
-                .collect()
-        })
-        .collect();
-    let (mut st, mut lk, mut t, mut mean, mut low, mut high) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    // Containment curves, per leak, strategy and attacker policy (the table), and for the
+    // headline policy per leak then strategy (the plots).
+    let (mut st, mut lk, mut at, mut t, mut mean, mut low, mut high) =
+        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
+    let mut curves: Vec<Vec<Vec<(f64, Interval)>>> = vec![Vec::new(); sc.leaks.len()];
     for (l, leak) in sc.leaks.iter().enumerate() {
         for (s, strategy) in sc.strategies.iter().enumerate() {
-            for &(time, i) in &curves[l][s] {
-                st.push(strategy.name.clone());
-                lk.push(leak.name.clone());
-                t.push(time);
-                mean.push(i.mean);
-                low.push(i.low);
-                high.push(i.high);
+            for (a, policy) in sc.attacker.policies.iter().enumerate() {
+                let curve = containment(results, s, l, a);
+                for &(time, i) in &curve {
+                    st.push(strategy.name.clone());
+                    lk.push(leak.name.clone());
+                    at.push(policy.name().to_string());
+                    t.push(time);
+                    mean.push(i.mean);
+                    low.push(i.low);
+                    high.push(i.high);
+                }
+                if a == 0 {
+                    curves[l].push(curve);
+                }
             }
         }
     }
     TableBuilder::new()
         .text("strategy", st)
         .text("leak", lk)
+        .text("attacker", at)
         .float("t_s", t)
         .float("share_exploitable", mean)
         .float("ci95_low", low)
@@ -133,8 +143,10 @@ pub fn write_run(
             vec![],
             vec![],
         );
+        let mut at = vec![];
         for c in &results.cells {
             for row in &c.customers {
+                at.push(sc.attacker.policies[c.attacker].name().to_string());
                 st.push(sc.strategies[c.strategy].name.clone());
                 lk.push(sc.leaks[c.leak].name.clone());
                 rep.push(c.replication as u64);
@@ -151,6 +163,7 @@ pub fn write_run(
         TableBuilder::new()
             .text("strategy", st)
             .text("leak", lk)
+            .text("attacker", at)
             .int("replication", rep)
             .int("customer", cu)
             .text("response", rc)
@@ -161,7 +174,8 @@ pub fn write_run(
             .write(&dir, "customers")?;
     }
 
-    // Plots: containment and TTD CDF per leak, signing load per strategy.
+    // Plots: containment and TTD CDF per leak (headline attacker), signing load per strategy.
+    let headline = sc.attacker.policies.first().map_or("", |p| p.name());
     for (l, leak) in sc.leaks.iter().enumerate() {
         let series = |f: &dyn Fn(f64) -> f64| -> Vec<Series> {
             sc.strategies
@@ -187,8 +201,8 @@ pub fn write_run(
             &stem,
             &LineChart {
                 title: format!(
-                    "Leak \"{}\": share of affected customers still exploitable",
-                    leak.name
+                    "Leak \"{}\", {} attacker: share of affected customers still exploitable",
+                    leak.name, headline
                 ),
                 x_label: "hours after the leak (log)".into(),
                 y_label: "share still exploitable".into(),
@@ -205,7 +219,10 @@ pub fn write_run(
             &dir,
             &stem,
             &LineChart {
-                title: format!("Leak \"{}\": CDF of time to disable", leak.name),
+                title: format!(
+                    "Leak \"{}\", {} attacker: CDF of time to disable",
+                    leak.name, headline
+                ),
                 x_label: "time to disable, hours (log)".into(),
                 y_label: "share of affected customers disabled".into(),
                 log_x: true,
@@ -252,7 +269,8 @@ pub fn write_run(
         threads: timings.threads,
         events: results.events,
         events_per_second: results.events as f64 / timings.wall_seconds.max(1e-9),
-        customer_strategy_runs: results.customer_runs,
+        customer_runs: results.customer_runs,
+        customer_runs_per_second: results.customer_runs as f64 / timings.wall_seconds.max(1e-9),
     };
     write_json(&dir.join("timings.json"), &timings_json)?;
 
@@ -281,6 +299,7 @@ pub fn write_run(
         horizon_s: sc.horizon,
         strategies: sc.strategies.iter().map(|s| s.name.as_str()).collect(),
         leaks: sc.leaks.iter().map(|l| l.name.as_str()).collect(),
+        attackers: sc.attacker.policies.iter().map(|p| p.name()).collect(),
         events: results.events,
         timings: "timings.json",
         files_sha256: digests,
@@ -297,9 +316,13 @@ pub fn write_run(
 struct TimingsFile {
     wall_seconds: f64,
     threads: usize,
+    /// Actor state changes (refresh attempts, revocations, expiries, binding and foothold ends,
+    /// detections), both passes; API calls are counted in closed form and are not events.
     events: u64,
     events_per_second: f64,
-    customer_strategy_runs: u64,
+    /// Customer × strategy × attacker-policy simulations, both passes.
+    customer_runs: u64,
+    customer_runs_per_second: f64,
 }
 
 /// `manifest.json`: the inputs and a SHA-256 of every deterministic output.
@@ -315,6 +338,7 @@ struct Manifest<'a> {
     horizon_s: f64,
     strategies: Vec<&'a str>,
     leaks: Vec<&'a str>,
+    attackers: Vec<&'static str>,
     events: u64,
     timings: &'static str,
     files_sha256: BTreeMap<String, String>,
@@ -370,13 +394,24 @@ pub fn summary_markdown(results: &RunResults, rows: &[leaklab_sim::summary::Summ
         sc.seed,
         sc.horizon / DAY
     );
+    let headline = sc.attacker.policies.first().map_or("", |p| p.name());
     for leak in &sc.leaks {
-        let _ = writeln!(md, "## Leak: {}\n", leak.name);
-        let _ = writeln!(md, "| strategy | mean TTD (censored) | median TTD | p99 TTD | never | disabled ≤ 1 d | attacker calls ok | attacker refreshes |");
-        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|");
+        let _ = writeln!(md, "## Leak: {} ({} attacker)\n", leak.name, headline);
+        let _ = writeln!(md, "| strategy | mean TTD (censored) | median TTD | p99 TTD | never | disabled ≤ 1 d | attacker calls ok | attacker refreshes | detection | lockout h per customer |");
+        let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
         for s in &sc.strategies {
             let get = |m: &str| find(rows, &s.name, &leak.name, m).map(|r| r.interval);
-            let (Some(mean), Some(p50), Some(p99), Some(never), Some(d1), Some(calls), Some(refr)) = (
+            let (
+                Some(mean),
+                Some(p50),
+                Some(p99),
+                Some(never),
+                Some(d1),
+                Some(calls),
+                Some(refr),
+                Some(det),
+                Some(lock),
+            ) = (
                 get("ttd_mean_censored_s"),
                 get("ttd_p50_s"),
                 get("ttd_p99_s"),
@@ -384,12 +419,15 @@ pub fn summary_markdown(results: &RunResults, rows: &[leaklab_sim::summary::Summ
                 get("share_disabled_within_1d"),
                 get("attacker_calls_ok"),
                 get("attacker_refresh_ok"),
-            ) else {
+                get("detection_h"),
+                get("lockout_h_per_customer"),
+            )
+            else {
                 continue;
             };
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} |",
+                "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {} | {:.2} ({:.2}–{:.2}) |",
                 s.name,
                 duration_ci(&mean),
                 duration_ci(&p50),
@@ -397,10 +435,36 @@ pub fn summary_markdown(results: &RunResults, rows: &[leaklab_sim::summary::Summ
                 share_ci(&never),
                 share_ci(&d1),
                 calls.mean,
-                refr.mean
+                refr.mean,
+                duration_ci(&Interval {
+                    mean: det.mean * 3600.0,
+                    low: det.low * 3600.0,
+                    high: det.high * 3600.0,
+                    ..det
+                }),
+                lock.mean,
+                lock.low.max(0.0),
+                lock.high
             );
         }
         let _ = writeln!(md);
+        if sc.attacker.policies.len() > 1 {
+            let _ = writeln!(md, "Mean TTD (censored) by attacker policy:\n");
+            let names: Vec<&str> = sc.attacker.policies.iter().map(|p| p.name()).collect();
+            let _ = writeln!(md, "| strategy | {} |", names.join(" | "));
+            let _ = writeln!(md, "|---|{}", "---|".repeat(names.len()));
+            for s in &sc.strategies {
+                let cells: Vec<String> = names
+                    .iter()
+                    .map(|a| {
+                        find_for(rows, &s.name, &leak.name, a, "ttd_mean_censored_s")
+                            .map_or("–".into(), |r| duration_ci(&r.interval))
+                    })
+                    .collect();
+                let _ = writeln!(md, "| {} | {} |", s.name, cells.join(" | "));
+            }
+            let _ = writeln!(md);
+        }
     }
     md
 }

@@ -1,4 +1,5 @@
-//! Per-cell accumulators (one cell = strategy × leak × replication) and the metrics read off them.
+//! Per-cell accumulators (one cell = strategy × leak × attacker policy × replication) and the
+//! metrics read off them.
 
 use hdrhistogram::Histogram;
 
@@ -20,6 +21,7 @@ pub fn time_grid(horizon: f64, points: usize) -> Vec<f64> {
 /// Everything accumulated for one cell.
 #[derive(Clone, Debug)]
 pub struct Accumulator {
+    pub horizon: f64,
     pub affected: u64,
     pub never: u64,
     pub within: [u64; 3],
@@ -48,12 +50,27 @@ pub struct Accumulator {
     pub nonresponders: u64,
     pub nonresponders_never: u64,
     pub nonresponders_ttd_censored_sum: f64,
+    /// Every customer of the agent, affected or not (availability is everyone's).
+    pub customers: u64,
+    /// Seconds legitimate clients were locked out (until re-consent or the horizon), all
+    /// customers.
+    pub lockout_seconds: f64,
+    /// Customers locked out at least once.
+    pub locked_out: u64,
+    /// Legitimate API calls per second of one customer (edges × calls per edge), to turn
+    /// lockout time into failed requests.
+    pub legit_calls_per_s: f64,
+    /// When the vendor detected the leak (seconds; infinite: not within the horizon) and whether
+    /// the attack itself gave it away (earlier than the exogenous detection).
+    pub detection: f64,
+    pub detected_by_attack: bool,
 }
 
 impl Accumulator {
     pub fn new(horizon: f64, grid_len: usize) -> Accumulator {
         let max = (horizon.ceil() as u64).max(2);
         Accumulator {
+            horizon,
             affected: 0,
             never: 0,
             within: [0; 3],
@@ -77,7 +94,20 @@ impl Accumulator {
             nonresponders: 0,
             nonresponders_never: 0,
             nonresponders_ttd_censored_sum: 0.0,
+            customers: 0,
+            lockout_seconds: 0.0,
+            locked_out: 0,
+            legit_calls_per_s: 0.0,
+            detection: f64::INFINITY,
+            detected_by_attack: false,
         }
+    }
+
+    /// Records one customer's availability (every customer, affected or not).
+    pub fn record_availability(&mut self, outcome: &Outcome) {
+        self.customers += 1;
+        self.lockout_seconds += outcome.lockout_seconds;
+        self.locked_out += u64::from(outcome.lockout_seconds > 0.0);
     }
 
     /// Records one affected customer; `nonresponder` marks a customer who never revokes.
@@ -150,6 +180,9 @@ impl Accumulator {
         self.nonresponders += other.nonresponders;
         self.nonresponders_never += other.nonresponders_never;
         self.nonresponders_ttd_censored_sum += other.nonresponders_ttd_censored_sum;
+        self.customers += other.customers;
+        self.lockout_seconds += other.lockout_seconds;
+        self.locked_out += other.locked_out;
     }
 
     /// Share of affected customers still exploitable at each grid time.
@@ -246,6 +279,21 @@ impl Accumulator {
             (
                 "device_connection_signs_per_s",
                 self.device_connection_signs_per_s,
+            ),
+        ]);
+        let n = self.customers.max(1) as f64;
+        m.extend([
+            // Censored at the horizon so that a mean over replications exists.
+            ("detection_h", self.detection.min(self.horizon) / HOUR),
+            (
+                "detected_by_attack",
+                f64::from(u8::from(self.detected_by_attack)),
+            ),
+            ("share_locked_out", self.locked_out as f64 / n),
+            ("lockout_h_per_customer", self.lockout_seconds / HOUR / n),
+            (
+                "legit_calls_failed_per_customer",
+                self.lockout_seconds * self.legit_calls_per_s / n,
             ),
         ]);
         m

@@ -1,16 +1,26 @@
 //! Runs a scenario: replications × leaks in parallel, customers in fixed-size chunks, every
-//! strategy on the same customers (common random numbers). Results do not depend on the number
-//! of threads: chunk results are merged in chunk order.
+//! strategy and attacker policy on the same customers (common random numbers). Results do not
+//! depend on the number of threads: chunk results are merged in chunk order.
+//!
+//! **Attack-driven detection** couples customers: the vendor detects the leak at the earliest
+//! alert any customer's attack raises (or on its own, whichever is first), and everything the
+//! defenders do follows that time. Before detection no defender acts, so each customer's
+//! trajectory up to detection does not depend on the others. Two passes are therefore exact:
+//! pass 1 runs every customer with no defender (`Timeline::undetected`) and takes the earliest
+//! alert; pass 2 runs every customer in the world of that detection time. Both passes see the
+//! same draws, so pass 2 repeats pass 1 up to detection event for event (tested in
+//! `tests/sim_v2.rs`: the alerts of pass 2 before detection are those of pass 1).
 
 use rayon::prelude::*;
 
 use super::customer::Customer;
 use super::engine::EventQueue;
 use super::metrics::{time_grid, Accumulator};
-use super::model::{simulate, Event};
-use super::scenario::Scenario;
-use super::strategy::{self, Context, Strategy};
-use super::world::World;
+use super::model::{self, simulate, Event, Run};
+use super::scenario::{AttackerPolicy, Scenario};
+use super::strategy::{self, Bindings, Context, Strategy};
+use super::world::{Timeline, World};
+use leaklab_base::rng::stream_id;
 
 /// The number of worker threads a run uses (rayon's global pool).
 pub fn threads() -> usize {
@@ -44,11 +54,13 @@ pub struct CustomerRow {
     pub refresh_ok: u64,
 }
 
-/// One strategy × leak × replication.
+/// One strategy × leak × attacker policy × replication.
 #[derive(Clone, Debug)]
 pub struct Cell {
     pub strategy: usize,
     pub leak: usize,
+    /// Index into `scenario.attacker.policies`.
+    pub attacker: usize,
     pub replication: u32,
     pub acc: Accumulator,
     pub customers: Vec<CustomerRow>,
@@ -59,38 +71,65 @@ pub struct Cell {
 pub struct RunResults {
     pub scenario: Scenario,
     pub grid: Vec<f64>,
-    /// Ordered by replication, then leak, then strategy.
+    /// Ordered by replication, then leak, then strategy, then attacker policy.
     pub cells: Vec<Cell>,
+    /// Actor state changes processed (both passes).
     pub events: u64,
+    /// Customer × strategy × attacker-policy runs (both passes).
     pub customer_runs: u64,
 }
 
 impl RunResults {
-    pub fn cell(&self, strategy: usize, leak: usize, replication: u32) -> Option<&Cell> {
-        self.cells
-            .iter()
-            .find(|c| c.strategy == strategy && c.leak == leak && c.replication == replication)
+    pub fn cell(
+        &self,
+        strategy: usize,
+        leak: usize,
+        attacker: usize,
+        replication: u32,
+    ) -> Option<&Cell> {
+        self.cells.iter().find(|c| {
+            c.strategy == strategy
+                && c.leak == leak
+                && c.attacker == attacker
+                && c.replication == replication
+        })
     }
 
-    /// Cells of one strategy × leak across replications.
-    pub fn replications_of(&self, strategy: usize, leak: usize) -> impl Iterator<Item = &Cell> {
+    /// Cells of one strategy × leak × attacker policy across replications.
+    pub fn replications_of(
+        &self,
+        strategy: usize,
+        leak: usize,
+        attacker: usize,
+    ) -> impl Iterator<Item = &Cell> {
         self.cells
             .iter()
-            .filter(move |c| c.strategy == strategy && c.leak == leak)
+            .filter(move |c| c.strategy == strategy && c.leak == leak && c.attacker == attacker)
     }
 
-    /// One metric of one strategy × leak, across replications.
+    /// One metric of one strategy × leak for the headline attacker policy (the scenario's
+    /// first), across replications.
     pub fn metric(&self, strategy: &str, leak: &str, metric: &str) -> Vec<f64> {
-        let (Some(s), Some(l)) = (
-            self.scenario
-                .strategies
+        match self.scenario.attacker.policies.first() {
+            Some(p) => self.metric_of(strategy, leak, p.name(), metric),
+            None => Vec::new(),
+        }
+    }
+
+    /// One metric of one strategy × leak × attacker policy, across replications.
+    pub fn metric_of(&self, strategy: &str, leak: &str, attacker: &str, metric: &str) -> Vec<f64> {
+        let sc = &self.scenario;
+        let (Some(s), Some(l), Some(a)) = (
+            sc.strategies.iter().position(|x| x.name == strategy),
+            sc.leaks.iter().position(|x| x.name == leak),
+            sc.attacker
+                .policies
                 .iter()
-                .position(|x| x.name == strategy),
-            self.scenario.leaks.iter().position(|x| x.name == leak),
+                .position(|p| p.name() == attacker),
         ) else {
             return Vec::new();
         };
-        self.replications_of(s, l)
+        self.replications_of(s, l, a)
             .filter_map(|c| {
                 c.acc
                     .metrics()
@@ -102,11 +141,19 @@ impl RunResults {
     }
 }
 
-/// Total customer × strategy runs a scenario needs (for progress bars).
+/// Whether a run needs the first (detection) pass.
+fn two_pass(scenario: &Scenario) -> bool {
+    scenario.detection.attack_driven()
+}
+
+/// Total customer × strategy × attacker-policy runs a scenario needs (for progress bars).
 pub fn total_runs(scenario: &Scenario) -> u64 {
-    scenario.replications as u64
+    let passes = if two_pass(scenario) { 2 } else { 1 };
+    passes
+        * scenario.replications as u64
         * scenario.leaks.len() as u64
         * scenario.strategies.len() as u64
+        * scenario.attacker.policies.len() as u64
         * scenario.customers
 }
 
@@ -121,15 +168,8 @@ pub fn run(scenario: &Scenario, per_customer: bool, progress: &dyn Progress) -> 
     let results: Vec<(Vec<Cell>, u64)> = tasks
         .par_iter()
         .map(|&(rep, leak)| {
-            run_task(
-                scenario,
-                &strategies,
-                &grid,
-                rep,
-                leak,
-                per_customer,
-                progress,
-            )
+            let task = Task::new(scenario, &strategies, &grid, rep, leak);
+            task.run(per_customer, progress)
         })
         .collect();
     let mut cells = Vec::new();
@@ -147,145 +187,249 @@ pub fn run(scenario: &Scenario, per_customer: bool, progress: &dyn Progress) -> 
     }
 }
 
+/// One (replication, leak): its timeline, the vendor's revocation order, and one world per
+/// strategy × attacker policy ("combo", index `strategy * policies + policy`).
+struct Task<'a> {
+    scenario: &'a Scenario,
+    strategies: &'a [Box<dyn Strategy>],
+    grid: &'a [f64],
+    rep: u32,
+    leak: usize,
+    timeline: Timeline,
+    /// The vendor's mass-revocation position of each customer (empty: no mass revocation).
+    ranks: Vec<u64>,
+}
+
 struct ChunkResult {
     accs: Vec<Accumulator>,
     rows: Vec<Vec<CustomerRow>>,
+    alerts: Vec<f64>,
     events: u64,
 }
 
-fn run_task(
-    scenario: &Scenario,
-    strategies: &[Box<dyn Strategy>],
-    grid: &[f64],
-    rep: u32,
-    leak: usize,
-    per_customer: bool,
-    progress: &dyn Progress,
-) -> (Vec<Cell>, u64) {
-    let world = World::draw(scenario, rep as u64, leak as u64);
-    let n = scenario.customers;
-    let chunks: Vec<(u64, u64)> = (0..n.div_ceil(CHUNK))
-        .map(|i| (i * CHUNK, ((i + 1) * CHUNK).min(n)))
-        .collect();
-    let mut accs: Vec<Accumulator> = strategies
-        .iter()
-        .map(|_| Accumulator::new(scenario.horizon, grid.len()))
-        .collect();
-    let mut rows: Vec<Vec<CustomerRow>> = vec![Vec::new(); strategies.len()];
-    let mut events = 0;
-    for wave in chunks.chunks(WAVE) {
-        let done: Vec<ChunkResult> = wave
-            .par_iter()
-            .map(|&(from, to)| {
-                let r = run_chunk(
-                    scenario,
-                    strategies,
-                    grid,
-                    &world,
-                    leak,
-                    from,
-                    to,
-                    per_customer,
-                );
-                progress.advance((to - from) * strategies.len() as u64);
-                r
+impl<'a> Task<'a> {
+    fn new(
+        scenario: &'a Scenario,
+        strategies: &'a [Box<dyn Strategy>],
+        grid: &'a [f64],
+        rep: u32,
+        leak: usize,
+    ) -> Task<'a> {
+        let timeline = Timeline::draw(scenario, rep as u64, leak as u64);
+        let ranks = if scenario.vendor.mass_revoke.is_some() {
+            // A uniformly random order: sort the customers by a per-customer uniform key.
+            let world = timeline.undetected();
+            let key =
+                |id: u64| world.customer_uniform(const { stream_id("vendor/revoke-order") }, id);
+            let mut order: Vec<u64> = (0..scenario.customers).collect();
+            order.sort_by(|a, b| key(*a).total_cmp(&key(*b)).then(a.cmp(b)));
+            let mut ranks = vec![0; order.len()];
+            for (rank, id) in order.into_iter().enumerate() {
+                ranks[id as usize] = rank as u64;
+            }
+            ranks
+        } else {
+            Vec::new()
+        };
+        Task {
+            scenario,
+            strategies,
+            grid,
+            rep,
+            leak,
+            timeline,
+            ranks,
+        }
+    }
+
+    fn policies(&self) -> &[AttackerPolicy] {
+        &self.scenario.attacker.policies
+    }
+
+    fn combos(&self) -> usize {
+        self.strategies.len() * self.policies().len()
+    }
+
+    fn run(&self, per_customer: bool, progress: &dyn Progress) -> (Vec<Cell>, u64) {
+        let exogenous = self.timeline.exogenous_detection;
+        let mut events = 0;
+        let alerts = if two_pass(self.scenario) {
+            let undetected = vec![self.timeline.undetected(); self.combos()];
+            let (first, e) = self.pass(&undetected, false, false, progress);
+            events += e;
+            first.alerts
+        } else {
+            vec![f64::INFINITY; self.combos()]
+        };
+        let worlds: Vec<World> = alerts
+            .iter()
+            .map(|a| self.timeline.world(a.min(exogenous)))
+            .collect();
+        let (second, e) = self.pass(&worlds, true, per_customer, progress);
+        events += e;
+        let p = self.policies().len();
+        let cells = second
+            .accs
+            .into_iter()
+            .zip(second.rows)
+            .enumerate()
+            .map(|(k, (mut acc, customers))| {
+                acc.detection = worlds[k].detection;
+                acc.detected_by_attack = alerts[k] < exogenous;
+                Cell {
+                    strategy: k / p,
+                    leak: self.leak,
+                    attacker: k % p,
+                    replication: self.rep,
+                    acc,
+                    customers,
+                }
             })
             .collect();
-        for chunk in done {
-            for (acc, c) in accs.iter_mut().zip(&chunk.accs) {
-                acc.merge(c);
-            }
-            for (all, part) in rows.iter_mut().zip(chunk.rows) {
-                all.extend(part);
-            }
-            events += chunk.events;
-        }
+        (cells, events)
     }
-    let cells = accs
-        .into_iter()
-        .zip(rows)
-        .enumerate()
-        .map(|(strategy, (acc, customers))| Cell {
-            strategy,
-            leak,
-            replication: rep,
-            acc,
-            customers,
-        })
-        .collect();
-    (cells, events)
-}
 
-#[allow(clippy::too_many_arguments)]
-fn run_chunk(
-    scenario: &Scenario,
-    strategies: &[Box<dyn Strategy>],
-    grid: &[f64],
-    world: &World,
-    leak: usize,
-    from: u64,
-    to: u64,
-    per_customer: bool,
-) -> ChunkResult {
-    let compromise = scenario.leaks[leak].compromise;
-    let mut queue: EventQueue<Event> = EventQueue::new();
-    let mut accs: Vec<Accumulator> = strategies
-        .iter()
-        .map(|_| Accumulator::new(scenario.horizon, grid.len()))
-        .collect();
-    let mut rows: Vec<Vec<CustomerRow>> = vec![Vec::new(); strategies.len()];
-    let signs: Vec<_> = scenario
-        .strategies
-        .iter()
-        .map(|s| s.device_signs(scenario.core_key_storage))
-        .collect();
-    for id in from..to {
-        let customer = Customer::draw(scenario, world, id);
-        for (i, strategy) in strategies.iter().enumerate() {
-            let rates = signs[i].rate(&scenario.grant.traffic(customer.refresh_interval));
-            accs[i].device_call_signs_per_s += rates.calls;
-            accs[i].device_refresh_signs_per_s += rates.refreshes;
-            accs[i].device_connection_signs_per_s += rates.connections;
-            if !customer.affected {
-                continue;
-            }
-            let ctx = Context {
-                world,
-                customer: &customer,
-                compromise,
-                storage: scenario.core_key_storage,
-            };
-            let bindings = strategy.bindings(&ctx);
-            let outcome = simulate(
-                &mut queue,
-                scenario,
-                &scenario.strategies[i],
-                bindings,
-                compromise,
-                world,
-                &customer,
-            );
-            accs[i].record(
-                &outcome,
-                customer.response_class == 2,
-                scenario.horizon,
-                grid,
-            );
-            if per_customer {
-                rows[i].push(CustomerRow {
-                    customer: id,
-                    response_class: customer.response_class,
-                    ttd: outcome.ttd,
-                    usable_seconds: outcome.usable_seconds,
-                    calls_ok: outcome.calls_ok,
-                    refresh_ok: outcome.refresh_ok,
-                });
+    /// One pass over every customer with `worlds[combo]`; `record` fills the accumulators.
+    fn pass(
+        &self,
+        worlds: &[World],
+        record: bool,
+        per_customer: bool,
+        progress: &dyn Progress,
+    ) -> (ChunkResult, u64) {
+        let n = self.scenario.customers;
+        let chunks: Vec<(u64, u64)> = (0..n.div_ceil(CHUNK))
+            .map(|i| (i * CHUNK, ((i + 1) * CHUNK).min(n)))
+            .collect();
+        let mut total = self.empty_result();
+        let mut events = 0;
+        for wave in chunks.chunks(WAVE) {
+            let done: Vec<ChunkResult> = wave
+                .par_iter()
+                .map(|&(from, to)| {
+                    let r = self.chunk(worlds, from, to, record, per_customer);
+                    progress.advance((to - from) * self.combos() as u64);
+                    r
+                })
+                .collect();
+            for chunk in done {
+                for (acc, c) in total.accs.iter_mut().zip(&chunk.accs) {
+                    acc.merge(c);
+                }
+                for (all, part) in total.rows.iter_mut().zip(chunk.rows) {
+                    all.extend(part);
+                }
+                for (a, c) in total.alerts.iter_mut().zip(&chunk.alerts) {
+                    *a = a.min(*c);
+                }
+                events += chunk.events;
             }
         }
+        (total, events)
     }
-    ChunkResult {
-        accs,
-        rows,
-        events: queue.processed(),
+
+    fn empty_result(&self) -> ChunkResult {
+        let sc = self.scenario;
+        let legit_calls_per_s = f64::from(sc.grant.edges) * sc.grant.calls_per_s_per_edge;
+        ChunkResult {
+            accs: (0..self.combos())
+                .map(|_| {
+                    let mut a = Accumulator::new(sc.horizon, self.grid.len());
+                    a.legit_calls_per_s = legit_calls_per_s;
+                    a
+                })
+                .collect(),
+            rows: vec![Vec::new(); self.combos()],
+            alerts: vec![f64::INFINITY; self.combos()],
+            events: 0,
+        }
+    }
+
+    fn chunk(
+        &self,
+        worlds: &[World],
+        from: u64,
+        to: u64,
+        record: bool,
+        per_customer: bool,
+    ) -> ChunkResult {
+        let sc = self.scenario;
+        let compromise = sc.leaks[self.leak].compromise;
+        let mut queue: EventQueue<Event> = EventQueue::new();
+        let mut out = self.empty_result();
+        let signs: Vec<_> = sc
+            .strategies
+            .iter()
+            .map(|s| s.device_signs(sc.core_key_storage))
+            .collect();
+        let streams = self.timeline.undetected();
+        let p = self.policies().len();
+        for id in from..to {
+            let mut customer = Customer::draw(sc, &streams, id);
+            if let Some(rank) = self.ranks.get(id as usize) {
+                customer.vendor_rank = *rank;
+            }
+            for (k, world) in worlds.iter().enumerate() {
+                let (s, policy) = (k / p, self.policies()[k % p]);
+                let ctx = Context {
+                    world,
+                    customer: &customer,
+                    compromise,
+                    storage: sc.core_key_storage,
+                    policy,
+                    presign_horizon: sc.dpop.presign_horizon(),
+                };
+                let run = Run {
+                    scenario: sc,
+                    strategy: &sc.strategies[s],
+                    bindings: if customer.affected {
+                        self.strategies[s].bindings(&ctx)
+                    } else {
+                        Bindings::NONE
+                    },
+                    compromise,
+                    world,
+                    customer: &customer,
+                    policy,
+                };
+                if !record {
+                    if customer.affected {
+                        let o = simulate(&mut queue, &run);
+                        out.alerts[k] = out.alerts[k].min(o.first_alert);
+                    }
+                    continue;
+                }
+                let acc = &mut out.accs[k];
+                let rates = signs[s].rate(&sc.grant.traffic(customer.refresh_interval));
+                acc.device_call_signs_per_s += rates.calls;
+                acc.device_refresh_signs_per_s += rates.refreshes;
+                acc.device_connection_signs_per_s += rates.connections;
+                if !customer.affected {
+                    acc.record_availability(&model::unaffected(&run));
+                    continue;
+                }
+                let outcome = simulate(&mut queue, &run);
+                out.alerts[k] = out.alerts[k].min(outcome.first_alert);
+                acc.record(
+                    &outcome,
+                    customer.response_class == 2,
+                    sc.horizon,
+                    self.grid,
+                );
+                acc.record_availability(&outcome);
+                if per_customer {
+                    out.rows[k].push(CustomerRow {
+                        customer: id,
+                        response_class: customer.response_class,
+                        ttd: outcome.ttd,
+                        usable_seconds: outcome.usable_seconds,
+                        calls_ok: outcome.calls_ok,
+                        refresh_ok: outcome.refresh_ok,
+                    });
+                }
+            }
+        }
+        out.events = queue.processed();
+        out
     }
 }

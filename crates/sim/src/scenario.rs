@@ -64,6 +64,10 @@ pub struct Grant {
     pub calls_per_s_per_edge: f64,
     /// Seconds an edge keeps one connection to the resource server (mTLS signs per connection).
     pub connection_lifetime: f64,
+    /// Share of legitimate refreshes that a retry (a lost response, a race between workers)
+    /// turns into a false reuse detection, revoking the family (in strategies with reuse
+    /// detection).
+    pub false_reuse_per_refresh: f64,
 }
 
 impl Grant {
@@ -87,6 +91,9 @@ pub struct Response {
     pub eventual_share: f64,
     pub eventual_delay: Dist,
     pub never_share: f64,
+    /// How long a customer whose grant died takes to authorize the integration again (the
+    /// legitimate client is locked out meanwhile).
+    pub reconsent_delay: Dist,
 }
 
 /// Detection of the leak and the platform's actions, measured from the leak.
@@ -98,13 +105,160 @@ pub struct Detection {
     pub credential_action_delay: Dist,
     /// `None`: the platform does not disable hardware keys.
     pub kill_switch_delay: Option<Dist>,
+    /// The provider's refresh-token reuse detection reaches the vendor (its legitimate refresh
+    /// fails, or the provider tells it).
+    pub reuse_alert: Option<Alert>,
+    /// Failed DPoP-RT / client-authentication attempts with a stolen refresh token reach the
+    /// vendor.
+    pub binding_alert: Option<Alert>,
+    /// Detection hazard per attacker API call (anomalous volume): calls at rate c are detected
+    /// after an exponential time with rate `volume_alert_per_call * c`.
+    pub volume_alert_per_call: f64,
+    /// A customer whose integration is locked out (its refresh fails) reports it.
+    pub customer_report: Option<Alert>,
+}
+
+impl Detection {
+    /// Whether detection can come from what the attacker does (otherwise it is the exogenous
+    /// delay alone, and customers do not interact).
+    pub fn attack_driven(&self) -> bool {
+        self.reuse_alert.is_some()
+            || self.binding_alert.is_some()
+            || self.volume_alert_per_call > 0.0
+            || self.customer_report.is_some()
+    }
+}
+
+/// One detection source triggered by an attack event: it fires with `probability`, `delay`
+/// after the event.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Alert {
+    pub probability: f64,
+    pub delay: Dist,
+}
+
+/// The vendor's response playbook after detection.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Vendor {
+    /// Revoke every grant the vendor holds (RFC 7009), in random order at a finite rate.
+    pub mass_revoke: Option<MassRevoke>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MassRevoke {
+    /// From detection to the first revocation.
+    pub delay: Dist,
+    /// Revocations per second (the provider's API rate limit for the vendor).
+    pub rate_per_s: f64,
+}
+
+/// The identity provider's own response.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct Provider {
+    /// From detection to the provider revoking every grant of the integration (and their
+    /// access tokens); `None`: it does not.
+    pub revoke_all_delay: Option<Dist>,
+}
+
+/// Server-side DPoP settings that bound pre-signed proofs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dpop {
+    /// How long after its `iat` a proof is still accepted (the `iat` window, future skew
+    /// included); infinite: unbounded.
+    pub proof_window: f64,
+    /// Validity of a server nonce; infinite: no nonces. A pre-signed proof must carry a nonce
+    /// that is still valid when it is used.
+    pub nonce_lifetime: f64,
+}
+
+impl Dpop {
+    /// How long after losing a signing oracle an attacker can still use proofs signed ahead.
+    pub fn presign_horizon(&self) -> f64 {
+        self.proof_window.min(self.nonce_lifetime)
+    }
+}
+
+/// How the attacker uses what it stole (docs/model.md, "Attackers").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AttackerPolicy {
+    /// Uses every window: refreshes at the last possible moment, pre-signs where the binding
+    /// allows it, keeps its foothold until eviction. TTD "what the attacker could do" is its.
+    Maximal,
+    /// Refreshes when its access token expires; one-time theft (the first model's attacker).
+    AtExpiry,
+    /// High call volume, keeps its foothold, tries stolen refresh tokens even when it cannot
+    /// satisfy their binding: fast and detectable.
+    Greedy,
+    /// Low call volume, keeps its foothold, never tries what would fail.
+    Stealthy,
+}
+
+pub const ATTACKER_POLICY_NAMES: [&str; 4] = ["maximal", "at-expiry", "greedy", "stealthy"];
+
+impl AttackerPolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            AttackerPolicy::Maximal => "maximal",
+            AttackerPolicy::AtExpiry => "at-expiry",
+            AttackerPolicy::Greedy => "greedy",
+            AttackerPolicy::Stealthy => "stealthy",
+        }
+    }
+
+    fn from_name(name: &str) -> AttackerPolicy {
+        match name {
+            "at-expiry" => AttackerPolicy::AtExpiry,
+            "greedy" => AttackerPolicy::Greedy,
+            "stealthy" => AttackerPolicy::Stealthy,
+            _ => AttackerPolicy::Maximal,
+        }
+    }
+
+    /// Refreshes at the instant before any event that would end its ability to refresh.
+    pub fn last_moment(self) -> bool {
+        self == AttackerPolicy::Maximal
+    }
+
+    /// Keeps reading the stolen hosts (token store, edge memory) until eviction.
+    pub fn foothold(self) -> bool {
+        self != AttackerPolicy::AtExpiry
+    }
+
+    /// Signs DPoP proofs ahead while it has a signing oracle.
+    pub fn presigns(self) -> bool {
+        self == AttackerPolicy::Maximal
+    }
+
+    /// Tries a stolen refresh token even when it cannot satisfy its binding or the token is
+    /// stale (failed attempts are visible to the provider).
+    pub fn probes(self) -> bool {
+        matches!(self, AttackerPolicy::Greedy | AttackerPolicy::AtExpiry)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Attacker {
+    /// Simulated in this order; the first is the headline (TTD "what the attacker could do"
+    /// when it is `maximal`).
+    pub policies: Vec<AttackerPolicy>,
     pub start_delay: Dist,
+    /// API calls per hour of the `maximal` and `at-expiry` attackers.
     pub calls_per_hour: f64,
+    pub greedy_calls_per_hour: f64,
+    pub stealthy_calls_per_hour: f64,
+    /// First refresh of the `at-expiry`, `greedy` and `stealthy` attackers.
     pub refresh: AttackerRefresh,
+}
+
+impl Attacker {
+    /// API calls per hour of one policy.
+    pub fn calls_per_hour(&self, policy: AttackerPolicy) -> f64 {
+        match policy {
+            AttackerPolicy::Maximal | AttackerPolicy::AtExpiry => self.calls_per_hour,
+            AttackerPolicy::Greedy => self.greedy_calls_per_hour,
+            AttackerPolicy::Stealthy => self.stealthy_calls_per_hour,
+        }
+    }
 }
 
 /// Where a single-DPoP key lives.
@@ -253,6 +407,9 @@ pub struct Scenario {
     pub grant: Grant,
     pub response: Response,
     pub detection: Detection,
+    pub vendor: Vendor,
+    pub provider: Provider,
+    pub dpop: Dpop,
     pub attacker: Attacker,
     pub strategies: Vec<StrategyConfig>,
     pub leaks: Vec<Leak>,
@@ -376,7 +533,9 @@ impl Scenario {
             },
             calls_per_s_per_edge: g.number("calls_per_s_per_edge", 1.0, 0.0, 1e6)?,
             connection_lifetime: g.duration("connection_lifetime", HOUR)?,
+            false_reuse_per_refresh: g.share("false_reuse_per_refresh", 0.0)?,
         };
+
         if grant.connection_lifetime <= 0.0 {
             return Err(g.error("connection_lifetime", "must be greater than zero"));
         }
@@ -413,6 +572,13 @@ impl Scenario {
         if (total - 1.0).abs() > 1e-6 {
             return Err(r.error("never", format!("shares of immediate, eventual and never must add up to 1 (they add up to {total})")));
         }
+        let reconsent_delay = r.dist(
+            "reconsent_delay",
+            Dist::LogNormal {
+                median: DAY,
+                sigma: 1.0,
+            },
+        )?;
         r.finish()?;
         let response = Response {
             immediate_share,
@@ -420,6 +586,7 @@ impl Scenario {
             eventual_share,
             eventual_delay,
             never_share,
+            reconsent_delay,
         };
 
         let d = root.table_or_empty("detection")?;
@@ -435,11 +602,72 @@ impl Scenario {
             eviction_delay: d.dist("eviction_delay", Dist::Fixed(4.0 * HOUR))?,
             credential_action_delay: d.dist("credential_action_delay", Dist::Fixed(HOUR))?,
             kill_switch_delay: d.dist_or("kill_switch_delay", "none", None)?,
+            reuse_alert: alert(&d, "reuse_alert")?,
+            binding_alert: alert(&d, "binding_alert")?,
+            volume_alert_per_call: d.number("volume_alert_per_call", 0.0, 0.0, 1.0)?,
+            customer_report: alert(&d, "customer_report")?,
         };
         d.finish()?;
 
+        let v = root.table_or_empty("vendor")?;
+        let vendor = Vendor {
+            mass_revoke: match v.table("mass_revoke")? {
+                None => None,
+                Some(m) => {
+                    let out = MassRevoke {
+                        delay: m.dist("delay", Dist::Fixed(HOUR))?,
+                        rate_per_s: m.number("rate_per_s", 20.0, 1e-6, 1e9)?,
+                    };
+                    m.finish()?;
+                    Some(out)
+                }
+            },
+        };
+        v.finish()?;
+
+        let p = root.table_or_empty("provider")?;
+        let provider = Provider {
+            revoke_all_delay: p.dist_or("revoke_all_delay", "none", None)?,
+        };
+        p.finish()?;
+
+        let dp = root.table_or_empty("dpop")?;
+        let dpop = Dpop {
+            proof_window: dp
+                .duration_or_none("proof_window", Some(5.0 * 60.0))?
+                .unwrap_or(f64::INFINITY),
+            nonce_lifetime: dp
+                .duration_or_none("nonce_lifetime", None)?
+                .unwrap_or(f64::INFINITY),
+        };
+        dp.finish()?;
+
         let t = root.table_or_empty("attacker")?;
+        let policies: Vec<AttackerPolicy> = t
+            .choices("policies", &ATTACKER_POLICY_NAMES)?
+            .unwrap_or(vec!["maximal"])
+            .into_iter()
+            .map(AttackerPolicy::from_name)
+            .collect();
+        if policies.is_empty() {
+            return Err(t.error(
+                "policies",
+                format!(
+                    "must name at least one policy (allowed: {})",
+                    ATTACKER_POLICY_NAMES.join(", ")
+                ),
+            ));
+        }
+        let mut seen = policies.clone();
+        seen.sort();
+        seen.dedup();
+        if seen.len() != policies.len() {
+            return Err(t.error("policies", "names a policy twice"));
+        }
         let attacker = Attacker {
+            policies,
+            greedy_calls_per_hour: t.number("greedy_calls_per_hour", 3600.0, 0.0, 1e9)?,
+            stealthy_calls_per_hour: t.number("stealthy_calls_per_hour", 2.0, 0.0, 1e9)?,
             start_delay: t.dist("start_delay", Dist::Fixed(0.0))?,
             calls_per_hour: t.number("calls_per_hour", 60.0, 0.0, 1e9)?,
             refresh: match t.choice("refresh", &["at-start", "on-expiry", "never"], "at-start")? {
@@ -528,6 +756,9 @@ impl Scenario {
             grant,
             response,
             detection,
+            vendor,
+            provider,
+            dpop,
             attacker,
             strategies,
             leaks,
@@ -545,6 +776,19 @@ impl Scenario {
     pub fn leak(&self, name: &str) -> Option<&Leak> {
         self.leaks.iter().find(|l| l.name == name)
     }
+}
+
+/// An optional `{ probability, delay }` detection source.
+fn alert(t: &Table<'_>, key: &'static str) -> Result<Option<Alert>, ScenarioError> {
+    let Some(a) = t.table(key)? else {
+        return Ok(None);
+    };
+    let out = Alert {
+        probability: a.share("probability", 1.0)?,
+        delay: a.dist("delay", Dist::Fixed(0.0))?,
+    };
+    a.finish()?;
+    Ok(Some(out))
 }
 
 fn check_unique<'a>(

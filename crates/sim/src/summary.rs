@@ -1,5 +1,6 @@
-//! Aggregation over replications: one row per strategy × leak × metric with the mean and its
-//! 95% confidence interval, and mean containment curves. Pure functions of [`RunResults`].
+//! Aggregation over replications: one row per strategy × leak × attacker policy × metric with the
+//! mean and its 95% confidence interval, and mean containment curves. Pure functions of
+//! [`RunResults`].
 
 use super::runner::RunResults;
 use super::stats::Interval;
@@ -9,6 +10,7 @@ use super::stats::Interval;
 pub struct SummaryRow {
     pub strategy: String,
     pub leak: String,
+    pub attacker: &'static str,
     pub metric: &'static str,
     pub interval: Interval,
 }
@@ -19,28 +21,31 @@ pub fn summarize(results: &RunResults) -> Vec<SummaryRow> {
     let mut rows = Vec::new();
     for (l, leak) in sc.leaks.iter().enumerate() {
         for (s, strategy) in sc.strategies.iter().enumerate() {
-            let per_rep: Vec<Vec<(&'static str, f64)>> = results
-                .replications_of(s, l)
-                .map(|c| c.acc.metrics())
-                .collect();
-            let Some(first) = per_rep.first() else {
-                continue;
-            };
-            for (i, (metric, _)) in first.iter().enumerate() {
-                let values: Vec<f64> = per_rep.iter().map(|m| m[i].1).collect();
-                rows.push(SummaryRow {
-                    strategy: strategy.name.clone(),
-                    leak: leak.name.clone(),
-                    metric,
-                    interval: Interval::of(&values),
-                });
+            for (a, policy) in sc.attacker.policies.iter().enumerate() {
+                let per_rep: Vec<Vec<(&'static str, f64)>> = results
+                    .replications_of(s, l, a)
+                    .map(|c| c.acc.metrics())
+                    .collect();
+                let Some(first) = per_rep.first() else {
+                    continue;
+                };
+                for (i, (metric, _)) in first.iter().enumerate() {
+                    let values: Vec<f64> = per_rep.iter().map(|m| m[i].1).collect();
+                    rows.push(SummaryRow {
+                        strategy: strategy.name.clone(),
+                        leak: leak.name.clone(),
+                        attacker: policy.name(),
+                        metric,
+                        interval: Interval::of(&values),
+                    });
+                }
             }
         }
     }
     rows
 }
 
-/// Looks a row up.
+/// Looks a row up for the headline attacker policy (the scenario's first: rows list it first).
 pub fn find<'a>(
     rows: &'a [SummaryRow],
     strategy: &str,
@@ -51,11 +56,29 @@ pub fn find<'a>(
         .find(|r| r.strategy == strategy && r.leak == leak && r.metric == metric)
 }
 
-/// Containment curve of one strategy × leak: per grid time, the mean share still exploitable and
-/// its 95% interval over replications.
-pub fn containment(results: &RunResults, strategy: usize, leak: usize) -> Vec<(f64, Interval)> {
+/// Looks a row up for one attacker policy.
+pub fn find_for<'a>(
+    rows: &'a [SummaryRow],
+    strategy: &str,
+    leak: &str,
+    attacker: &str,
+    metric: &str,
+) -> Option<&'a SummaryRow> {
+    rows.iter().find(|r| {
+        r.strategy == strategy && r.leak == leak && r.attacker == attacker && r.metric == metric
+    })
+}
+
+/// Containment curve of one strategy × leak × attacker policy: per grid time, the mean share
+/// still exploitable and its 95% interval over replications.
+pub fn containment(
+    results: &RunResults,
+    strategy: usize,
+    leak: usize,
+    attacker: usize,
+) -> Vec<(f64, Interval)> {
     let curves: Vec<Vec<f64>> = results
-        .replications_of(strategy, leak)
+        .replications_of(strategy, leak, attacker)
         .map(|c| c.acc.containment())
         .collect();
     results

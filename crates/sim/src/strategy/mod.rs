@@ -17,7 +17,7 @@ mod single_dpop;
 mod split_dpop;
 
 use super::customer::Customer;
-use super::scenario::{Compromise, KeyStorage, StrategyConfig, StrategyKind};
+use super::scenario::{AttackerPolicy, Compromise, KeyStorage, StrategyConfig, StrategyKind};
 use super::world::World;
 
 /// Everything a strategy may look at for one customer.
@@ -26,6 +26,9 @@ pub struct Context<'a> {
     pub customer: &'a Customer,
     pub compromise: Compromise,
     pub storage: KeyStorage,
+    pub policy: AttackerPolicy,
+    /// How long proofs signed ahead stay usable (`Dpop::presign_horizon`).
+    pub presign_horizon: f64,
 }
 
 impl Context<'_> {
@@ -34,10 +37,23 @@ impl Context<'_> {
         self.world.customer_uniform(stream, self.customer.id)
     }
 
-    /// Until when the attacker can sign with a key kept in the core's key storage: for ever if it
-    /// is a software key on a compromised disk; until eviction or the kill switch if it is an
-    /// HSM/TPM key on a compromised host (a signing oracle); never otherwise.
+    /// Until when the attacker can sign JWS (DPoP proofs, client assertions) with a key kept in
+    /// the core's key storage: for ever if it is a software key on a compromised disk; if it is
+    /// an HSM/TPM key on a compromised host (a signing oracle), until eviction or the kill
+    /// switch, plus the shelf life of proofs signed ahead when the attacker pre-signs; never
+    /// otherwise.
     pub fn core_key(&self) -> f64 {
+        let oracle = self.core_tls_key();
+        if oracle > 0.0 && oracle.is_finite() && self.policy.presigns() {
+            oracle + self.presign_horizon
+        } else {
+            oracle
+        }
+    }
+
+    /// As [`Context::core_key`] for an interactive use (a TLS handshake) that cannot be signed
+    /// ahead.
+    pub fn core_tls_key(&self) -> f64 {
         match self.storage {
             KeyStorage::Disk if self.compromise.core_disk || self.compromise.core_host => {
                 f64::INFINITY
@@ -46,6 +62,22 @@ impl Context<'_> {
                 self.world.oracle_end()
             }
             _ => 0.0,
+        }
+    }
+
+    /// Until when an attacker who holds an edge can have the core's HSM/TPM sign for it, in the
+    /// designs where edges ask the core to sign (single DPoP with the key in the core device,
+    /// mTLS with the client key there): only an attacker that keeps its foothold on the edge,
+    /// until eviction; `presign` adds the shelf life of proofs signed ahead.
+    pub fn edge_oracle(&self, presign: bool) -> f64 {
+        if !(self.compromise.edge_host && self.storage.is_device() && self.policy.foothold()) {
+            return 0.0;
+        }
+        let end = self.world.oracle_end();
+        if presign && self.policy.presigns() && end.is_finite() {
+            end + self.presign_horizon
+        } else {
+            end
         }
     }
 

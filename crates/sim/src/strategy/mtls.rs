@@ -23,7 +23,7 @@ impl Mtls {
     fn certificate_rejected_at(&self, ctx: &Context<'_>) -> f64 {
         let revoked = match self.0.ca {
             CaOperator::Vendor => ctx.world.credential_action,
-            CaOperator::Customer => ctx.customer.revokes_at,
+            CaOperator::Customer => ctx.customer.revokes_at(ctx.world),
         };
         let published = revoked
             + self
@@ -55,14 +55,16 @@ impl Strategy for Mtls {
         let key = if ctx.compromise.client_credential {
             f64::INFINITY
         } else {
-            ctx.core_key()
+            // TLS handshakes are interactive: nothing can be signed ahead.
+            ctx.core_tls_key().max(ctx.edge_oracle(false))
         };
         let window = if key > 0.0 {
             key.min(self.certificate_rejected_at(ctx))
         } else {
             0.0
         };
-        let oracle = !ctx.compromise.client_credential && ctx.core_key_is_oracle();
+        let oracle = !ctx.compromise.client_credential
+            && (ctx.core_key_is_oracle() || ctx.edge_oracle(false) > 0.0);
         Bindings {
             refresh: window,
             stolen_access: window,

@@ -29,7 +29,10 @@ impl Strategy for SingleDpop {
                 let held = c.core_disk || c.core_host || c.edge_host;
                 (if held { f64::INFINITY } else { 0.0 }, false)
             }
-            SingleDpopKey::CoreDevice => (ctx.core_key(), ctx.core_key_is_oracle()),
+            SingleDpopKey::CoreDevice => (
+                ctx.core_key().max(ctx.edge_oracle(true)),
+                ctx.core_key_is_oracle() || ctx.edge_oracle(false) > 0.0,
+            ),
         };
         Bindings {
             refresh: if self.rules.without_victim_key {
