@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use leaklab_claims::{evaluate, render_text, ClaimsReport};
 use leaklab_report::run_output::{summary_markdown, write_run, Timings};
-use leaklab_sim::runner::{run, threads, total_runs, Progress, RunResults};
+use leaklab_sim::runner::{run, threads, total_runs, Progress, RunResults, Silent};
 use leaklab_sim::scenario::{Overrides, Scenario};
 use leaklab_sim::summary::summarize;
 
@@ -185,16 +185,22 @@ pub fn reproduce(args: ReproduceArgs) -> anyhow::Result<Outcome> {
     }
     let (results, _) = simulate(&scenario, false, args.quiet || args.json);
     let claims = evaluate(&results)?;
+    if !args.json {
+        eprintln!("leaklab: judging the findings beyond the slides (small variant runs)");
+    }
+    let findings = leaklab_claims::findings::evaluate(&scenario, &results, &Silent)?;
     if args.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&ClaimsReport {
                 scenario: &scenario.name,
-                claims: &claims
+                claims: &claims,
+                findings: &findings,
             })?
         );
     } else {
         print!("{}", render_text(&claims));
+        print!("\n{}", leaklab_claims::render_findings(&findings));
     }
     Ok(Outcome::Success)
 }

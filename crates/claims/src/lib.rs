@@ -5,6 +5,8 @@
 
 use serde::Serialize;
 
+pub mod findings;
+
 use leaklab_base::duration::{format_duration, DAY, HOUR};
 use leaklab_capacity::queue::simulate as simulate_queue;
 use leaklab_capacity::study::builtin_profiles;
@@ -86,6 +88,19 @@ pub const IETF124_SCENARIO: &str = include_str!("../../../scenarios/ietf124.toml
 pub struct ClaimsReport<'a> {
     pub scenario: &'a str,
     pub claims: &'a [Claim],
+    pub findings: &'a [findings::Finding],
+}
+
+/// The findings as text for a terminal.
+pub fn render_findings(findings: &[findings::Finding]) -> String {
+    let mut out = String::from("Findings beyond the slides:\n\n");
+    for f in findings {
+        out.push_str(&format!(
+            "[{}]\n  question: {}\n  setting:  {}\n  answer:   {}\n\n",
+            f.id, f.question, f.setting, f.answer
+        ));
+    }
+    out
 }
 
 /// What a claim needs that the scenario does not have.

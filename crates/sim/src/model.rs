@@ -91,6 +91,9 @@ pub struct Run<'a> {
     pub world: &'a World,
     pub customer: &'a Customer,
     pub policy: AttackerPolicy,
+    /// The first pass only needs alerts before the vendor's own detection: simulate up to
+    /// `until` and skip what only the outputs need (call counts, lockout).
+    pub alerts_only_until: Option<f64>,
 }
 
 struct State {
@@ -193,6 +196,12 @@ pub fn simulate(queue: &mut EventQueue<Event>, run: &Run<'_>) -> Outcome {
     };
     if !sim.s.exploitable(0.0) {
         sim.out.ttd = 0.0;
+        if run.policy.probes() && has_rt && customer.attacker_start < scenario.horizon {
+            // Useless as the stolen token is, a probing attacker still presents it once: the
+            // provider sees a failed binding (or a stale token).
+            sim.s.active = true;
+            sim.failed_refresh(customer.attacker_start);
+        }
         return sim.finish(0.0, 0.0);
     }
     sim.schedule_all();
@@ -260,7 +269,11 @@ impl Sim<'_, '_> {
         if self.s.core_foothold || self.s.edge_foothold {
             q.schedule(world.eviction, Event::FootholdLost);
         }
-        q.schedule(run.scenario.horizon, Event::Horizon);
+        q.schedule(
+            run.alerts_only_until
+                .map_or(run.scenario.horizon, |u| u.min(run.scenario.horizon)),
+            Event::Horizon,
+        );
     }
 
     fn event_loop(mut self) -> Outcome {
@@ -569,6 +582,10 @@ impl Sim<'_, '_> {
 
     fn finish(mut self, rate: f64, active_seconds: f64) -> Outcome {
         let run = self.run;
+        self.out.first_alert = self.s.first_alert;
+        if run.alerts_only_until.is_some() {
+            return self.out;
+        }
         if rate > 0.0 && active_seconds > 0.0 {
             let mut calls = run
                 .world
@@ -582,7 +599,6 @@ impl Sim<'_, '_> {
         if run.bindings.call_signs_on_device {
             self.out.oracle_signatures += self.out.calls_ok;
         }
-        self.out.first_alert = self.s.first_alert;
         self.out.lockout_seconds = lockout(run, self.s.attack_lockout);
         self.out
     }

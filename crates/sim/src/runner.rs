@@ -8,8 +8,9 @@
 //! trajectory up to detection does not depend on the others. Two passes are therefore exact:
 //! pass 1 runs every customer with no defender (`Timeline::undetected`) and takes the earliest
 //! alert; pass 2 runs every customer in the world of that detection time. Both passes see the
-//! same draws, so pass 2 repeats pass 1 up to detection event for event (tested in
-//! `tests/sim_v2.rs`: the alerts of pass 2 before detection are those of pass 1).
+//! same draws, so pass 2 repeats pass 1 up to detection event for event. Pass 1 stops at the
+//! exogenous detection time (a later alert cannot matter). `tests/sim_v2.rs` checks the
+//! detection times of both passes together against closed forms (volume and reuse alerts).
 
 use rayon::prelude::*;
 
@@ -391,6 +392,7 @@ impl<'a> Task<'a> {
                     world,
                     customer: &customer,
                     policy,
+                    alerts_only_until: (!record).then_some(self.timeline.exogenous_detection),
                 };
                 if !record {
                     if customer.affected {

@@ -178,7 +178,7 @@ impl Dpop {
     }
 }
 
-/// How the attacker uses what it stole (docs/model.md, "Attackers").
+/// How the attacker uses what it stole (docs/model.md §6, "Attacker policies").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AttackerPolicy {
     /// Uses every window: refreshes at the last possible moment, pre-signs where the binding
