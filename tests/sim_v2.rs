@@ -335,3 +335,58 @@ fn jittering_every_configured_time_by_one_second_moves_no_headline_metric() {
         }
     }
 }
+
+/// Broken v2 keys are refused naming the file, the key, the value and what is allowed.
+#[test]
+fn broken_v2_keys_name_file_key_value_and_allowed_values() {
+    let base =
+        "[[strategy]]\nkind = \"bearer\"\n[[leak]]\nname = \"rt\"\ncompromises = [\"core-disk\"]\n";
+    for (body, key, expected) in [
+        (
+            "[attacker]\npolicies = [\"maximal\", \"sneaky\"]\n",
+            "attacker.policies",
+            "\"sneaky\" is not allowed (allowed: maximal, at-expiry, greedy, stealthy)",
+        ),
+        (
+            "[attacker]\npolicies = [\"greedy\", \"greedy\"]\n",
+            "attacker.policies",
+            "names a policy twice",
+        ),
+        (
+            "[vendor]\nmass_revoke = { delay = \"1h\", rate_per_s = -5 }\n",
+            "vendor.mass_revoke.rate_per_s",
+            "-5: out of range",
+        ),
+        (
+            "[detection]\nvolume_alert_per_call = -1\n",
+            "detection.volume_alert_per_call",
+            "out of range (allowed: 0 to 1)",
+        ),
+        (
+            "[detection]\nreuse_alert = { probability = 1.5 }\n",
+            "detection.reuse_alert.probability",
+            "1.5: out of range",
+        ),
+        (
+            "[provider]\nrevoke_all_delay = \"soon\"\n",
+            "provider.revoke_all_delay",
+            "expected a duration",
+        ),
+        (
+            "[dpop]\nnonce_lifetime = -3\n",
+            "dpop.nonce_lifetime",
+            "expected a duration",
+        ),
+    ] {
+        let text =
+            format!("[scenario]\nname = \"t\"\nreplications = 2\ncustomers = 10\n{body}{base}");
+        let err = Scenario::from_toml("broken.toml", &text)
+            .err()
+            .unwrap_or_else(|| panic!("accepted: {body}"))
+            .to_string();
+        assert!(
+            err.contains("broken.toml") && err.contains(key) && err.contains(expected),
+            "{body}: {err}"
+        );
+    }
+}
