@@ -390,3 +390,99 @@ fn broken_v2_keys_name_file_key_value_and_allowed_values() {
         );
     }
 }
+
+/// The engine's two shortcuts — runs of uneventful refreshes counted in one step, and API calls
+/// counted as a Poisson number per interval — against the event-by-event path (every refresh
+/// and every call its own event), on every strategy × leak × attacker policy of the default
+/// scenario: identical outcomes, and call counts equal in distribution.
+#[test]
+fn shortcuts_agree_with_the_event_by_event_path() {
+    use leaklab_sim::customer::Customer;
+    use leaklab_sim::engine::EventQueue;
+    use leaklab_sim::model::{simulate, Run};
+    use leaklab_sim::strategy::{self, Context};
+    use leaklab_sim::world::Timeline;
+
+    let mut s = Scenario::from_toml("ietf124.toml", include_str!("../scenarios/ietf124.toml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    s.customers = 150;
+    s.replications = 2;
+    s.horizon = 3.0 * 24.0 * HOUR;
+    s.attacker.calls_per_hour = 3.0;
+    s.attacker.greedy_calls_per_hour = 6.0;
+    let mut queue = EventQueue::new();
+    let (mut calls_fast, mut calls_slow, mut runs) = (0u64, 0u64, 0u64);
+    for rep in 0..u64::from(s.replications) {
+        for (l, leak) in s.leaks.iter().enumerate() {
+            let timeline = Timeline::draw(&s, rep, l as u64);
+            let world = timeline.world(timeline.exogenous_detection);
+            for id in 0..s.customers {
+                let customer = Customer::draw(&s, &timeline.undetected(), id);
+                if !customer.affected {
+                    continue;
+                }
+                for config in &s.strategies {
+                    for &policy in &s.attacker.policies {
+                        let ctx = Context {
+                            world: &world,
+                            customer: &customer,
+                            compromise: leak.compromise,
+                            storage: s.core_key_storage,
+                            policy,
+                            presign_horizon: s.dpop.presign_horizon(),
+                        };
+                        let mut run = Run {
+                            scenario: &s,
+                            strategy: config,
+                            bindings: strategy::build(config).bindings(&ctx),
+                            compromise: leak.compromise,
+                            world: &world,
+                            customer: &customer,
+                            policy,
+                            alerts_only_until: None,
+                            event_by_event: false,
+                        };
+                        let fast = simulate(&mut queue, &run);
+                        run.event_by_event = true;
+                        let slow = simulate(&mut queue, &run);
+                        let what = format!(
+                            "{}/{}/{} customer {id}",
+                            config.name,
+                            leak.name,
+                            policy.name()
+                        );
+                        let close =
+                            |a: f64, b: f64| a == b || (a - b).abs() <= 1e-6 * a.abs().max(1.0);
+                        assert!(
+                            close(fast.ttd, slow.ttd),
+                            "{what}: TTD {} vs {}",
+                            fast.ttd,
+                            slow.ttd
+                        );
+                        assert!(
+                            close(fast.usable_seconds, slow.usable_seconds),
+                            "{what}: usable"
+                        );
+                        assert_eq!(fast.refresh_ok, slow.refresh_ok, "{what}: refreshes");
+                        assert_eq!(fast.refresh_failed, slow.refresh_failed, "{what}");
+                        assert!(close(fast.lockout_seconds, slow.lockout_seconds), "{what}");
+                        assert_eq!(fast.first_alert, slow.first_alert, "{what}");
+                        calls_fast += fast.calls_ok;
+                        calls_slow += slow.calls_ok;
+                        runs += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        runs > 10_000 && calls_fast > 10_000,
+        "{runs} runs, {calls_fast} calls"
+    );
+    // Two independent Poisson totals with the same mean: the difference has variance 2·mean.
+    let diff = (calls_fast as f64 - calls_slow as f64).abs();
+    assert!(
+        diff < 4.0 * (2.0 * calls_fast as f64).sqrt(),
+        "calls: closed form {calls_fast}, event by event {calls_slow}"
+    );
+}

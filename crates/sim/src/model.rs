@@ -43,7 +43,7 @@ use super::scenario::{
 use super::strategy::Bindings;
 use super::world::World;
 use leaklab_base::dist::poisson;
-use leaklab_base::rng::stream_id;
+use leaklab_base::rng::{stream_id, Rng};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -60,6 +60,8 @@ pub enum Event {
     StolenBindingLost,
     MintedBindingLost,
     FootholdLost,
+    /// One attacker API call (only on the event-by-event path, see [`Run::event_by_event`]).
+    AttackerCall,
     Horizon,
 }
 
@@ -94,6 +96,9 @@ pub struct Run<'a> {
     /// The first pass only needs alerts before the vendor's own detection: simulate up to
     /// `until` and skip what only the outputs need (call counts, lockout).
     pub alerts_only_until: Option<f64>,
+    /// Simulate every API call and every refresh as its own event instead of counting them in
+    /// closed form: the reference path the shortcuts are tested against (slow).
+    pub event_by_event: bool,
 }
 
 struct State {
@@ -148,6 +153,8 @@ struct Sim<'r, 'q> {
     s: State,
     out: Outcome,
     introspection: bool,
+    /// Call inter-arrival draws on the event-by-event path.
+    calls: Option<Rng>,
 }
 
 /// Runs one customer. `queue` is reused across customers (its allocation survives `reset`).
@@ -193,6 +200,10 @@ pub fn simulate(queue: &mut EventQueue<Event>, run: &Run<'_>) -> Outcome {
             ..Outcome::default()
         },
         introspection: scenario.grant.at_revocation == AtRevocation::Introspection,
+        calls: run.event_by_event.then(|| {
+            run.world
+                .customer_stream(const { stream_id("attacker/call-times") }, customer.id)
+        }),
     };
     if !sim.s.exploitable(0.0) {
         sim.out.ttd = 0.0;
@@ -274,6 +285,7 @@ impl Sim<'_, '_> {
                 .map_or(run.scenario.horizon, |u| u.min(run.scenario.horizon)),
             Event::Horizon,
         );
+        self.next_call(customer.attacker_start);
     }
 
     fn event_loop(mut self) -> Outcome {
@@ -427,6 +439,14 @@ impl Sim<'_, '_> {
             Event::RefreshBindingLost => self.s.refresh_binding = false,
             Event::StolenBindingLost => self.s.stolen_binding = false,
             Event::MintedBindingLost => self.s.minted_binding = false,
+            Event::AttackerCall => {
+                if self.s.holds_usable_token(t) {
+                    self.out.calls_ok += 1;
+                } else {
+                    self.out.calls_failed += 1;
+                }
+                self.next_call(t);
+            }
             Event::FootholdLost => {
                 if self.s.edge_foothold {
                     self.edge_foothold_ends(t);
@@ -441,6 +461,15 @@ impl Sim<'_, '_> {
                 }
                 self.s.core_foothold = false;
             }
+        }
+    }
+
+    /// Schedules the attacker's next API call after `t` (event-by-event path only).
+    fn next_call(&mut self, t: f64) {
+        let rate = self.run.scenario.attacker.calls_per_hour(self.run.policy) / 3600.0;
+        if let (Some(rng), true) = (self.calls.as_mut(), rate > 0.0) {
+            let gap = -(1.0 - rng.uniform()).ln() / rate;
+            self.queue.schedule(t + gap, Event::AttackerCall);
         }
     }
 
@@ -558,7 +587,7 @@ impl Sim<'_, '_> {
             }
             self.s.legit_rt_current = false;
         }
-        let extra = if chain {
+        let extra = if chain && !run.event_by_event {
             let next_pending = self.queue.peek_time().unwrap_or(f64::INFINITY);
             if next_pending.is_finite() {
                 (((next_pending - t) / at_lifetime).ceil() - 1.0).max(0.0)
@@ -586,7 +615,7 @@ impl Sim<'_, '_> {
         if run.alerts_only_until.is_some() {
             return self.out;
         }
-        if rate > 0.0 && active_seconds > 0.0 {
+        if rate > 0.0 && active_seconds > 0.0 && !run.event_by_event {
             let mut calls = run
                 .world
                 .customer_stream(const { stream_id("attacker/calls") }, run.customer.id);

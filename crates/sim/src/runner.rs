@@ -393,6 +393,7 @@ impl<'a> Task<'a> {
                     customer: &customer,
                     policy,
                     alerts_only_until: (!record).then_some(self.timeline.exogenous_detection),
+                    event_by_event: false,
                 };
                 if !record {
                     if customer.affected {
