@@ -46,6 +46,9 @@ pub struct Accumulator {
     pub device_call_signs_per_s: f64,
     pub device_refresh_signs_per_s: f64,
     pub device_connection_signs_per_s: f64,
+    /// Extra round trips per second the legitimate fleet spends fetching DPoP server nonces
+    /// (`use_dpop_nonce` challenges), all customers.
+    pub nonce_round_trips_per_s: f64,
     /// Affected customers who never respond: what the binding alone achieves.
     pub nonresponders: u64,
     pub nonresponders_never: u64,
@@ -91,6 +94,7 @@ impl Accumulator {
             device_call_signs_per_s: 0.0,
             device_refresh_signs_per_s: 0.0,
             device_connection_signs_per_s: 0.0,
+            nonce_round_trips_per_s: 0.0,
             nonresponders: 0,
             nonresponders_never: 0,
             nonresponders_ttd_censored_sum: 0.0,
@@ -177,6 +181,7 @@ impl Accumulator {
         self.device_call_signs_per_s += other.device_call_signs_per_s;
         self.device_refresh_signs_per_s += other.device_refresh_signs_per_s;
         self.device_connection_signs_per_s += other.device_connection_signs_per_s;
+        self.nonce_round_trips_per_s += other.nonce_round_trips_per_s;
         self.nonresponders += other.nonresponders;
         self.nonresponders_never += other.nonresponders_never;
         self.nonresponders_ttd_censored_sum += other.nonresponders_ttd_censored_sum;
@@ -280,6 +285,7 @@ impl Accumulator {
                 "device_connection_signs_per_s",
                 self.device_connection_signs_per_s,
             ),
+            ("nonce_round_trips_per_s", self.nonce_round_trips_per_s),
         ]);
         let n = self.customers.max(1) as f64;
         m.extend([

@@ -363,6 +363,24 @@ impl<'a> Task<'a> {
             .iter()
             .map(|s| s.device_signs(sc.core_key_storage))
             .collect();
+        // With server nonces, each edge fetches a fresh one from the authorization server and
+        // from the resource server once per nonce lifetime: one extra round trip each.
+        let nonce_trips: Vec<f64> = sc
+            .strategies
+            .iter()
+            .map(|st| {
+                let dpop = matches!(
+                    st.kind.binding(),
+                    leaklab_base::catalogue::Binding::SingleDpop
+                        | leaklab_base::catalogue::Binding::SplitDpop
+                );
+                if dpop && sc.dpop.nonce_lifetime.is_finite() {
+                    2.0 * f64::from(sc.grant.edges) / sc.dpop.nonce_lifetime
+                } else {
+                    0.0
+                }
+            })
+            .collect();
         let streams = self.timeline.undetected();
         let p = self.policies().len();
         for id in from..to {
@@ -407,6 +425,7 @@ impl<'a> Task<'a> {
                 acc.device_call_signs_per_s += rates.calls;
                 acc.device_refresh_signs_per_s += rates.refreshes;
                 acc.device_connection_signs_per_s += rates.connections;
+                acc.nonce_round_trips_per_s += nonce_trips[s];
                 if !customer.affected {
                     acc.record_availability(&model::unaffected(&run));
                     continue;

@@ -640,6 +640,12 @@ impl Scenario {
                 .duration_or_none("nonce_lifetime", None)?
                 .unwrap_or(f64::INFINITY),
         };
+        if dpop.nonce_lifetime <= 0.0 {
+            return Err(dp.error(
+                "nonce_lifetime",
+                "must be greater than zero, or \"none\" for no server nonces",
+            ));
+        }
         dp.finish()?;
 
         let t = root.table_or_empty("attacker")?;
