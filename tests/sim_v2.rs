@@ -486,3 +486,28 @@ fn shortcuts_agree_with_the_event_by_event_path() {
         "calls: closed form {calls_fast}, event by event {calls_slow}"
     );
 }
+
+/// Edge churn ends an edge foothold: with edges recycled every 2 h (the held one a uniform age
+/// into its life) and eviction only after a day, the attacker leaves the edge within 2 h with
+/// the freshest token there, so TTD ≤ 2 h + the 1 h AT lifetime; without churn it stays a day.
+#[test]
+fn edge_churn_ends_an_edge_foothold_before_eviction() {
+    let ttd_max = |churn: &str| {
+        let s = scenario(
+            1000,
+            3,
+            &format!(
+                "{NEVER_RESPOND}[grant]\nat_lifetime = \"1h\"\n{churn}\n[detection]\ndelay = \"1d\"\neviction_delay = \"1h\"\n\
+                 [[strategy]]\nkind = \"bearer\"\n[[leak]]\nname = \"edge\"\ncompromises = [\"edge-host\"]\n"
+            ),
+        );
+        let r = run(&s, false, &Silent);
+        metric(&r, "bearer", "edge", "maximal", "ttd_max_s")
+    };
+    for max in ttd_max("edge_lifetime = \"2h\"") {
+        assert!(max <= 3.0 * HOUR && max > HOUR, "{max}");
+    }
+    for max in ttd_max("") {
+        assert!(max > 25.0 * HOUR && max <= 26.0 * HOUR, "{max}");
+    }
+}

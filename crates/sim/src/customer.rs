@@ -30,6 +30,8 @@ pub struct Customer {
     pub reconsent_delay: f64,
     /// A legitimate refresh retried into a false reuse detection (infinite: none).
     pub false_reuse_at: f64,
+    /// When the edge the attacker holds is recycled (churn; infinite: edges live for ever).
+    pub edge_recycled_at: f64,
     /// Position in the vendor's random mass-revocation order (set by the runner, which sees
     /// every customer).
     pub vendor_rank: u64,
@@ -139,6 +141,11 @@ impl Customer {
                 .reconsent_delay
                 .quantile(u(const { stream_id("customer/reconsent") })),
             false_reuse_at,
+            // The held edge is a random age into its life at the leak (steady state).
+            edge_recycled_at: g.edge_lifetime.as_ref().map_or(f64::INFINITY, |d| {
+                d.quantile(u(const { stream_id("customer/edge-lifetime") }))
+                    * u(const { stream_id("customer/edge-age") })
+            }),
             vendor_rank: id,
         }
     }

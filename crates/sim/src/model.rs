@@ -60,6 +60,8 @@ pub enum Event {
     StolenBindingLost,
     MintedBindingLost,
     FootholdLost,
+    /// The attacker loses the edge it holds: eviction, or the edge is recycled (churn).
+    EdgeFootholdLost,
     /// One attacker API call (only on the event-by-event path, see [`Run::event_by_event`]).
     AttackerCall,
     Horizon,
@@ -277,8 +279,14 @@ impl Sim<'_, '_> {
                 q.schedule(until, event);
             }
         }
-        if self.s.core_foothold || self.s.edge_foothold {
+        if self.s.core_foothold {
             q.schedule(world.eviction, Event::FootholdLost);
+        }
+        if self.s.edge_foothold {
+            q.schedule(
+                world.eviction.min(customer.edge_recycled_at),
+                Event::EdgeFootholdLost,
+            );
         }
         q.schedule(
             run.alerts_only_until
@@ -447,10 +455,12 @@ impl Sim<'_, '_> {
                 }
                 self.next_call(t);
             }
-            Event::FootholdLost => {
+            Event::EdgeFootholdLost => {
                 if self.s.edge_foothold {
                     self.edge_foothold_ends(t);
                 }
+            }
+            Event::FootholdLost => {
                 if self.s.core_foothold
                     && self.run.strategy.rotation
                     && self.s.grant_alive

@@ -68,6 +68,9 @@ pub struct Grant {
     /// turns into a false reuse detection, revoking the family (in strategies with reuse
     /// detection).
     pub false_reuse_per_refresh: f64,
+    /// How long an edge workload lives before it is recycled (churn); `None`: for ever. An
+    /// attacker holding an edge loses it when the edge is recycled.
+    pub edge_lifetime: Option<Dist>,
 }
 
 impl Grant {
@@ -534,6 +537,7 @@ impl Scenario {
             calls_per_s_per_edge: g.number("calls_per_s_per_edge", 1.0, 0.0, 1e6)?,
             connection_lifetime: g.duration("connection_lifetime", HOUR)?,
             false_reuse_per_refresh: g.share("false_reuse_per_refresh", 0.0)?,
+            edge_lifetime: g.dist_or("edge_lifetime", "none", None)?,
         };
 
         if grant.connection_lifetime <= 0.0 {

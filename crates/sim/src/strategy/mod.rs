@@ -68,12 +68,13 @@ impl Context<'_> {
     /// Until when an attacker who holds an edge can have the core's HSM/TPM sign for it, in the
     /// designs where edges ask the core to sign (single DPoP with the key in the core device,
     /// mTLS with the client key there): only an attacker that keeps its foothold on the edge,
-    /// until eviction; `presign` adds the shelf life of proofs signed ahead.
+    /// until eviction or until the edge is recycled; `presign` adds the shelf life of proofs
+    /// signed ahead.
     pub fn edge_oracle(&self, presign: bool) -> f64 {
         if !(self.compromise.edge_host && self.storage.is_device() && self.policy.foothold()) {
             return 0.0;
         }
-        let end = self.world.oracle_end();
+        let end = self.world.oracle_end().min(self.customer.edge_recycled_at);
         if presign && self.policy.presigns() && end.is_finite() {
             end + self.presign_horizon
         } else {
