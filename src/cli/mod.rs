@@ -9,6 +9,7 @@ mod bench;
 mod capacity;
 mod dpop;
 mod sim;
+mod sweep;
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +30,10 @@ enum Command {
     Validate(sim::ValidateArgs),
     /// Re-run the IETF 124 slide claims and judge each from the simulation.
     Reproduce(sim::ReproduceArgs),
+    /// Run a parameter study (or one shard of it): a scenario plus a [sweep] table.
+    Sweep(sweep::SweepArgs),
+    /// Join the shards of one sweep into one dataset, with sensitivity indices and robust verdicts.
+    Merge(sweep::MergeArgs),
     /// Create, inspect and verify DPoP and DPoP-RT proofs.
     #[command(subcommand)]
     Dpop(dpop::DpopCommand),
@@ -57,6 +62,8 @@ pub fn main() -> ExitCode {
         Command::Run(args) => sim::run_scenario(args),
         Command::Validate(args) => sim::validate(args),
         Command::Reproduce(args) => sim::reproduce(args),
+        Command::Sweep(args) => sweep::sweep(args),
+        Command::Merge(args) => sweep::merge(args),
         Command::Dpop(cmd) => dpop::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Capacity(args) => capacity::run(*args),

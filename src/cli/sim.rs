@@ -69,6 +69,16 @@ pub struct ReproduceArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Judge the claims over the sourced parameter ranges (scenarios/ietf124-robust.toml)
+    /// instead of at one point; writes results/ietf124-robust/.
+    #[arg(long)]
+    pub robust: bool,
+    /// With --robust: compute only shard I of N (merge the shards with `leaklab merge`).
+    #[arg(long, requires = "robust")]
+    pub shard: Option<leaklab_study::Shard>,
+    /// With --robust: the output directory (a shard directory when --shard is given).
+    #[arg(long, requires = "robust")]
+    pub out: Option<PathBuf>,
 }
 
 fn load(file: &Path) -> anyhow::Result<(Scenario, String)> {
@@ -162,6 +172,16 @@ pub fn run_scenario(args: RunArgs) -> anyhow::Result<Outcome> {
 
 pub fn reproduce(args: ReproduceArgs) -> anyhow::Result<Outcome> {
     let Claims::Ietf124 = args.claims;
+    if args.robust {
+        if args.scenario.is_some() || args.replications.is_some() || args.customers.is_some() {
+            anyhow::bail!("--robust runs the built-in study scenarios/ietf124-robust.toml; --scenario, --replications and --customers do not apply (use `leaklab sweep` for a study of your own)");
+        }
+        return super::sweep::robust(
+            args.shard.unwrap_or(leaklab_study::Shard::ALL),
+            args.out,
+            args.quiet,
+        );
+    }
     let (mut scenario, file) = match &args.scenario {
         Some(f) => (load(f)?.0, f.display().to_string()),
         None => (

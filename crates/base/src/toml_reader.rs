@@ -112,6 +112,11 @@ impl<'a> Table<'a> {
         self.table.get(key)
     }
 
+    /// The raw value of `key`, for values whose type the caller decides (marks it as known).
+    pub fn raw(&self, key: &'static str) -> Option<&'a Value> {
+        self.get(key)
+    }
+
     /// Refuses keys nobody asked for. Call after reading every key.
     pub fn finish(self) -> Result<(), ScenarioError> {
         let asked = self.asked.borrow();

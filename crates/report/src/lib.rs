@@ -8,6 +8,7 @@ pub mod output_dir;
 pub mod plot;
 pub mod run_output;
 pub mod signers_output;
+pub mod sweep_output;
 pub mod table;
 
 /// Errors while writing results.
@@ -31,6 +32,9 @@ pub enum ReportError {
     },
     #[error("plot `{plot}`: {message}")]
     Plot { plot: String, message: String },
+    /// A sweep shard or a set of shards that cannot be used (mismatched, missing, incomplete).
+    #[error("{message}")]
+    Sweep { message: String },
 }
 
 impl ReportError {

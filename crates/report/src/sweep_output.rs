@@ -1,0 +1,686 @@
+//! Sweep shards on disk and their merge.
+//!
+//! A shard directory holds `shard.json` (which sweep, which shard), `sweep.toml` (the sweep file
+//! as given) and `points/<index>.csv`, one file per finished point, each renamed into place when
+//! complete: an interrupted shard keeps its finished points and a rerun skips them.
+//! [`merge`] checks that a set of shard directories is one complete sweep and writes one dataset
+//! (Parquet + CSV), the design table, Sobol indices (Saltelli designs), robust claim verdicts
+//! (sweeps that judge claims) and a manifest with hashes, atomically.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::output_dir::OutputDir;
+use super::table::TableBuilder;
+use super::{write_json, ReportError};
+use leaklab_sim::summary::SummaryRow;
+use leaklab_study::design::{points, Point};
+use leaklab_study::robust::{summarize as robust_summary, Judged};
+use leaklab_study::sobol::{indices, SaltelliLayout};
+use leaklab_study::spec::{split, Design, SweepSpec};
+use leaklab_study::Shard;
+
+/// `shard.json`: what a shard directory holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    pub leaklab_version: String,
+    pub sweep_sha256: String,
+    pub seed: u64,
+    pub design: String,
+    pub points_total: u64,
+    pub shard_index: u64,
+    pub shard_count: u64,
+}
+
+/// The hash that identifies a sweep: its file and, when it names one, the scenario it varies.
+pub fn sweep_hash(sweep_text: &str, scenario_text: Option<&str>) -> String {
+    let mut h = Sha256::new();
+    h.update(sweep_text.as_bytes());
+    if let Some(s) = scenario_text {
+        h.update([0u8]);
+        h.update(s.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
+impl ShardInfo {
+    pub fn new(
+        sweep_text: &str,
+        scenario_text: Option<&str>,
+        spec: &SweepSpec,
+        shard: Shard,
+    ) -> ShardInfo {
+        ShardInfo {
+            leaklab_version: env!("CARGO_PKG_VERSION").into(),
+            sweep_sha256: sweep_hash(sweep_text, scenario_text),
+            seed: spec.seed,
+            design: spec.design.name().into(),
+            points_total: spec.point_count() as u64,
+            shard_index: shard.index,
+            shard_count: shard.count,
+        }
+    }
+}
+
+/// One claim's verdict at one point: claim id, part (several rows of one claim, e.g. one per
+/// device), whether it holds.
+pub type PointVerdict = (String, usize, bool);
+
+/// A shard directory being filled.
+pub struct ShardDir {
+    dir: PathBuf,
+}
+
+fn sweep_error(message: impl Into<String>) -> ReportError {
+    ReportError::Sweep {
+        message: message.into(),
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".leaklab-partial-")
+        .tempfile_in(dir)
+        .map_err(|e| ReportError::io(dir, e))?;
+    std::io::Write::write_all(&mut tmp, bytes).map_err(|e| ReportError::io(path, e))?;
+    tmp.persist(path)
+        .map_err(|e| ReportError::io(path, e.error))?;
+    Ok(())
+}
+
+impl ShardDir {
+    /// Opens (creating) the shard directory `dir` for `info`. A directory that already holds a
+    /// shard must hold this one (same sweep, shard and version): its finished points are kept.
+    pub fn open(
+        dir: &Path,
+        info: &ShardInfo,
+        sweep_text: &str,
+        scenario_text: Option<&str>,
+    ) -> Result<ShardDir, ReportError> {
+        let points_dir = dir.join("points");
+        std::fs::create_dir_all(&points_dir).map_err(|e| ReportError::io(&points_dir, e))?;
+        let info_path = dir.join("shard.json");
+        if info_path.exists() {
+            let found = read_info(dir)?;
+            if &found != info {
+                return Err(sweep_error(format!(
+                    "{} holds a different shard ({} {}/{} of sweep {}, leaklab {}); use another --out or remove it",
+                    dir.display(),
+                    found.design,
+                    found.shard_index,
+                    found.shard_count,
+                    &found.sweep_sha256[..12.min(found.sweep_sha256.len())],
+                    found.leaklab_version
+                )));
+            }
+        } else {
+            write_atomic(&dir.join("sweep.toml"), sweep_text.as_bytes())?;
+            if let Some(text) = scenario_text {
+                write_atomic(&dir.join("scenario.toml"), text.as_bytes())?;
+            }
+            let json = serde_json::to_vec_pretty(info).map_err(|e| ReportError::Json {
+                path: info_path.clone(),
+                message: e.to_string(),
+            })?;
+            write_atomic(&info_path, &json)?;
+        }
+        // Partial files of an interrupted run are never read; clear them.
+        if let Ok(entries) = std::fs::read_dir(&points_dir) {
+            for e in entries.flatten() {
+                if e.file_name()
+                    .to_string_lossy()
+                    .starts_with(".leaklab-partial-")
+                {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        Ok(ShardDir {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Points already finished in this directory.
+    pub fn finished(&self) -> Result<BTreeSet<u64>, ReportError> {
+        finished_points(&self.dir)
+    }
+
+    /// Records one finished point (atomically).
+    pub fn write_point(
+        &self,
+        index: u64,
+        rows: &[SummaryRow],
+        verdicts: Option<&[PointVerdict]>,
+    ) -> Result<(), ReportError> {
+        let mut csv =
+            String::from("strategy,leak,attacker,metric,mean,ci_low,ci_high,replications\n");
+        for r in rows {
+            let _ = writeln!(
+                csv,
+                "{},{},{},{},{:?},{:?},{:?},{}",
+                r.strategy,
+                r.leak,
+                r.attacker,
+                r.metric,
+                r.interval.mean,
+                r.interval.low,
+                r.interval.high,
+                r.interval.n
+            );
+        }
+        if let Some(v) = verdicts {
+            let mut claims = String::from("claim,part,holds\n");
+            for (claim, part, holds) in v {
+                let _ = writeln!(claims, "{claim},{part},{holds}");
+            }
+            write_atomic(
+                &self
+                    .dir
+                    .join("points")
+                    .join(format!("{index:08}.claims.csv")),
+                claims.as_bytes(),
+            )?;
+        }
+        // The summary file last: its presence marks the point finished.
+        write_atomic(
+            &self.dir.join("points").join(format!("{index:08}.csv")),
+            csv.as_bytes(),
+        )
+    }
+}
+
+fn read_info(dir: &Path) -> Result<ShardInfo, ReportError> {
+    let path = dir.join("shard.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| ReportError::io(&path, e))?;
+    serde_json::from_str(&text).map_err(|e| ReportError::Json {
+        path,
+        message: e.to_string(),
+    })
+}
+
+fn finished_points(dir: &Path) -> Result<BTreeSet<u64>, ReportError> {
+    let points_dir = dir.join("points");
+    let entries = std::fs::read_dir(&points_dir).map_err(|e| ReportError::io(&points_dir, e))?;
+    Ok(entries
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".csv")
+                .filter(|stem| stem.len() == 8)
+                .and_then(|stem| stem.parse::<u64>().ok())
+        })
+        .collect())
+}
+
+/// One row of a point's summary file.
+struct PointRow {
+    strategy: String,
+    leak: String,
+    attacker: String,
+    metric: String,
+    mean: f64,
+    low: f64,
+    high: f64,
+    n: u64,
+}
+
+fn read_point(dir: &Path, index: u64) -> Result<Vec<PointRow>, ReportError> {
+    let path = dir.join("points").join(format!("{index:08}.csv"));
+    let text = std::fs::read_to_string(&path).map_err(|e| ReportError::io(&path, e))?;
+    let bad = |line: usize| sweep_error(format!("{}: line {line} is malformed", path.display()));
+    text.lines()
+        .enumerate()
+        .skip(1)
+        .map(|(i, line)| {
+            let f: Vec<&str> = line.split(',').collect();
+            if f.len() != 8 {
+                return Err(bad(i + 1));
+            }
+            let num = |s: &str| s.parse::<f64>().map_err(|_| bad(i + 1));
+            Ok(PointRow {
+                strategy: f[0].into(),
+                leak: f[1].into(),
+                attacker: f[2].into(),
+                metric: f[3].into(),
+                mean: num(f[4])?,
+                low: num(f[5])?,
+                high: num(f[6])?,
+                n: f[7].parse().map_err(|_| bad(i + 1))?,
+            })
+        })
+        .collect()
+}
+
+fn read_verdicts(dir: &Path, index: u64) -> Result<Option<Vec<PointVerdict>>, ReportError> {
+    let path = dir.join("points").join(format!("{index:08}.claims.csv"));
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| ReportError::io(&path, e))?;
+    let bad = || sweep_error(format!("{} is malformed", path.display()));
+    text.lines()
+        .skip(1)
+        .map(|line| {
+            let f: Vec<&str> = line.split(',').collect();
+            match f.as_slice() {
+                [claim, part, holds] => Ok((
+                    claim.to_string(),
+                    part.parse().map_err(|_| bad())?,
+                    holds.parse().map_err(|_| bad())?,
+                )),
+                _ => Err(bad()),
+            }
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+/// What a merge wrote.
+#[derive(Debug)]
+pub struct Merged {
+    pub dir: PathBuf,
+    pub points: u64,
+    pub shards: u64,
+    pub robust: Option<String>,
+}
+
+/// Checks that `dirs` are the complete set of shards of one sweep and writes the merged
+/// results to `out` (replacing it atomically).
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, ReportError> {
+    let Some(first) = dirs.first() else {
+        return Err(sweep_error("no shard directories given"));
+    };
+    let reference = read_info(first)?;
+    let mut by_index: BTreeMap<u64, &PathBuf> = BTreeMap::new();
+    for dir in dirs {
+        let info = read_info(dir)?;
+        for (field, a, b) in [
+            (
+                "sweep file (SHA-256)",
+                &reference.sweep_sha256,
+                &info.sweep_sha256,
+            ),
+            (
+                "leaklab version",
+                &reference.leaklab_version,
+                &info.leaklab_version,
+            ),
+            ("design", &reference.design, &info.design),
+        ] {
+            if a != b {
+                return Err(sweep_error(format!(
+                    "{} and {} are shards of different sweeps: {field} {a} vs {b}",
+                    first.display(),
+                    dir.display()
+                )));
+            }
+        }
+        if info.seed != reference.seed || info.shard_count != reference.shard_count {
+            return Err(sweep_error(format!(
+                "{} and {} disagree on seed or shard count ({}/{} vs {}/{})",
+                first.display(),
+                dir.display(),
+                reference.seed,
+                reference.shard_count,
+                info.seed,
+                info.shard_count
+            )));
+        }
+        if let Some(other) = by_index.insert(info.shard_index, dir) {
+            return Err(sweep_error(format!(
+                "shard {}/{} given twice: {} and {}",
+                info.shard_index,
+                info.shard_count,
+                other.display(),
+                dir.display()
+            )));
+        }
+    }
+    let missing: Vec<String> = (0..reference.shard_count)
+        .filter(|i| !by_index.contains_key(i))
+        .map(|i| format!("{i}/{}", reference.shard_count))
+        .collect();
+    if !missing.is_empty() {
+        return Err(sweep_error(format!(
+            "missing shard(s): {} (of {} points)",
+            missing.join(", "),
+            reference.points_total
+        )));
+    }
+    let sweep_path = first.join("sweep.toml");
+    let sweep_text =
+        std::fs::read_to_string(&sweep_path).map_err(|e| ReportError::io(&sweep_path, e))?;
+    let scenario_path = first.join("scenario.toml");
+    let scenario_text = if scenario_path.exists() {
+        Some(
+            std::fs::read_to_string(&scenario_path)
+                .map_err(|e| ReportError::io(&scenario_path, e))?,
+        )
+    } else {
+        None
+    };
+    if sweep_hash(&sweep_text, scenario_text.as_deref()) != reference.sweep_sha256 {
+        return Err(sweep_error(format!(
+            "{} does not match the hash in its shard.json",
+            sweep_path.display()
+        )));
+    }
+    let (spec, _) = split(&sweep_path.display().to_string(), &sweep_text)
+        .map_err(|e| sweep_error(e.to_string()))?;
+    let design = points(&spec);
+    // Every point from exactly the shard that owns it.
+    let mut rows: Vec<(u64, Vec<PointRow>)> = Vec::with_capacity(design.len());
+    let mut verdicts: Vec<(u64, Vec<PointVerdict>)> = Vec::new();
+    for (&index, dir) in &by_index {
+        let shard = Shard {
+            index,
+            count: reference.shard_count,
+        };
+        let done = finished_points(dir)?;
+        let expected: BTreeSet<u64> = design
+            .iter()
+            .map(|p| p.index)
+            .filter(|i| shard.has(*i))
+            .collect();
+        if let Some(gap) = expected.difference(&done).next() {
+            return Err(sweep_error(format!(
+                "{} (shard {index}/{}) is incomplete: {} of {} points done, point {gap} missing; rerun the shard to finish it",
+                dir.display(),
+                reference.shard_count,
+                done.intersection(&expected).count(),
+                expected.len()
+            )));
+        }
+        for &p in &expected {
+            rows.push((p, read_point(dir, p)?));
+            if let Some(v) = read_verdicts(dir, p)? {
+                verdicts.push((p, v));
+            }
+        }
+    }
+    rows.sort_by_key(|(p, _)| *p);
+    verdicts.sort_by_key(|(p, _)| *p);
+
+    let out_dir = OutputDir::create(out)?;
+    let dir = out_dir.path().to_path_buf();
+    write_dataset(&dir, &spec, &design, &rows)?;
+    if let Design::Saltelli { .. } = spec.design {
+        write_sensitivity(&dir, &spec, &rows)?;
+    }
+    let robust = if verdicts.is_empty() {
+        None
+    } else {
+        Some(write_robust(&dir, &spec, &design, &verdicts)?)
+    };
+    std::fs::write(dir.join("sweep.toml"), &sweep_text)
+        .map_err(|e| ReportError::io(dir.join("sweep.toml"), e))?;
+    if let Some(text) = &scenario_text {
+        std::fs::write(dir.join("scenario.toml"), text)
+            .map_err(|e| ReportError::io(dir.join("scenario.toml"), e))?;
+    }
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .map_err(|e| ReportError::io(&dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    files.sort();
+    let mut digests = BTreeMap::new();
+    for f in &files {
+        let bytes = std::fs::read(dir.join(f)).map_err(|e| ReportError::io(dir.join(f), e))?;
+        digests.insert(f.clone(), hex::encode(Sha256::digest(&bytes)));
+    }
+    write_json(
+        &dir.join("manifest.json"),
+        &MergeManifest {
+            leaklab_version: &reference.leaklab_version,
+            sweep_sha256: &reference.sweep_sha256,
+            seed: reference.seed,
+            design: &reference.design,
+            points: reference.points_total,
+            files_sha256: digests,
+        },
+    )?;
+    let dir = out_dir.commit()?;
+    Ok(Merged {
+        dir,
+        points: reference.points_total,
+        shards: reference.shard_count,
+        robust,
+    })
+}
+
+#[derive(Serialize)]
+struct MergeManifest<'a> {
+    leaklab_version: &'a str,
+    sweep_sha256: &'a str,
+    seed: u64,
+    design: &'a str,
+    /// (How many shards were merged is not recorded: the merged files must not depend on it.)
+    points: u64,
+    files_sha256: BTreeMap<String, String>,
+}
+
+fn write_dataset(
+    dir: &Path,
+    spec: &SweepSpec,
+    design: &[Point],
+    rows: &[(u64, Vec<PointRow>)],
+) -> Result<(), ReportError> {
+    let k = spec.parameters.len();
+    let mut params: Vec<Vec<f64>> = vec![Vec::new(); k];
+    let (mut point, mut st, mut lk, mut at, mut me) = (vec![], vec![], vec![], vec![], vec![]);
+    let (mut mean, mut low, mut high, mut n) = (vec![], vec![], vec![], vec![]);
+    for (p, point_rows) in rows {
+        for r in point_rows {
+            point.push(*p);
+            for (i, col) in params.iter_mut().enumerate() {
+                col.push(design[*p as usize].numeric[i]);
+            }
+            st.push(r.strategy.clone());
+            lk.push(r.leak.clone());
+            at.push(r.attacker.clone());
+            me.push(r.metric.clone());
+            mean.push(r.mean);
+            low.push(r.low);
+            high.push(r.high);
+            n.push(r.n);
+        }
+    }
+    let mut t = TableBuilder::new().int("point", point);
+    for (p, col) in spec.parameters.iter().zip(params) {
+        t = t.float(&p.key, col);
+    }
+    t.text("strategy", st)
+        .text("leak", lk)
+        .text("attacker", at)
+        .text("metric", me)
+        .float("mean", mean)
+        .float("ci95_low", low)
+        .float("ci95_high", high)
+        .int("replications", n)
+        .write(dir, "sweep")?;
+    let mut t = TableBuilder::new()
+        .int("point", design.iter().map(|p| p.index).collect())
+        .int("seed", design.iter().map(|p| p.seed).collect());
+    for (i, p) in spec.parameters.iter().enumerate() {
+        t = t.float(&p.key, design.iter().map(|d| d.numeric[i]).collect());
+    }
+    t.write(dir, "points")
+}
+
+fn write_sensitivity(
+    dir: &Path,
+    spec: &SweepSpec,
+    rows: &[(u64, Vec<PointRow>)],
+) -> Result<(), ReportError> {
+    // Per strategy × leak × attacker: the metric at every point, in point order.
+    let mut series: BTreeMap<(String, String, String), Vec<f64>> = BTreeMap::new();
+    let mut order: Vec<(String, String, String)> = Vec::new();
+    for (_, point_rows) in rows {
+        for r in point_rows.iter().filter(|r| r.metric == spec.metric) {
+            let key = (r.strategy.clone(), r.leak.clone(), r.attacker.clone());
+            if !series.contains_key(&key) {
+                order.push(key.clone());
+            }
+            series.entry(key).or_default().push(r.mean);
+        }
+    }
+    let k = spec.parameters.len();
+    let mut cols: (Vec<String>, Vec<String>, Vec<String>, Vec<String>) =
+        (vec![], vec![], vec![], vec![]);
+    let mut vals: [Vec<f64>; 6] = Default::default();
+    for key in &order {
+        let values = &series[key];
+        if values.iter().any(|v| !v.is_finite()) {
+            continue; // a metric that is "never" somewhere has no variance decomposition
+        }
+        let Some(layout) = SaltelliLayout::from_point_order(values, k) else {
+            continue;
+        };
+        for (p, s) in spec.parameters.iter().zip(indices(&layout, 200, spec.seed)) {
+            cols.0.push(key.0.clone());
+            cols.1.push(key.1.clone());
+            cols.2.push(key.2.clone());
+            cols.3.push(p.key.clone());
+            for (v, x) in vals.iter_mut().zip([
+                s.first,
+                s.first_low,
+                s.first_high,
+                s.total,
+                s.total_low,
+                s.total_high,
+            ]) {
+                v.push(x);
+            }
+        }
+    }
+    let [f, fl, fh, t, tl, th] = vals;
+    let metric = vec![spec.metric.clone(); cols.0.len()];
+    TableBuilder::new()
+        .text("strategy", cols.0)
+        .text("leak", cols.1)
+        .text("attacker", cols.2)
+        .text("metric", metric)
+        .text("parameter", cols.3)
+        .float("first_order", f)
+        .float("first_order_low", fl)
+        .float("first_order_high", fh)
+        .float("total", t)
+        .float("total_low", tl)
+        .float("total_high", th)
+        .write(dir, "sensitivity")
+}
+
+fn write_robust(
+    dir: &Path,
+    spec: &SweepSpec,
+    design: &[Point],
+    verdicts: &[(u64, Vec<PointVerdict>)],
+) -> Result<String, ReportError> {
+    let names: Vec<String> = spec.parameters.iter().map(|p| p.key.clone()).collect();
+    let mut by_claim: BTreeMap<(String, usize), Vec<Judged>> = BTreeMap::new();
+    let mut order = Vec::new();
+    let (mut vp, mut vc, mut vpart, mut vh) = (vec![], vec![], vec![], vec![]);
+    for (p, v) in verdicts {
+        for (claim, part, holds) in v {
+            let key = (claim.clone(), *part);
+            if !by_claim.contains_key(&key) {
+                order.push(key.clone());
+            }
+            by_claim.entry(key).or_default().push(Judged {
+                numeric: design[*p as usize].numeric.clone(),
+                holds: *holds,
+            });
+            vp.push(*p);
+            vc.push(claim.clone());
+            vpart.push(*part as u64);
+            vh.push(holds.to_string());
+        }
+    }
+    TableBuilder::new()
+        .int("point", vp)
+        .text("claim", vc)
+        .int("part", vpart)
+        .text("holds", vh)
+        .write(dir, "verdicts")?;
+    let mut md = String::from("| claim | part | holds at | share (95% CI) | deciding parameters (rank correlation with holding) | boundary |\n|---|---|---|---|---|---|\n");
+    let mut t: (Vec<String>, Vec<u64>, Vec<u64>, Vec<u64>) = (vec![], vec![], vec![], vec![]);
+    let mut shares: [Vec<f64>; 3] = Default::default();
+    let (mut top, mut top_r, mut bp, mut bt, mut ba, mut bacc) =
+        (vec![], vec![], vec![], vec![], vec![], vec![]);
+    for key in &order {
+        let v = robust_summary(&names, &by_claim[key]);
+        t.0.push(key.0.clone());
+        t.1.push(key.1 as u64);
+        t.2.push(v.points as u64);
+        t.3.push(v.holds as u64);
+        shares[0].push(v.share);
+        shares[1].push(v.share_low);
+        shares[2].push(v.share_high);
+        let first = v.influences.first();
+        top.push(first.map(|i| i.parameter.clone()));
+        top_r.push(first.map(|i| i.correlation));
+        bp.push(v.boundary.as_ref().map(|b| b.parameter.clone()));
+        bt.push(v.boundary.as_ref().map(|b| b.threshold));
+        ba.push(v.boundary.as_ref().map(|b| {
+            if b.holds_above {
+                "above".to_string()
+            } else {
+                "below".to_string()
+            }
+        }));
+        bacc.push(v.boundary.as_ref().map(|b| b.accuracy));
+        let influences: Vec<String> = v
+            .influences
+            .iter()
+            .take(2)
+            .map(|i| format!("`{}` {:+.2}", i.parameter, i.correlation))
+            .collect();
+        let boundary = v.boundary.as_ref().map_or("—".to_string(), |b| {
+            format!(
+                "holds {} `{}` = {:.4} ({:.0}% of points on the predicted side)",
+                if b.holds_above { "above" } else { "below" },
+                b.parameter,
+                b.threshold,
+                100.0 * b.accuracy
+            )
+        });
+        let _ = writeln!(
+            md,
+            "| {} | {} | {}/{} points | {:.0}% ({:.0}–{:.0}%) | {} | {} |",
+            key.0,
+            key.1,
+            v.holds,
+            v.points,
+            100.0 * v.share,
+            100.0 * v.share_low,
+            100.0 * v.share_high,
+            influences.join(", "),
+            boundary
+        );
+    }
+    let [s, sl, sh] = shares;
+    TableBuilder::new()
+        .text("claim", t.0)
+        .int("part", t.1)
+        .int("points", t.2)
+        .int("holds", t.3)
+        .float("share", s)
+        .float("share_low", sl)
+        .float("share_high", sh)
+        .text_opt("top_parameter", top)
+        .float_opt("top_correlation", top_r)
+        .text_opt("boundary_parameter", bp)
+        .float_opt("boundary_value", bt)
+        .text_opt("holds_when", ba)
+        .float_opt("boundary_accuracy", bacc)
+        .write(dir, "robust")?;
+    std::fs::write(dir.join("robust.md"), &md)
+        .map_err(|e| ReportError::io(dir.join("robust.md"), e))?;
+    Ok(md)
+}
