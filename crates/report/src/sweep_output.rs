@@ -503,7 +503,8 @@ fn write_dataset(
         .float("ci95_low", low)
         .float("ci95_high", high)
         .int("replications", n)
-        .write(dir, "sweep")?;
+        // Parquet only: as CSV, a study of a few hundred points is hundreds of megabytes.
+        .write_parquet(dir, "sweep")?;
     let mut t = TableBuilder::new()
         .int("point", design.iter().map(|p| p.index).collect())
         .int("seed", design.iter().map(|p| p.seed).collect());

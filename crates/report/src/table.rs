@@ -22,6 +22,15 @@ pub fn write_table(dir: &Path, name: &str, df: &mut DataFrame) -> Result<(), Rep
         .include_header(true)
         .finish(df)
         .map_err(err)?;
+    write_parquet(dir, name, df)
+}
+
+/// Writes `df` as `<dir>/<name>.parquet` only (datasets too large to repeat as CSV).
+pub fn write_parquet(dir: &Path, name: &str, df: &mut DataFrame) -> Result<(), ReportError> {
+    let err = |source| ReportError::Table {
+        table: name.to_string(),
+        source,
+    };
     let pq_path = dir.join(format!("{name}.parquet"));
     let pq = File::create(&pq_path).map_err(|e| ReportError::io(&pq_path, e))?;
     ParquetWriter::new(pq)
@@ -90,5 +99,15 @@ impl TableBuilder {
                 source,
             })?;
         write_table(dir, name, &mut df)
+    }
+
+    /// As [`TableBuilder::write`], Parquet only.
+    pub fn write_parquet(self, dir: &Path, name: &str) -> Result<(), ReportError> {
+        let mut df =
+            DataFrame::new_infer_height(self.columns).map_err(|source| ReportError::Table {
+                table: name.to_string(),
+                source,
+            })?;
+        write_parquet(dir, name, &mut df)
     }
 }
