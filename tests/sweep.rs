@@ -306,7 +306,7 @@ fn robust_claims_run_shard_by_shard_and_merge() {
             "ietf124",
             "--robust",
             "--shard",
-            "0/24",
+            "0/32",
             "--out",
             "r0",
             "--quiet",
@@ -317,7 +317,7 @@ fn robust_claims_run_shard_by_shard_and_merge() {
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().ends_with(".claims.csv"))
         .count();
-    assert_eq!(claims, 2, "48 points / 24 shards");
+    assert_eq!(claims, 2, "64 points / 32 shards");
     let e = error_line(d, &["merge", "r0", "--out", "m"]);
     assert!(e.contains("missing shard(s)"), "{e}");
 }

@@ -270,14 +270,15 @@ pub fn robust(shard: Shard, out: Option<PathBuf>, quiet: bool) -> anyhow::Result
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).with_context(|| format!("{}", parent.display()))?;
-    // The shard lives beside the output while it runs (a rerun after an interruption resumes).
+    // The shard lives beside the output (a rerun after an interruption resumes; a finished one
+    // only merges again).
     let work = parent.join(format!(
         ".{}.shard",
         out.file_name().and_then(|n| n.to_str()).unwrap_or("robust")
     ));
     study.run_shard(Shard::ALL, &work, quiet)?;
+    // The shard stays (hidden, beside the output): a rerun resumes or re-merges from it.
     let merged = merge_shards(std::slice::from_ref(&work), &out)?;
-    std::fs::remove_dir_all(&work).with_context(|| format!("removing {}", work.display()))?;
     eprintln!(
         "leaklab: robust verdicts over {} points written to {}",
         merged.points,

@@ -623,7 +623,10 @@ fn write_robust(
         shares[0].push(v.share);
         shares[1].push(v.share_low);
         shares[2].push(v.share_high);
-        let first = v.influences.first();
+        let first = v
+            .influences
+            .first()
+            .filter(|_| v.holds > 0 && v.holds < v.points);
         top.push(first.map(|i| i.parameter.clone()));
         top_r.push(first.map(|i| i.correlation));
         bp.push(v.boundary.as_ref().map(|b| b.parameter.clone()));
@@ -636,12 +639,20 @@ fn write_robust(
             }
         }));
         bacc.push(v.boundary.as_ref().map(|b| b.accuracy));
+        // A claim that holds everywhere or nowhere has no deciding parameter.
+        let decided = v.holds > 0 && v.holds < v.points;
         let influences: Vec<String> = v
             .influences
             .iter()
+            .filter(|_| decided)
             .take(2)
             .map(|i| format!("`{}` {:+.2}", i.parameter, i.correlation))
             .collect();
+        let influences = if influences.is_empty() {
+            vec!["—".to_string()]
+        } else {
+            influences
+        };
         let boundary = v.boundary.as_ref().map_or("—".to_string(), |b| {
             format!(
                 "holds {} `{}` = {:.4} ({:.0}% of points on the predicted side)",
