@@ -24,6 +24,33 @@ pub enum Dist {
     Empirical { points: Vec<(f64, f64)> },
 }
 
+impl std::fmt::Display for Dist {
+    /// A duration-valued distribution in words (reports).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::duration::format_duration as d;
+        match self {
+            Dist::Fixed(x) => write!(f, "{}", d(*x)),
+            Dist::Uniform { min, max } => write!(f, "uniform {} – {}", d(*min), d(*max)),
+            Dist::Exponential { mean } => write!(f, "exponential, mean {}", d(*mean)),
+            Dist::LogNormal { median, sigma } => {
+                write!(f, "lognormal, median {}, σ {sigma}", d(*median))
+            }
+            Dist::Weibull { shape, scale } => {
+                write!(f, "Weibull, shape {shape}, scale {}", d(*scale))
+            }
+            Dist::Empirical { points } => write!(
+                f,
+                "empirical: {}",
+                points
+                    .iter()
+                    .map(|(x, p)| format!("{} ≤ {p}", d(*x)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+}
+
 impl Dist {
     /// Draws one value.
     pub fn sample(&self, rng: &mut Rng) -> f64 {

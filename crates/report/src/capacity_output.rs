@@ -282,6 +282,35 @@ pub fn write(
     crate::write_json(&staging.path().join("capacity.json"), report)?;
     files.push("capacity.json".into());
 
+    // index.html: the same tables and plots on one page.
+    let mut page = crate::html::Page::new("leaklab capacity plan");
+    page.section("plan", "Plan per strategy");
+    page.data_table(&plans_table(report).cells());
+    page.raw("<p>The full report: <a href=\"capacity.json\">capacity.json</a>; tables as <a href=\"capacity.csv\">capacity.csv</a> and <a href=\"capacity-sweep.csv\">capacity-sweep.csv</a>.</p>");
+    page.section("devices", "Devices per strategy");
+    let read_svg = |stem: &str| {
+        let path = staging.path().join(format!("{stem}.svg"));
+        std::fs::read_to_string(&path).map_err(|e| ReportError::io(&path, e))
+    };
+    page.inline_svg(
+        "Devices needed per strategy",
+        &read_svg("capacity-devices")?,
+    );
+    page.section("latency", "Latency against load");
+    for sw in sweeps {
+        let stem = format!("capacity-{}", sw.strategy);
+        page.inline_svg(
+            &format!("{}: latency against load", sw.strategy),
+            &read_svg(&stem)?,
+        );
+    }
+    page.raw("<details><summary>Table view</summary>");
+    page.data_table(&sweep_table(sweeps).cells());
+    page.raw("</details>");
+    let index = staging.path().join("index.html");
+    std::fs::write(&index, page.finish()).map_err(|e| ReportError::io(&index, e))?;
+    files.push("index.html".into());
+
     let dest = staging.commit()?;
     Ok(Written {
         files: files.into_iter().map(|f| dest.join(f)).collect(),

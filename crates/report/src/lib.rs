@@ -4,9 +4,11 @@
 
 pub mod atomic_file;
 pub mod capacity_output;
+pub mod html;
 pub mod output_dir;
 pub mod plot;
 pub mod run_output;
+pub mod run_page;
 pub mod signers_output;
 pub mod sweep_output;
 pub mod table;

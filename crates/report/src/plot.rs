@@ -306,6 +306,34 @@ fn series_style(name: &str) -> SeriesStyle {
     }
 }
 
+/// How a series is drawn in the HTML report, from the same style table as the PNG/SVG plots:
+/// CSS colour of the line, line width (px), SVG dash array ("" for solid) and drawing layer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CssStyle {
+    pub color: String,
+    pub width: u32,
+    pub dash: String,
+    pub layer: u32,
+}
+
+/// The HTML report's style of the series called `name` (see [`CssStyle`]).
+pub fn css_style(name: &str) -> CssStyle {
+    let s = series_style(name);
+    let c = s.line_color();
+    CssStyle {
+        color: format!("#{:02x}{:02x}{:02x}", c.0, c.1, c.2),
+        // Thinner than the raster plots: the page draws at 1:1 on screens.
+        width: s.width.div_ceil(2).max(1),
+        dash: s
+            .dash
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        layer: s.layer,
+    }
+}
+
 /// Common TrueType locations tried in order.
 const FONT_CANDIDATES: [&str; 9] = [
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",

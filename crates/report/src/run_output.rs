@@ -102,6 +102,7 @@ pub fn write_run(
     let (mut st, mut lk, mut at, mut t, mut mean, mut low, mut high) =
         (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
     let mut curves: Vec<Vec<Vec<(f64, Interval)>>> = vec![Vec::new(); sc.leaks.len()];
+    let mut page_curves: Vec<super::run_page::LeakCurves> = vec![Vec::new(); sc.leaks.len()];
     for (l, leak) in sc.leaks.iter().enumerate() {
         for (s, strategy) in sc.strategies.iter().enumerate() {
             for (a, policy) in sc.attacker.policies.iter().enumerate() {
@@ -116,8 +117,9 @@ pub fn write_run(
                     high.push(i.high);
                 }
                 if a == 0 {
-                    curves[l].push(curve);
+                    curves[l].push(curve.clone());
                 }
+                page_curves[l].push((strategy.name.clone(), policy.name().to_string(), curve));
             }
         }
     }
@@ -274,20 +276,27 @@ pub fn write_run(
     };
     write_json(&dir.join("timings.json"), &timings_json)?;
 
-    // Manifest: inputs and a digest of every deterministic output.
-    let mut files: Vec<String> = std::fs::read_dir(&dir)
-        .map_err(|e| io(&dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect();
-    files.sort();
-    let mut digests = BTreeMap::new();
-    for f in &files {
-        if f == "timings.json" {
-            continue;
+    // Manifest: inputs and a digest of every deterministic output; the page lists the others'.
+    let digest_all = |dir: &Path| -> Result<(Vec<String>, BTreeMap<String, String>), ReportError> {
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .map_err(|e| io(dir, e))?
+            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect();
+        files.sort();
+        let mut digests = BTreeMap::new();
+        for f in &files {
+            if f == "timings.json" {
+                continue;
+            }
+            let bytes = std::fs::read(dir.join(f)).map_err(|e| io(&dir.join(f), e))?;
+            digests.insert(f.clone(), hex::encode(Sha256::digest(&bytes)));
         }
-        let bytes = std::fs::read(dir.join(f)).map_err(|e| io(&dir.join(f), e))?;
-        digests.insert(f.clone(), hex::encode(Sha256::digest(&bytes)));
-    }
+        Ok((files, digests))
+    };
+    let (_, before_page) = digest_all(&dir)?;
+    let html = super::run_page::render(results, &rows, &page_curves, &before_page);
+    std::fs::write(dir.join("index.html"), html).map_err(|e| io(&dir.join("index.html"), e))?;
+    let (mut files, digests) = digest_all(&dir)?;
     let manifest = Manifest {
         leaklab_version: env!("CARGO_PKG_VERSION"),
         scenario: &sc.name,

@@ -18,6 +18,34 @@ pub const TABLE: &str = "signers";
 pub fn write_signers(out: &Path, report: &Report) -> Result<Vec<PathBuf>, ReportError> {
     let staged = StagedFiles::create(out)?;
     table(report).write(staged.path(), TABLE)?;
+    // index.html: the measurements, and links to the pages of the result directories beside
+    // them (this directory is usually `results/`).
+    let mut page = crate::html::Page::new("leaklab signer measurements");
+    page.section("signers", "Signers");
+    page.text(&format!("Measured on {} by leaklab {}; ops/s count completed signatures, latencies are per signature in microseconds.", report.host, env!("CARGO_PKG_VERSION")));
+    page.data_table(&table(report).cells());
+    page.raw("<p>As a table: <a href=\"signers.csv\">signers.csv</a>.</p>");
+    let mut others: Vec<String> = std::fs::read_dir(out)
+        .map_err(|e| ReportError::io(out, e))?
+        .flatten()
+        .filter(|e| e.path().join("index.html").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    others.sort();
+    if !others.is_empty() {
+        page.section("results", "Other results here");
+        let links: String = others
+            .iter()
+            .map(|n| {
+                let n = crate::html::esc(n);
+                format!("<li><a href=\"{n}/index.html\">{n}</a></li>")
+            })
+            .collect();
+        page.raw(&format!("<ul>{links}</ul>"));
+    }
+    let index = staged.path().join("index.html");
+    std::fs::write(&index, page.finish()).map_err(|e| ReportError::io(&index, e))?;
     staged.commit()
 }
 

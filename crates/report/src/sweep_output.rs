@@ -410,9 +410,10 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, ReportError> {
     let out_dir = OutputDir::create(out)?;
     let dir = out_dir.path().to_path_buf();
     write_dataset(&dir, &spec, &design, &rows)?;
-    if let Design::Saltelli { .. } = spec.design {
-        write_sensitivity(&dir, &spec, &rows)?;
-    }
+    let sensitivity = match spec.design {
+        Design::Saltelli { .. } => Some(write_sensitivity(&dir, &spec, &rows)?),
+        _ => None,
+    };
     let robust = if verdicts.is_empty() {
         None
     } else {
@@ -424,6 +425,15 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, ReportError> {
         std::fs::write(dir.join("scenario.toml"), text)
             .map_err(|e| ReportError::io(dir.join("scenario.toml"), e))?;
     }
+    let page = sweep_page(
+        &spec,
+        &reference,
+        &design,
+        robust.as_ref(),
+        sensitivity.as_ref(),
+    );
+    std::fs::write(dir.join("index.html"), page)
+        .map_err(|e| ReportError::io(dir.join("index.html"), e))?;
     let mut files: Vec<String> = std::fs::read_dir(&dir)
         .map_err(|e| ReportError::io(&dir, e))?
         .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
@@ -450,8 +460,102 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, ReportError> {
         dir,
         points: reference.points_total,
         shards: reference.shard_count,
-        robust,
+        robust: robust.map(|r| r.0),
     })
+}
+
+/// `index.html` of a merged sweep: the study, robust verdicts (bar chart of each claim's share
+/// and the table), Sobol indices, the design.
+fn sweep_page(
+    spec: &SweepSpec,
+    info: &ShardInfo,
+    design: &[Point],
+    robust: Option<&(String, TableCells)>,
+    sensitivity: Option<&TableCells>,
+) -> String {
+    use super::html::{num, BarChart, Page};
+    let mut page = Page::new("leaklab parameter study");
+    page.section("study", "Study");
+    page.text(&format!(
+        "{} design, {} points, seed {}, leaklab {}. Each point is the scenario (scenario.toml or sweep.toml) with the parameters below set; the full dataset is sweep.parquet (one row per point × strategy × leak × attacker policy × metric).",
+        info.design, info.points_total, info.seed, info.leaklab_version
+    ));
+    let params: Vec<Vec<String>> = spec
+        .parameters
+        .iter()
+        .map(|p| {
+            let (range, scale) = match &p.domain {
+                leaklab_study::spec::Domain::Range {
+                    min, max, scale, ..
+                } => (
+                    format!("{} – {}", num(*min), num(*max)),
+                    format!("{scale:?}").to_lowercase(),
+                ),
+                leaklab_study::spec::Domain::Values(v) => (
+                    v.iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    "values".into(),
+                ),
+            };
+            vec![p.key.clone(), range, scale]
+        })
+        .collect();
+    page.table(
+        &["parameter", "range (durations in seconds)", "scale"],
+        &params,
+        None,
+        None,
+    );
+    if let Some((_, cells)) = robust {
+        page.section("robust", "Robust verdicts");
+        page.text("Each claim judged at every point: the share of points where it holds (95% Wilson interval), the parameter most correlated with holding, and the threshold that best separates the points where it holds from those where it fails.");
+        let col = |name: &str| cells.0.iter().position(|h| h == name);
+        if let (Some(c), Some(p), Some(sh)) = (col("claim"), col("part"), col("share")) {
+            let bars = cells
+                .1
+                .iter()
+                .map(|r| {
+                    (
+                        format!("{} #{}", r[c], r[p]),
+                        r[sh].parse::<f64>().unwrap_or(0.0),
+                    )
+                })
+                .collect();
+            page.bar_chart(&BarChart {
+                id: "robust-share".into(),
+                title: "Share of the parameter space where each claim holds".into(),
+                y_label: "share of points".into(),
+                log_y: false,
+                bars,
+                lines: Vec::new(),
+            });
+        }
+        page.data_table(cells);
+    }
+    if let Some(cells) = sensitivity {
+        page.section("sensitivity", "Sensitivity (Sobol indices)");
+        page.text(&format!("First-order and total Sobol indices of {} with 95% bootstrap intervals, per strategy × leak × attacker policy × parameter (sensitivity.csv).", spec.metric));
+        page.raw("<details><summary>Table</summary>");
+        page.data_table(cells);
+        page.raw("</details>");
+    }
+    page.section("design", "Design");
+    let rows: Vec<Vec<String>> = design
+        .iter()
+        .map(|p| {
+            std::iter::once(p.index.to_string())
+                .chain(p.numeric.iter().map(|x| num(*x)))
+                .collect()
+        })
+        .collect();
+    let mut headers = vec!["point"];
+    headers.extend(spec.parameters.iter().map(|p| p.key.as_str()));
+    page.raw("<details><summary>Points</summary>");
+    page.table(&headers, &rows, None, None);
+    page.raw("</details>");
+    page.finish()
 }
 
 #[derive(Serialize)]
@@ -518,7 +622,7 @@ fn write_sensitivity(
     dir: &Path,
     spec: &SweepSpec,
     rows: &[(u64, Vec<PointRow>)],
-) -> Result<(), ReportError> {
+) -> Result<TableCells, ReportError> {
     // Per strategy × leak × attacker: the metric at every point, in point order.
     let mut series: BTreeMap<(String, String, String), Vec<f64>> = BTreeMap::new();
     let mut order: Vec<(String, String, String)> = Vec::new();
@@ -562,7 +666,7 @@ fn write_sensitivity(
     }
     let [f, fl, fh, t, tl, th] = vals;
     let metric = vec![spec.metric.clone(); cols.0.len()];
-    TableBuilder::new()
+    let table = TableBuilder::new()
         .text("strategy", cols.0)
         .text("leak", cols.1)
         .text("attacker", cols.2)
@@ -573,16 +677,21 @@ fn write_sensitivity(
         .float("first_order_high", fh)
         .float("total", t)
         .float("total_low", tl)
-        .float("total_high", th)
-        .write(dir, "sensitivity")
+        .float("total_high", th);
+    let cells = table.cells();
+    table.write(dir, "sensitivity")?;
+    Ok(cells)
 }
+
+/// Headers and text rows of a table (as on the HTML page).
+type TableCells = (Vec<String>, Vec<Vec<String>>);
 
 fn write_robust(
     dir: &Path,
     spec: &SweepSpec,
     design: &[Point],
     verdicts: &[(u64, Vec<PointVerdict>)],
-) -> Result<String, ReportError> {
+) -> Result<(String, TableCells), ReportError> {
     let names: Vec<String> = spec.parameters.iter().map(|p| p.key.clone()).collect();
     let mut by_claim: BTreeMap<(String, usize), Vec<Judged>> = BTreeMap::new();
     let mut order = Vec::new();
@@ -677,7 +786,7 @@ fn write_robust(
         );
     }
     let [s, sl, sh] = shares;
-    TableBuilder::new()
+    let table = TableBuilder::new()
         .text("claim", t.0)
         .int("part", t.1)
         .int("points", t.2)
@@ -690,9 +799,10 @@ fn write_robust(
         .text_opt("boundary_parameter", bp)
         .float_opt("boundary_value", bt)
         .text_opt("holds_when", ba)
-        .float_opt("boundary_accuracy", bacc)
-        .write(dir, "robust")?;
+        .float_opt("boundary_accuracy", bacc);
+    let cells = table.cells();
+    table.write(dir, "robust")?;
     std::fs::write(dir.join("robust.md"), &md)
         .map_err(|e| ReportError::io(dir.join("robust.md"), e))?;
-    Ok(md)
+    Ok((md, cells))
 }

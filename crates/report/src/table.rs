@@ -91,6 +91,29 @@ impl TableBuilder {
         self
     }
 
+    /// The table as text cells for the HTML page (the same data the files get): headers, then
+    /// rows; missing values are empty, numbers formatted by [`crate::html::num`].
+    pub fn cells(&self) -> (Vec<String>, Vec<Vec<String>>) {
+        let headers = self.columns.iter().map(|c| c.name().to_string()).collect();
+        let height = self.columns.iter().map(Column::len).max().unwrap_or(0);
+        let rows = (0..height)
+            .map(|i| {
+                self.columns
+                    .iter()
+                    .map(|c| match c.get(i) {
+                        Ok(AnyValue::Null) | Err(_) => String::new(),
+                        Ok(AnyValue::Float64(x)) => crate::html::num(x),
+                        Ok(AnyValue::Float32(x)) => crate::html::num(f64::from(x)),
+                        Ok(AnyValue::String(s)) => s.to_string(),
+                        Ok(AnyValue::StringOwned(s)) => s.to_string(),
+                        Ok(v) => v.to_string(),
+                    })
+                    .collect()
+            })
+            .collect();
+        (headers, rows)
+    }
+
     /// Writes the table as Parquet and CSV (see [`write_table`]).
     pub fn write(self, dir: &Path, name: &str) -> Result<(), ReportError> {
         let mut df =

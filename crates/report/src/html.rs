@@ -1,0 +1,576 @@
+//! One self-contained HTML page per result directory (`index.html`): inline SVG charts drawn
+//! from the same data as the Parquet/CSV tables, a table view of every chart, show/hide toggles
+//! for strategies and attacker policies, no network access (a Content-Security-Policy forbids
+//! every fetch), printable, readable without colour (each strategy keeps the dash pattern and
+//! width of the PNG plots, `plot::css_style`).
+//!
+//! The page is deterministic: the same data gives the same bytes. Opening it with `#selftest`
+//! runs a check in the browser (charts drawn, a toggle hides its curves, no resource loaded, no
+//! script error) and writes the outcome to `body[data-selftest]`; `tests/report_html.rs` reads
+//! it from headless Chromium.
+
+use std::fmt::Write as _;
+
+use super::plot::css_style;
+
+/// Escapes text for HTML element content and attribute values.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Formats a number compactly and deterministically.
+pub fn num(x: f64) -> String {
+    if !x.is_finite() {
+        return if x > 0.0 { "∞".into() } else { "–".into() };
+    }
+    let a = x.abs();
+    if a != 0.0 && !(1e-3..1e6).contains(&a) {
+        format!("{x:.3e}")
+    } else if a >= 100.0 || x.fract() == 0.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+/// One line of a chart: a strategy (its style and toggle), optionally an attacker policy.
+pub struct Series {
+    pub strategy: String,
+    pub attacker: Option<String>,
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A line chart.
+pub struct LineChart {
+    pub id: String,
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub log_x: bool,
+    pub x_range: (f64, f64),
+    pub y_range: (f64, f64),
+    pub series: Vec<Series>,
+    /// x values at which the table view lists every series.
+    pub table_at: Vec<(String, f64)>,
+}
+
+/// A bar chart with optional reference lines (e.g. device capacities).
+pub struct BarChart {
+    pub id: String,
+    pub title: String,
+    pub y_label: String,
+    pub log_y: bool,
+    /// (strategy, value)
+    pub bars: Vec<(String, f64)>,
+    /// (label, value)
+    pub lines: Vec<(String, f64)>,
+}
+
+/// A page under construction.
+pub struct Page {
+    title: String,
+    nav: Vec<(String, String)>,
+    body: String,
+    strategies: Vec<String>,
+    attackers: Vec<String>,
+    /// Attacker policies shown when the page opens (the others start hidden).
+    attackers_on: Vec<String>,
+}
+
+const W: f64 = 760.0;
+const H: f64 = 380.0;
+const ML: f64 = 64.0;
+const MR: f64 = 16.0;
+const MT: f64 = 16.0;
+const MB: f64 = 46.0;
+
+impl Page {
+    pub fn new(title: &str) -> Page {
+        Page {
+            title: title.to_string(),
+            nav: Vec::new(),
+            body: String::new(),
+            strategies: Vec::new(),
+            attackers: Vec::new(),
+            attackers_on: Vec::new(),
+        }
+    }
+
+    /// Declares the strategies and attacker policies the toggles control (in display order).
+    pub fn toggles(
+        &mut self,
+        strategies: &[String],
+        attackers: &[String],
+        attackers_on: &[String],
+    ) {
+        self.strategies = strategies.to_vec();
+        self.attackers = attackers.to_vec();
+        self.attackers_on = attackers_on.to_vec();
+    }
+
+    pub fn section(&mut self, id: &str, title: &str) {
+        self.nav.push((id.to_string(), title.to_string()));
+        let _ = writeln!(self.body, "<h2 id=\"{}\">{}</h2>", esc(id), esc(title));
+    }
+
+    pub fn subsection(&mut self, title: &str) {
+        let _ = writeln!(self.body, "<h3>{}</h3>", esc(title));
+    }
+
+    /// A paragraph of plain text.
+    pub fn text(&mut self, text: &str) {
+        let _ = writeln!(self.body, "<p>{}</p>", esc(text));
+    }
+
+    /// Raw, already escaped HTML (links built with [`esc`]).
+    pub fn raw(&mut self, html: &str) {
+        self.body.push_str(html);
+        self.body.push('\n');
+    }
+
+    /// A table; `strategy_column` marks the column whose value ties a row to a strategy toggle,
+    /// `attacker_column` to an attacker toggle.
+    pub fn table(
+        &mut self,
+        headers: &[&str],
+        rows: &[Vec<String>],
+        strategy_column: Option<usize>,
+        attacker_column: Option<usize>,
+    ) {
+        let mut t = String::from("<div class=\"scroll\"><table><thead><tr>");
+        for h in headers {
+            let _ = write!(t, "<th>{}</th>", esc(h));
+        }
+        t.push_str("</tr></thead><tbody>\n");
+        for r in rows {
+            t.push_str("<tr");
+            if let Some(c) = strategy_column {
+                let _ = write!(t, " data-strategy=\"{}\"", esc(&r[c]));
+            }
+            if let Some(c) = attacker_column {
+                let _ = write!(t, " data-attacker=\"{}\"", esc(&r[c]));
+            }
+            t.push('>');
+            for cell in r {
+                let _ = write!(t, "<td>{}</td>", esc(cell));
+            }
+            t.push_str("</tr>\n");
+        }
+        t.push_str("</tbody></table></div>\n");
+        self.body.push_str(&t);
+    }
+
+    /// A table from the cells of a [`crate::table::TableBuilder`] (the same data as its files).
+    pub fn data_table(&mut self, cells: &(Vec<String>, Vec<Vec<String>>)) {
+        let headers: Vec<&str> = cells.0.iter().map(String::as_str).collect();
+        self.table(&headers, &cells.1, None, None);
+    }
+
+    /// An SVG file written beside the page (a plotters chart), inlined so the page stands alone.
+    pub fn inline_svg(&mut self, title: &str, svg: &str) {
+        // Drop any XML prolog; the rest is an <svg> element.
+        let body = svg.find("<svg").map_or(svg, |i| &svg[i..]);
+        let _ = writeln!(
+            self.body,
+            "<figure class=\"plot\"><figcaption>{}</figcaption><div class=\"plot\">{}</div></figure>",
+            esc(title),
+            body
+        );
+    }
+
+    pub fn line_chart(&mut self, c: &LineChart) {
+        let (x0, x1) = c.x_range;
+        let (y0, y1) = c.y_range;
+        let fx = |x: f64| {
+            let u = if c.log_x {
+                (x.max(x0).ln() - x0.ln()) / (x1.ln() - x0.ln())
+            } else {
+                (x - x0) / (x1 - x0)
+            };
+            ML + u.clamp(0.0, 1.0) * (W - ML - MR)
+        };
+        let fy = |y: f64| MT + (1.0 - ((y - y0) / (y1 - y0)).clamp(0.0, 1.0)) * (H - MT - MB);
+        let mut svg = String::new();
+        let _ = write!(
+            svg,
+            "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-labelledby=\"{id}-t\"><title id=\"{id}-t\">{title}</title>",
+            id = esc(&c.id),
+            title = esc(&c.title)
+        );
+        axes(&mut svg, c.x_label.as_str(), c.y_label.as_str());
+        // x ticks: decades of hours on a log axis, else 5 even ticks.
+        let ticks: Vec<f64> = if c.log_x {
+            [1.0 / 60.0, 1.0, 24.0, 168.0, 720.0, 2160.0, 4320.0]
+                .into_iter()
+                .filter(|t| *t >= x0 && *t <= x1)
+                .collect()
+        } else {
+            (0..=4)
+                .map(|i| x0 + (x1 - x0) * f64::from(i) / 4.0)
+                .collect()
+        };
+        for t in ticks {
+            let label = if c.log_x { hour_label(t) } else { num(t) };
+            let _ = write!(
+                svg,
+                "<line class=\"grid\" x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{MT}\" y2=\"{b}\"/><text class=\"tick\" x=\"{x:.1}\" y=\"{ty}\" text-anchor=\"middle\">{l}</text>",
+                x = fx(t),
+                b = H - MB,
+                ty = H - MB + 16.0,
+                l = esc(&label)
+            );
+        }
+        for i in 0..=4 {
+            let y = y0 + (y1 - y0) * f64::from(i) / 4.0;
+            let _ = write!(
+                svg,
+                "<line class=\"grid\" x1=\"{ML}\" x2=\"{r}\" y1=\"{py:.1}\" y2=\"{py:.1}\"/><text class=\"tick\" x=\"{tx}\" y=\"{ty:.1}\" text-anchor=\"end\">{l}</text>",
+                r = W - MR,
+                py = fy(y),
+                tx = ML - 6.0,
+                ty = fy(y) + 4.0,
+                l = esc(&num(y))
+            );
+        }
+        // Wide, light lines first (the plots' layer order), so narrow ones stay visible on top.
+        let mut order: Vec<&Series> = c.series.iter().collect();
+        order.sort_by_key(|s| css_style(&s.strategy).layer);
+        for s in order {
+            let st = css_style(&s.strategy);
+            let pts = simplify(&s.points);
+            let mut d = String::new();
+            for (i, (x, y)) in pts.iter().enumerate() {
+                let _ = write!(
+                    d,
+                    "{}{:.1},{:.1}",
+                    if i == 0 { "M" } else { " L" },
+                    fx(*x),
+                    fy(*y)
+                );
+            }
+            let _ = write!(
+                svg,
+                "<path class=\"series\" data-strategy=\"{}\"{} d=\"{d}\" stroke=\"{}\" stroke-width=\"{}\"{}><title>{}</title></path>",
+                esc(&s.strategy),
+                s.attacker
+                    .as_ref()
+                    .map_or(String::new(), |a| format!(" data-attacker=\"{}\"", esc(a))),
+                st.color,
+                st.width,
+                if st.dash.is_empty() {
+                    String::new()
+                } else {
+                    format!(" stroke-dasharray=\"{}\"", st.dash)
+                },
+                esc(&match &s.attacker {
+                    Some(a) => format!("{} ({a})", s.strategy),
+                    None => s.strategy.clone(),
+                })
+            );
+        }
+        svg.push_str("</svg>");
+        let _ = write!(
+            self.body,
+            "<figure id=\"{}\"><figcaption>{}</figcaption>{svg}{}",
+            esc(&c.id),
+            esc(&c.title),
+            legend(&c.series)
+        );
+        // Table view: every series at the chosen x values.
+        let mut rows = Vec::new();
+        for s in &c.series {
+            let mut r = vec![s.strategy.clone(), s.attacker.clone().unwrap_or_default()];
+            for (_, x) in &c.table_at {
+                r.push(num(value_at(&s.points, *x)));
+            }
+            rows.push(r);
+        }
+        let mut headers = vec!["strategy", "attacker"];
+        let labels: Vec<String> = c
+            .table_at
+            .iter()
+            .map(|(l, _)| format!("{} at {l}", c.y_label))
+            .collect();
+        headers.extend(labels.iter().map(String::as_str));
+        self.body.push_str("<details><summary>Table view</summary>");
+        self.table(&headers, &rows, Some(0), Some(1));
+        self.body.push_str("</details></figure>\n");
+    }
+
+    pub fn bar_chart(&mut self, c: &BarChart) {
+        let vals: Vec<f64> = c
+            .bars
+            .iter()
+            .map(|b| b.1)
+            .chain(c.lines.iter().map(|l| l.1))
+            .filter(|v| v.is_finite() && (!c.log_y || *v > 0.0))
+            .collect();
+        let (mut lo, mut hi) = (
+            vals.iter().copied().fold(f64::INFINITY, f64::min),
+            vals.iter().copied().fold(0.0, f64::max),
+        );
+        if c.log_y {
+            lo = 10f64.powf(lo.max(1e-9).log10().floor());
+            hi = 10f64.powf(hi.max(lo * 10.0).log10().ceil());
+        } else {
+            lo = 0.0;
+            hi = if hi > 0.0 { hi * 1.1 } else { 1.0 };
+        }
+        let fy = |v: f64| {
+            let u = if c.log_y {
+                (v.max(lo).ln() - lo.ln()) / (hi.ln() - lo.ln())
+            } else {
+                v / hi
+            };
+            MT + (1.0 - u.clamp(0.0, 1.0)) * (H - MT - MB)
+        };
+        let mut svg = String::new();
+        let _ = write!(
+            svg,
+            "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-labelledby=\"{id}-t\"><title id=\"{id}-t\">{t}</title>",
+            id = esc(&c.id),
+            t = esc(&c.title)
+        );
+        axes(&mut svg, "", &c.y_label);
+        let n = c.bars.len().max(1) as f64;
+        let slot = (W - ML - MR) / n;
+        for (i, (name, v)) in c.bars.iter().enumerate() {
+            let st = css_style(name);
+            let x = ML + slot * i as f64 + slot * 0.15;
+            let top = fy(*v);
+            let _ = write!(
+                svg,
+                "<g data-strategy=\"{n}\"><rect class=\"bar\" x=\"{x:.1}\" y=\"{top:.1}\" width=\"{w:.1}\" height=\"{h:.1}\" fill=\"{c}\" stroke=\"#000\"><title>{n}: {val}</title></rect><text class=\"tick\" x=\"{cx:.1}\" y=\"{ty}\" text-anchor=\"middle\">{n}</text></g>",
+                n = esc(name),
+                w = slot * 0.7,
+                h = (H - MB - top).max(0.0),
+                c = st.color,
+                val = esc(&num(*v)),
+                cx = x + slot * 0.35,
+                ty = H - MB + 16.0
+            );
+        }
+        for (label, v) in &c.lines {
+            let y = fy(*v);
+            let _ = write!(
+                svg,
+                "<line class=\"ref\" x1=\"{ML}\" x2=\"{r}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/><text class=\"tick\" x=\"{r}\" y=\"{ty:.1}\" text-anchor=\"end\">{l}</text>",
+                r = W - MR,
+                ty = y - 4.0,
+                l = esc(&format!("{label}: {}", num(*v)))
+            );
+        }
+        for e in 0..=4 {
+            let v = if c.log_y {
+                (lo.ln() + (hi.ln() - lo.ln()) * f64::from(e) / 4.0).exp()
+            } else {
+                hi * f64::from(e) / 4.0
+            };
+            let _ = write!(
+                svg,
+                "<text class=\"tick\" x=\"{tx}\" y=\"{ty:.1}\" text-anchor=\"end\">{l}</text>",
+                tx = ML - 6.0,
+                ty = fy(v) + 4.0,
+                l = esc(&num(v))
+            );
+        }
+        svg.push_str("</svg>");
+        let _ = write!(
+            self.body,
+            "<figure id=\"{}\"><figcaption>{}</figcaption>{svg}<details><summary>Table view</summary>",
+            esc(&c.id),
+            esc(&c.title)
+        );
+        let mut rows: Vec<Vec<String>> = c
+            .bars
+            .iter()
+            .map(|(n, v)| vec![n.clone(), num(*v)])
+            .collect();
+        rows.extend(c.lines.iter().map(|(l, v)| vec![l.clone(), num(*v)]));
+        self.table(&["series", &c.y_label], &rows, None, None);
+        self.body.push_str("</details></figure>\n");
+    }
+
+    /// The finished page.
+    pub fn finish(self) -> String {
+        let mut out = String::new();
+        let _ = write!(
+            out,
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <title>{}</title><style>{CSS}</style></head><body>\n<header><h1>{}</h1><nav>",
+            esc(&self.title),
+            esc(&self.title)
+        );
+        for (id, title) in &self.nav {
+            let _ = write!(out, "<a href=\"#{}\">{}</a> ", esc(id), esc(title));
+        }
+        out.push_str("</nav>");
+        if !self.strategies.is_empty() {
+            out.push_str("<form class=\"toggles\" aria-label=\"Show or hide\"><fieldset><legend>Strategies</legend>");
+            for s in &self.strategies {
+                let st = css_style(s);
+                let _ = write!(
+                    out,
+                    "<label><input type=\"checkbox\" data-toggle=\"strategy\" value=\"{v}\" checked><svg class=\"key\" viewBox=\"0 0 28 10\"><line x1=\"1\" x2=\"27\" y1=\"5\" y2=\"5\" stroke=\"{c}\" stroke-width=\"{w}\"{d}/></svg>{v}</label> ",
+                    v = esc(s),
+                    c = st.color,
+                    w = st.width.min(6),
+                    d = if st.dash.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" stroke-dasharray=\"{}\"", st.dash)
+                    }
+                );
+            }
+            out.push_str("</fieldset>");
+            if !self.attackers.is_empty() {
+                out.push_str("<fieldset><legend>Attacker policies</legend>");
+                for a in &self.attackers {
+                    let _ = write!(
+                        out,
+                        "<label><input type=\"checkbox\" data-toggle=\"attacker\" value=\"{v}\"{c}>{v}</label> ",
+                        v = esc(a),
+                        c = if self.attackers_on.contains(a) { " checked" } else { "" }
+                    );
+                }
+                out.push_str("</fieldset>");
+            }
+            out.push_str("</form>");
+        }
+        out.push_str("</header>\n<main>\n");
+        out.push_str(&self.body);
+        let _ = write!(out, "</main>\n<script>{JS}</script>\n</body></html>\n");
+        out
+    }
+}
+
+fn axes(svg: &mut String, x_label: &str, y_label: &str) {
+    let _ = write!(
+        svg,
+        "<rect class=\"frame\" x=\"{ML}\" y=\"{MT}\" width=\"{w}\" height=\"{h}\"/><text class=\"label\" x=\"{cx}\" y=\"{by}\" text-anchor=\"middle\">{xl}</text><text class=\"label\" transform=\"translate(14 {cy}) rotate(-90)\" text-anchor=\"middle\">{yl}</text>",
+        w = W - ML - MR,
+        h = H - MT - MB,
+        cx = ML + (W - ML - MR) / 2.0,
+        by = H - 8.0,
+        cy = MT + (H - MT - MB) / 2.0,
+        xl = esc(x_label),
+        yl = esc(y_label)
+    );
+}
+
+fn legend(series: &[Series]) -> String {
+    // One key per strategy (attacker policies share the strategy's style).
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = String::from("<p class=\"legend\">");
+    for s in series {
+        if seen.contains(&s.strategy.as_str()) {
+            continue;
+        }
+        seen.push(&s.strategy);
+        let st = css_style(&s.strategy);
+        let _ = write!(
+            out,
+            "<span data-strategy=\"{v}\"><svg class=\"key\" viewBox=\"0 0 28 10\"><line x1=\"1\" x2=\"27\" y1=\"5\" y2=\"5\" stroke=\"{c}\" stroke-width=\"{w}\"{d}/></svg>{v}</span> ",
+            v = esc(&s.strategy),
+            c = st.color,
+            w = st.width.min(6),
+            d = if st.dash.is_empty() {
+                String::new()
+            } else {
+                format!(" stroke-dasharray=\"{}\"", st.dash)
+            }
+        );
+    }
+    out.push_str("</p>");
+    out
+}
+
+/// Drops interior points of flat runs (the curves are mostly steps): same drawing, less data.
+fn simplify(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut out: Vec<(f64, f64)> = Vec::with_capacity(points.len());
+    for (i, p) in points.iter().enumerate() {
+        let flat_before = i > 0 && points[i - 1].1 == p.1;
+        let flat_after = i + 1 < points.len() && points[i + 1].1 == p.1;
+        if !(flat_before && flat_after) {
+            out.push(*p);
+        }
+    }
+    out
+}
+
+/// The series' value at `x`: the last point at or before it.
+fn value_at(points: &[(f64, f64)], x: f64) -> f64 {
+    points
+        .iter()
+        .take_while(|(px, _)| *px <= x * (1.0 + 1e-9))
+        .last()
+        .map_or(f64::NAN, |p| p.1)
+}
+
+fn hour_label(h: f64) -> String {
+    if h < 1.0 {
+        format!("{:.0} min", h * 60.0)
+    } else if h < 24.0 {
+        format!("{h:.0} h")
+    } else {
+        format!("{:.0} d", h / 24.0)
+    }
+}
+
+const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0 auto;max-width:1100px;padding:0 1rem;color:#111;line-height:1.4}\
+header{position:sticky;top:0;background:#fff;border-bottom:1px solid #ccc;padding:.3rem 0;z-index:1}\
+h1{font-size:1.4rem;margin:.4rem 0}h2{margin-top:2rem;border-bottom:1px solid #ddd}\
+nav a{margin-right:.8rem}fieldset{display:inline-block;border:1px solid #ccc;margin:.2rem .4rem .2rem 0;padding:.1rem .5rem}\
+label{margin-right:.6rem;white-space:nowrap;cursor:pointer}\
+.scroll{overflow-x:auto}table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}\
+th,td{border:1px solid #ccc;padding:.2rem .4rem;text-align:left;vertical-align:top}th{background:#f3f3f3}\
+figure{margin:1rem 0}figcaption{font-weight:600}svg.chart{width:100%;height:auto;max-width:760px;display:block}\
+svg.key{width:28px;height:10px;vertical-align:middle;margin-right:.2rem}div.plot svg{width:100%;height:auto;max-width:900px}\
+.frame{fill:none;stroke:#444}.grid{stroke:#e3e3e3}.ref{stroke:#000;stroke-dasharray:6,3}\
+.series{fill:none;stroke-linejoin:round}.tick{font-size:11px;fill:#333}.label{font-size:12px;fill:#111}\
+.legend span{margin-right:.8rem;white-space:nowrap}.verdict-yes{font-weight:600}.verdict-no{font-weight:600;text-decoration:underline}\
+@media print{header{position:static}details{display:block}details>summary{display:none}form.toggles{display:none}a{color:#000}}";
+
+const JS: &str = "(function(){'use strict';\
+var errors=[];window.addEventListener('error',function(e){errors.push(String(e.message));});\
+function off(kind){var s={};document.querySelectorAll('input[data-toggle='+kind+']').forEach(function(c){if(!c.checked){s[c.value]=1;}});return s;}\
+function apply(){var s=off('strategy'),a=off('attacker');document.querySelectorAll('[data-strategy],[data-attacker]').forEach(function(el){\
+var hide=(el.dataset.strategy&&s[el.dataset.strategy])||(el.dataset.attacker&&a[el.dataset.attacker]);el.style.display=hide?'none':'';});}\
+document.querySelectorAll('input[data-toggle]').forEach(function(c){c.addEventListener('change',apply);});apply();\
+function selftest(){var problems=[];var charts=document.querySelectorAll('svg.chart');\
+charts.forEach(function(svg,i){if(!svg.querySelector('path.series,rect.bar')){problems.push('chart '+i+' is empty');}});\
+var box=document.querySelector('input[data-toggle=strategy]');if(box){var name=box.value;box.checked=false;apply();\
+var shown=Array.prototype.filter.call(document.querySelectorAll('path.series'),function(p){return p.dataset.strategy===name&&getComputedStyle(p).display!=='none';});\
+if(shown.length){problems.push('toggling '+name+' left '+shown.length+' curves visible');}box.checked=true;apply();}\
+var loaded=performance.getEntriesByType('resource').length;if(loaded){problems.push(loaded+' resources loaded');}\
+problems=problems.concat(errors);document.body.dataset.selftest=problems.length?'fail: '+problems.join('; '):'pass: '+charts.length+' charts';}\
+if(location.hash==='#selftest'){window.addEventListener('load',selftest);}})();";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_and_simplifies() {
+        assert_eq!(
+            esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+        let p = simplify(&[(0.0, 1.0), (1.0, 1.0), (2.0, 1.0), (3.0, 0.5), (4.0, 0.5)]);
+        assert_eq!(p, vec![(0.0, 1.0), (2.0, 1.0), (3.0, 0.5), (4.0, 0.5)]);
+        assert_eq!(value_at(&p, 2.5), 1.0);
+    }
+}
