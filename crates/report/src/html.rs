@@ -402,6 +402,183 @@ impl Page {
         self.body.push_str("</details></figure>\n");
     }
 
+    /// A tornado chart: one horizontal bar per parameter, the total index as a light bar with its
+    /// interval as a whisker, the first-order index as a dark inner bar; sorted by total index.
+    /// Rows: (parameter, first-order, total, total low, total high).
+    pub fn tornado(&mut self, id: &str, title: &str, rows: &[(String, f64, f64, f64, f64)]) {
+        let mut rows: Vec<&(String, f64, f64, f64, f64)> = rows.iter().collect();
+        rows.sort_by(|a, b| b.2.total_cmp(&a.2).then(a.0.cmp(&b.0)));
+        let row_h = 22.0;
+        let (left, width) = (230.0, 420.0);
+        let h = MT + row_h * rows.len() as f64 + 30.0;
+        let fx = |v: f64| left + v.clamp(0.0, 1.2) / 1.2 * width;
+        let mut svg = String::new();
+        let _ = write!(
+            svg,
+            "<svg class=\"chart tornado\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-labelledby=\"{id}-t\"><title id=\"{id}-t\">{t}</title>",
+            w = left + width + 20.0,
+            id = esc(id),
+            t = esc(title)
+        );
+        for (i, (name, first, total, lo, hi)) in rows.iter().enumerate() {
+            let y = MT + row_h * i as f64;
+            let _ = write!(
+                svg,
+                "<text class=\"tick\" x=\"{tx}\" y=\"{ty:.1}\" text-anchor=\"end\">{n}</text>\
+                 <rect class=\"bar\" x=\"{left}\" y=\"{y:.1}\" width=\"{tw:.1}\" height=\"{bh}\" fill=\"#c8c8c8\" stroke=\"#000\"><title>{n}: total {tv}, first order {fv}</title></rect>\
+                 <rect x=\"{left}\" y=\"{iy:.1}\" width=\"{fw:.1}\" height=\"{ih}\" fill=\"#222\"/>\
+                 <line class=\"ref\" x1=\"{lx:.1}\" x2=\"{hx:.1}\" y1=\"{my:.1}\" y2=\"{my:.1}\"/>",
+                tx = left - 6.0,
+                ty = y + row_h * 0.6,
+                n = esc(name),
+                tw = fx(*total) - left,
+                bh = row_h - 6.0,
+                tv = esc(&num(*total)),
+                fv = esc(&num(*first)),
+                iy = y + (row_h - 6.0) * 0.3,
+                fw = fx(*first) - left,
+                ih = (row_h - 6.0) * 0.4,
+                lx = fx(*lo),
+                hx = fx(*hi),
+                my = y + (row_h - 6.0) / 2.0
+            );
+        }
+        let base = MT + row_h * rows.len() as f64;
+        for v in [0.0, 0.5, 1.0] {
+            let _ = write!(
+                svg,
+                "<text class=\"tick\" x=\"{x:.1}\" y=\"{y:.1}\" text-anchor=\"middle\">{v}</text>",
+                x = fx(v),
+                y = base + 14.0
+            );
+        }
+        svg.push_str("</svg>");
+        let _ = write!(self.body, "<figure id=\"{}\"><figcaption>{}</figcaption>{svg}<details><summary>Table view</summary>", esc(id), esc(title));
+        let table: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| vec![r.0.clone(), num(r.1), num(r.2), num(r.3), num(r.4)])
+            .collect();
+        self.table(
+            &[
+                "parameter",
+                "first order",
+                "total",
+                "total low",
+                "total high",
+            ],
+            &table,
+            None,
+            None,
+        );
+        self.body.push_str("</details></figure>\n");
+    }
+
+    /// A heat map: mean value per cell of a grid over two parameters, grey levels (readable
+    /// without colour) and the value printed in each cell. `cells[row][col]`, rows bottom-up.
+    #[allow(clippy::too_many_arguments)]
+    pub fn heat_map(
+        &mut self,
+        id: &str,
+        title: &str,
+        x_label: &str,
+        y_label: &str,
+        x_ticks: &[String],
+        y_ticks: &[String],
+        cells: &[Vec<Option<f64>>],
+    ) {
+        let (nx, ny) = (x_ticks.len().max(1), y_ticks.len().max(1));
+        // A wider left margin than the line charts: the y labels are ranges.
+        const HL: f64 = 150.0;
+        let (cw, ch) = ((W - HL - MR) / nx as f64, (H - MT - MB) / ny as f64);
+        let vals: Vec<f64> = cells
+            .iter()
+            .flatten()
+            .flatten()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect();
+        let (lo, hi) = (
+            vals.iter().copied().fold(f64::INFINITY, f64::min),
+            vals.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+        );
+        let mut svg = String::new();
+        let _ = write!(
+            svg,
+            "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-labelledby=\"{id}-t\"><title id=\"{id}-t\">{t}</title>",
+            id = esc(id),
+            t = esc(title)
+        );
+        let _ = write!(
+            svg,
+            "<text class=\"label\" x=\"{cx}\" y=\"{by}\" text-anchor=\"middle\">{xl}</text><text class=\"label\" transform=\"translate(14 {cy}) rotate(-90)\" text-anchor=\"middle\">{yl}</text>",
+            cx = HL + (W - HL - MR) / 2.0,
+            by = H - 8.0,
+            cy = MT + (H - MT - MB) / 2.0,
+            xl = esc(x_label),
+            yl = esc(y_label)
+        );
+        for (r, row) in cells.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                let (x, y) = (HL + cw * c as f64, H - MB - ch * (r + 1) as f64);
+                let (fill, text) = match v {
+                    Some(v) if v.is_finite() => {
+                        let u = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+                        let g = (245.0 - 185.0 * u).round() as u8;
+                        (format!("#{g:02x}{g:02x}{g:02x}"), num(*v))
+                    }
+                    _ => ("#ffffff".to_string(), "–".to_string()),
+                };
+                let ink = if fill.as_str() < "#909090" {
+                    "#fff"
+                } else {
+                    "#000"
+                };
+                let _ = write!(
+                    svg,
+                    "<rect class=\"bar\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{cw:.1}\" height=\"{ch:.1}\" fill=\"{fill}\" stroke=\"#fff\"/><text class=\"tick\" x=\"{tx:.1}\" y=\"{ty:.1}\" text-anchor=\"middle\" style=\"fill:{ink}\">{text}</text>",
+                    tx = x + cw / 2.0,
+                    ty = y + ch / 2.0 + 4.0,
+                    text = esc(&text)
+                );
+            }
+        }
+        for (c, t) in x_ticks.iter().enumerate() {
+            let _ = write!(
+                svg,
+                "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+                HL + cw * (c as f64 + 0.5),
+                H - MB + 16.0,
+                esc(t)
+            );
+        }
+        for (r, t) in y_ticks.iter().enumerate() {
+            let _ = write!(
+                svg,
+                "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+                HL - 6.0,
+                H - MB - ch * (r as f64 + 0.5) + 4.0,
+                esc(t)
+            );
+        }
+        svg.push_str("</svg>");
+        let _ = write!(self.body, "<figure id=\"{}\"><figcaption>{}</figcaption>{svg}<details><summary>Table view</summary>", esc(id), esc(title));
+        let mut headers = vec![format!("{y_label} \\ {x_label}")];
+        headers.extend(x_ticks.iter().cloned());
+        let rows: Vec<Vec<String>> = cells
+            .iter()
+            .zip(y_ticks)
+            .rev()
+            .map(|(row, t)| {
+                std::iter::once(t.clone())
+                    .chain(row.iter().map(|v| v.map_or("–".into(), num)))
+                    .collect()
+            })
+            .collect();
+        let h: Vec<&str> = headers.iter().map(String::as_str).collect();
+        self.table(&h, &rows, None, None);
+        self.body.push_str("</details></figure>\n");
+    }
+
     /// The finished page.
     pub fn finish(self) -> String {
         let mut out = String::new();

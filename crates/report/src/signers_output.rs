@@ -133,6 +133,7 @@ mod tests {
         assert_eq!(
             written,
             [
+                dir.path().join("index.html"),
                 dir.path().join("signers.csv"),
                 dir.path().join("signers.parquet")
             ]

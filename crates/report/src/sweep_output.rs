@@ -429,6 +429,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, ReportError> {
         &spec,
         &reference,
         &design,
+        &rows,
         robust.as_ref(),
         sensitivity.as_ref(),
     );
@@ -470,6 +471,7 @@ fn sweep_page(
     spec: &SweepSpec,
     info: &ShardInfo,
     design: &[Point],
+    rows: &[(u64, Vec<PointRow>)],
     robust: Option<&(String, TableCells)>,
     sensitivity: Option<&TableCells>,
 ) -> String {
@@ -536,11 +538,14 @@ fn sweep_page(
     }
     if let Some(cells) = sensitivity {
         page.section("sensitivity", "Sensitivity (Sobol indices)");
-        page.text(&format!("First-order and total Sobol indices of {} with 95% bootstrap intervals, per strategy × leak × attacker policy × parameter (sensitivity.csv).", spec.metric));
+        page.text(&format!("First-order (dark) and total (light, with its 95% bootstrap interval) Sobol indices of {} per parameter, for the first attacker policy; every policy is in sensitivity.csv.", spec.metric));
+        sensitivity_tornados(&mut page, cells);
         page.raw("<details><summary>Table</summary>");
         page.data_table(cells);
         page.raw("</details>");
     }
+    heat_maps(&mut page, spec, design, rows);
+
     page.section("design", "Design");
     let rows: Vec<Vec<String>> = design
         .iter()
@@ -805,4 +810,165 @@ fn write_robust(
     std::fs::write(dir.join("robust.md"), &md)
         .map_err(|e| ReportError::io(dir.join("robust.md"), e))?;
     Ok((md, cells))
+}
+
+/// One tornado chart per strategy × leak (first attacker policy), grouped by leak.
+fn sensitivity_tornados(page: &mut super::html::Page, cells: &TableCells) {
+    let col = |name: &str| cells.0.iter().position(|h| h == name);
+    let (Some(cs), Some(cl), Some(ca), Some(cp), Some(cf), Some(ct), Some(ctl), Some(cth)) = (
+        col("strategy"),
+        col("leak"),
+        col("attacker"),
+        col("parameter"),
+        col("first_order"),
+        col("total"),
+        col("total_low"),
+        col("total_high"),
+    ) else {
+        return;
+    };
+    let headline = cells.1.first().map(|r| r[ca].clone()).unwrap_or_default();
+    let f = |r: &[String], c: usize| r[c].parse::<f64>().unwrap_or(f64::NAN);
+    let mut groups: Vec<(String, String)> = Vec::new();
+    for r in cells.1.iter().filter(|r| r[ca] == headline) {
+        let key = (r[cl].clone(), r[cs].clone());
+        if !groups.contains(&key) {
+            groups.push(key);
+        }
+    }
+    let mut current_leak = String::new();
+    for (i, (leak, strategy)) in groups.iter().enumerate() {
+        if *leak != current_leak {
+            if !current_leak.is_empty() {
+                page.raw("</details>");
+            }
+            page.raw(&format!(
+                "<details><summary>Leak {}</summary>",
+                super::html::esc(leak)
+            ));
+            current_leak = leak.clone();
+        }
+        let data: Vec<(String, f64, f64, f64, f64)> = cells
+            .1
+            .iter()
+            .filter(|r| r[ca] == headline && &r[cl] == leak && &r[cs] == strategy)
+            .map(|r| (r[cp].clone(), f(r, cf), f(r, ct), f(r, ctl), f(r, cth)))
+            .collect();
+        page.tornado(
+            &format!("tornado-{i}"),
+            &format!("{strategy}, leak {leak}, {headline} attacker"),
+            &data,
+        );
+    }
+    if !current_leak.is_empty() {
+        page.raw("</details>");
+    }
+}
+
+/// Heat maps of the sweep's metric over its first two parameters (5 × 5 bins, mean per bin), for
+/// the first attacker policy, each strategy, on the leak `core-host` (or the first leak).
+fn heat_maps(
+    page: &mut super::html::Page,
+    spec: &SweepSpec,
+    design: &[Point],
+    rows: &[(u64, Vec<PointRow>)],
+) {
+    use leaklab_study::spec::{Domain, Scale};
+    const BINS: usize = 5;
+    if spec.parameters.len() < 2 {
+        return;
+    }
+    let Some((_, first)) = rows.first() else {
+        return;
+    };
+    let Some(leak) = first
+        .iter()
+        .map(|x| x.leak.as_str())
+        .find(|l| *l == "core-host")
+        .or(first.first().map(|x| x.leak.as_str()))
+        .map(str::to_string)
+    else {
+        return;
+    };
+    let attacker = first
+        .first()
+        .map(|x| x.attacker.clone())
+        .unwrap_or_default();
+    let mut strategies: Vec<String> = Vec::new();
+    for r in first {
+        if !strategies.contains(&r.strategy) {
+            strategies.push(r.strategy.clone());
+        }
+    }
+    // Bin edges per axis: log-spaced for log-scaled ranges.
+    let edges = |i: usize| -> Vec<f64> {
+        let values: Vec<f64> = design.iter().map(|p| p.numeric[i]).collect();
+        let log = matches!(
+            spec.parameters[i].domain,
+            Domain::Range {
+                scale: Scale::Log,
+                ..
+            }
+        );
+        let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        (0..=BINS)
+            .map(|k| {
+                let u = k as f64 / BINS as f64;
+                if log && lo > 0.0 {
+                    (lo.ln() + u * (hi.ln() - lo.ln())).exp()
+                } else {
+                    lo + u * (hi - lo)
+                }
+            })
+            .collect()
+    };
+    let (xe, ye) = (edges(0), edges(1));
+    let bin = |e: &[f64], v: f64| (0..BINS).find(|k| v <= e[k + 1]).unwrap_or(BINS - 1);
+    let label =
+        |e: &[f64], k: usize| format!("{}–{}", super::html::num(e[k]), super::html::num(e[k + 1]));
+    let x_ticks: Vec<String> = (0..BINS).map(|k| label(&xe, k)).collect();
+    let y_ticks: Vec<String> = (0..BINS).map(|k| label(&ye, k)).collect();
+    page.section("heat-maps", "Heat maps");
+    page.text(&format!(
+        "Mean {} over the points in each bin of {} × {} (leak {leak}, {attacker} attacker); durations in seconds.",
+        spec.metric, spec.parameters[0].key, spec.parameters[1].key
+    ));
+    for (i, strategy) in strategies.iter().enumerate() {
+        let mut sum = vec![vec![0.0; BINS]; BINS];
+        let mut n = vec![vec![0u32; BINS]; BINS];
+        for (p, point_rows) in rows {
+            let Some(r) = point_rows.iter().find(|r| {
+                &r.strategy == strategy
+                    && r.leak == leak
+                    && r.attacker == attacker
+                    && r.metric == spec.metric
+            }) else {
+                continue;
+            };
+            if !r.mean.is_finite() {
+                continue;
+            }
+            let d = &design[*p as usize];
+            let (bx, by) = (bin(&xe, d.numeric[0]), bin(&ye, d.numeric[1]));
+            sum[by][bx] += r.mean;
+            n[by][bx] += 1;
+        }
+        let cells: Vec<Vec<Option<f64>>> = (0..BINS)
+            .map(|y| {
+                (0..BINS)
+                    .map(|x| (n[y][x] > 0).then(|| sum[y][x] / f64::from(n[y][x])))
+                    .collect()
+            })
+            .collect();
+        page.heat_map(
+            &format!("heat-{i}"),
+            &format!("{strategy}: mean {}", spec.metric),
+            &spec.parameters[0].key,
+            &spec.parameters[1].key,
+            &x_ticks,
+            &y_ticks,
+            &cells,
+        );
+    }
 }
