@@ -387,3 +387,74 @@ fn bench_signers_rejects_bad_input() {
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
+
+/// The aws-lc-rs ES256 verifier a server can inject (`VerifyPolicy::es256`) agrees with the
+/// pure-Rust default: both accept the RFC 9449 example proofs and fresh proofs from every
+/// software signer, and both reject a changed signature, a changed signing input and a key
+/// that is not on the curve.
+#[cfg(feature = "aws-lc")]
+#[test]
+fn aws_lc_and_p256_verifiers_agree() {
+    use leaklab_protocol::jws::{self, verify_es256_p256, Es256Verify};
+    use leaklab_signers::aws_lc::{verify_es256, AwsLcSigner};
+    let verifiers: [(&str, Es256Verify); 2] =
+        [("p256", verify_es256_p256), ("aws-lc", verify_es256)];
+    let text = std::fs::read_to_string(format!(
+        "{}/crates/protocol/tests/vectors/rfc9449_proofs.json",
+        manifest_dir()
+    ))
+    .expect("vectors");
+    let doc: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let mut proofs: Vec<String> = doc["vectors"]
+        .as_array()
+        .expect("vectors")
+        .iter()
+        .filter_map(|v| v["proof"].as_str().map(str::to_owned))
+        .collect();
+    let mut aws = AwsLcSigner::generate().expect("aws-lc key");
+    let mut soft = leaklab_protocol::signer::SoftwareSigner::generate(&mut rand::rngs::OsRng);
+    for signer in [&mut aws as &mut dyn Signer, &mut soft] {
+        let mut header = serde_json::Map::new();
+        header.insert("typ".into(), "dpop+jwt".into());
+        header.insert("jwk".into(), signer.public_jwk().to_json());
+        let mut claims = serde_json::Map::new();
+        claims.insert("jti".into(), "x".into());
+        proofs.push(jws::sign(header, &claims, signer).expect("sign"));
+    }
+    assert!(proofs.len() >= 5);
+    for proof in &proofs {
+        let parsed = jws::parse(proof).expect("compact JWS");
+        let jwk = Jwk::from_json(&parsed.header["jwk"]).expect("jwk");
+        let input = parsed.signing_input.as_bytes();
+        let mut bad_sig = parsed.signature.clone();
+        bad_sig[10] ^= 1;
+        let mut bad_input = input.to_vec();
+        bad_input[3] ^= 1;
+        let off_curve = match &jwk {
+            Jwk::Ec { crv, x, .. } => Jwk::Ec {
+                crv: crv.clone(),
+                x: x.clone(),
+                y: x.clone(),
+            },
+            other => other.clone(),
+        };
+        for (name, verify) in verifiers {
+            assert!(
+                verify(&jwk, input, &parsed.signature).is_ok(),
+                "{name}: {proof}"
+            );
+            assert!(
+                verify(&jwk, input, &bad_sig).is_err(),
+                "{name}: changed signature"
+            );
+            assert!(
+                verify(&jwk, &bad_input, &parsed.signature).is_err(),
+                "{name}: changed input"
+            );
+            assert!(
+                verify(&off_curve, input, &parsed.signature).is_err(),
+                "{name}: off-curve key"
+            );
+        }
+    }
+}

@@ -95,6 +95,27 @@ impl Jwk {
     }
 
     /// The `p256` verifying key for an EC P-256 JWK.
+    /// The P-256 public key as an uncompressed SEC1 point (`04 || x || y`), for verifiers that
+    /// take raw points (they check that it lies on the curve).
+    pub fn p256_sec1(&self) -> Result<[u8; 65], JwkError> {
+        let Jwk::Ec { crv, x, y } = self else {
+            return Err(JwkError::InvalidEcPoint);
+        };
+        if crv != "P-256" {
+            return Err(JwkError::InvalidEcPoint);
+        }
+        let mut out = [0u8; 65];
+        out[0] = 4;
+        for (slot, c) in [(1usize, x), (33, y)] {
+            let bytes = b64::decode(c).map_err(|_| JwkError::InvalidEcPoint)?;
+            if bytes.len() != 32 {
+                return Err(JwkError::InvalidEcPoint);
+            }
+            out[slot..slot + 32].copy_from_slice(&bytes);
+        }
+        Ok(out)
+    }
+
     pub fn to_p256(&self) -> Result<p256::ecdsa::VerifyingKey, JwkError> {
         let Jwk::Ec { crv, x, y } = self else {
             return Err(JwkError::InvalidEcPoint);

@@ -104,6 +104,22 @@ impl Jws<'_> {
     pub fn verify(&self, alg: &str, jwk: &Jwk) -> Result<(), SignatureError> {
         verify_signature(alg, jwk, self.signing_input.as_bytes(), &self.signature)
     }
+
+    /// As [`Jws::verify`], with the ES256 check `es256`.
+    pub fn verify_with(
+        &self,
+        alg: &str,
+        jwk: &Jwk,
+        es256: Es256Verify,
+    ) -> Result<(), SignatureError> {
+        verify_signature_with(
+            alg,
+            jwk,
+            self.signing_input.as_bytes(),
+            &self.signature,
+            es256,
+        )
+    }
 }
 
 /// Parses a compact JWS. Never panics; see the module doc for the rules.
@@ -159,6 +175,23 @@ pub fn check_alg(alg: &str, allowed: &[String]) -> Result<(), AlgError> {
     Ok(())
 }
 
+/// An ES256 signature check: the key, the signing input, the 64-byte `r || s`. The protocol core
+/// takes it as a value (crypto injected, as rustls takes its provider): [`verify_es256_p256`] is
+/// the pure-Rust default; `leaklab_signers` offers an aws-lc-rs one for servers.
+pub type Es256Verify = fn(&Jwk, &[u8], &[u8]) -> Result<(), SignatureError>;
+
+/// ES256 with the pure-Rust `p256` crate.
+pub fn verify_es256_p256(
+    jwk: &Jwk,
+    signing_input: &[u8],
+    signature: &[u8],
+) -> Result<(), SignatureError> {
+    let key = jwk.to_p256().map_err(SignatureError::KeyMismatch)?;
+    let sig = p256::ecdsa::Signature::from_slice(signature).map_err(|_| SignatureError::Invalid)?;
+    key.verify(signing_input, &sig)
+        .map_err(|_| SignatureError::Invalid)
+}
+
 /// Verifies a JWS signature. Only ES256 is supported: `signature` must be the 64-byte `r || s`.
 pub fn verify_signature(
     alg: &str,
@@ -166,13 +199,21 @@ pub fn verify_signature(
     signing_input: &[u8],
     signature: &[u8],
 ) -> Result<(), SignatureError> {
+    verify_signature_with(alg, jwk, signing_input, signature, verify_es256_p256)
+}
+
+/// As [`verify_signature`], with the ES256 check `es256`.
+pub fn verify_signature_with(
+    alg: &str,
+    jwk: &Jwk,
+    signing_input: &[u8],
+    signature: &[u8],
+    es256: Es256Verify,
+) -> Result<(), SignatureError> {
     if alg != "ES256" {
         return Err(SignatureError::UnsupportedAlg(alg.to_string()));
     }
-    let key = jwk.to_p256().map_err(SignatureError::KeyMismatch)?;
-    let sig = p256::ecdsa::Signature::from_slice(signature).map_err(|_| SignatureError::Invalid)?;
-    key.verify(signing_input, &sig)
-        .map_err(|_| SignatureError::Invalid)
+    es256(jwk, signing_input, signature)
 }
 
 /// Signs `claims` under `header` (the signer's `alg` is set in the header, overriding any value

@@ -50,6 +50,8 @@ pub struct VerifyPolicy {
     pub max_age_secs: i64,
     /// How far in the future `iat` may be (seconds), for client clock skew.
     pub max_future_skew_secs: i64,
+    /// The ES256 signature check (injected crypto; default: pure-Rust `p256`).
+    pub es256: jws::Es256Verify,
 }
 
 impl Default for VerifyPolicy {
@@ -61,6 +63,7 @@ impl Default for VerifyPolicy {
             allowed_algs: vec!["ES256".into()],
             max_age_secs: 60,
             max_future_skew_secs: 10,
+            es256: jws::verify_es256_p256,
         }
     }
 }
@@ -320,7 +323,8 @@ fn check(
     })?;
 
     // Signature with the header key.
-    jws.verify(alg, &jwk).map_err(ProofError::Signature)?;
+    jws.verify_with(alg, &jwk, policy.es256)
+        .map_err(ProofError::Signature)?;
 
     // Claims.
     let claims = &jws.claims;

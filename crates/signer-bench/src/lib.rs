@@ -33,7 +33,9 @@ pub use devices::Pkcs11Device;
 pub use devices::TpmDevice;
 pub use host::{describe_cpuinfo, host_description};
 pub use measure::{check_signature, measure, message, Pool, MESSAGE_LEN, VERIFY_EVERY};
-pub use reference::{parse_openssl_speed, relate, OPENSSL_SPEED, TPM2_SIGN_LOOP};
+pub use reference::{
+    parse_openssl_speed, parse_openssl_speed_verify, relate, OPENSSL_SPEED, TPM2_SIGN_LOOP,
+};
 
 use leaklab_signers::{Signer, SignerError};
 

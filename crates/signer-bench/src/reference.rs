@@ -249,6 +249,13 @@ fn openssl_backend(version: &str) -> Option<String> {
 
 /// The sign/s figure from `openssl speed ecdsap256` output (`256 bits ecdsa (nistp256) 0.0000s
 /// 0.0001s 23353.0 7225.0`: the second-to-last column).
+/// The verify/s column of `openssl speed ecdsap256` output (the last field of the nistp256 row).
+pub fn parse_openssl_speed_verify(text: &str) -> Option<f64> {
+    let line = text.lines().find(|l| l.contains("ecdsa (nistp256)"))?;
+    let v: f64 = line.split_whitespace().last()?.parse().ok()?;
+    (v.is_finite() && v > 0.0).then_some(v)
+}
+
 pub fn parse_openssl_speed(text: &str) -> Option<f64> {
     let line = text.lines().find(|l| l.contains("ecdsa (nistp256)"))?;
     let fields: Vec<&str> = line.split_whitespace().collect();
