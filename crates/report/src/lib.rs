@@ -48,6 +48,31 @@ impl ReportError {
     }
 }
 
+/// SHA-256 (hex) of every file in `dir` except those named in `skip`, by file name (manifests).
+pub(crate) fn file_digests(
+    dir: &std::path::Path,
+    skip: &[&str],
+) -> Result<std::collections::BTreeMap<String, String>, ReportError> {
+    use sha2::{Digest, Sha256};
+    let mut digests = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| ReportError::io(dir, e))? {
+        let entry = entry.map_err(|e| ReportError::io(dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if skip.contains(&name.as_str()) {
+            continue;
+        }
+        let bytes = std::fs::read(entry.path()).map_err(|e| ReportError::io(entry.path(), e))?;
+        digests.insert(name, hex::encode(Sha256::digest(&bytes)));
+    }
+    Ok(digests)
+}
+
+/// SHA-256 (hex) of one file's bytes.
+pub(crate) fn digest(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// Writes `value` as pretty JSON with a final newline (run manifests, timings, capacity reports).
 pub(crate) fn write_json(
     path: &std::path::Path,

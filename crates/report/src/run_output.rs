@@ -9,7 +9,6 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::output_dir::OutputDir;
 use super::plot::{write_bar_chart, write_line_chart, BarChart, LineChart, Series};
@@ -277,31 +276,17 @@ pub fn write_run(
     write_json(&dir.join("timings.json"), &timings_json)?;
 
     // Manifest: inputs and a digest of every deterministic output; the page lists the others'.
-    let digest_all = |dir: &Path| -> Result<(Vec<String>, BTreeMap<String, String>), ReportError> {
-        let mut files: Vec<String> = std::fs::read_dir(dir)
-            .map_err(|e| io(dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-            .collect();
-        files.sort();
-        let mut digests = BTreeMap::new();
-        for f in &files {
-            if f == "timings.json" {
-                continue;
-            }
-            let bytes = std::fs::read(dir.join(f)).map_err(|e| io(&dir.join(f), e))?;
-            digests.insert(f.clone(), hex::encode(Sha256::digest(&bytes)));
-        }
-        Ok((files, digests))
-    };
-    let (_, before_page) = digest_all(&dir)?;
-    let html = super::run_page::render(results, &rows, &page_curves, &before_page);
-    std::fs::write(dir.join("index.html"), html).map_err(|e| io(&dir.join("index.html"), e))?;
-    let (mut files, digests) = digest_all(&dir)?;
+    let mut digests = super::file_digests(&dir, &["timings.json"])?;
+    let html = super::run_page::render(results, &rows, &page_curves, &digests);
+    std::fs::write(dir.join("index.html"), &html).map_err(|e| io(&dir.join("index.html"), e))?;
+    digests.insert("index.html".into(), super::digest(html.as_bytes()));
+    let mut files: Vec<String> = digests.keys().cloned().collect();
+    files.push("timings.json".into());
     let manifest = Manifest {
         leaklab_version: env!("CARGO_PKG_VERSION"),
         scenario: &sc.name,
         scenario_file,
-        scenario_sha256: hex::encode(Sha256::digest(scenario_text.as_bytes())),
+        scenario_sha256: super::digest(scenario_text.as_bytes()),
         seed: sc.seed,
         replications: sc.replications,
         customers: sc.customers,
@@ -366,7 +351,7 @@ fn file_safe(name: &str) -> String {
 }
 
 /// Formats an interval of seconds compactly.
-fn duration_ci(i: &Interval) -> String {
+pub(crate) fn duration_ci(i: &Interval) -> String {
     if !i.mean.is_finite() {
         return "never".into();
     }
@@ -378,7 +363,22 @@ fn duration_ci(i: &Interval) -> String {
     )
 }
 
-fn share_ci(i: &Interval) -> String {
+/// An interval of hours (e.g. `detection_h`) as durations.
+pub(crate) fn hours_ci(i: &Interval) -> String {
+    duration_ci(&Interval {
+        mean: i.mean * 3600.0,
+        low: i.low * 3600.0,
+        high: i.high * 3600.0,
+        ..*i
+    })
+}
+
+/// A non-negative quantity with its interval, two decimals.
+pub(crate) fn number_ci(i: &Interval) -> String {
+    format!("{:.2} ({:.2}–{:.2})", i.mean, i.low.max(0.0), i.high)
+}
+
+pub(crate) fn share_ci(i: &Interval) -> String {
     format!(
         "{:.1}% ({:.1}–{:.1})",
         100.0 * i.mean,
@@ -436,7 +436,7 @@ pub fn summary_markdown(results: &RunResults, rows: &[leaklab_sim::summary::Summ
             };
             let _ = writeln!(
                 md,
-                "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {} | {:.2} ({:.2}–{:.2}) |",
+                "| {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {} | {} |",
                 s.name,
                 duration_ci(&mean),
                 duration_ci(&p50),
@@ -445,15 +445,8 @@ pub fn summary_markdown(results: &RunResults, rows: &[leaklab_sim::summary::Summ
                 share_ci(&d1),
                 calls.mean,
                 refr.mean,
-                duration_ci(&Interval {
-                    mean: det.mean * 3600.0,
-                    low: det.low * 3600.0,
-                    high: det.high * 3600.0,
-                    ..det
-                }),
-                lock.mean,
-                lock.low.max(0.0),
-                lock.high
+                hours_ci(&det),
+                number_ci(&lock)
             );
         }
         let _ = writeln!(md);

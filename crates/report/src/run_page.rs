@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::html::{esc, num, BarChart, LineChart, Page, Series};
+use super::run_output::{duration_ci, hours_ci, number_ci, share_ci};
 use leaklab_base::duration::format_duration;
 use leaklab_capacity::study::builtin_profiles;
 use leaklab_claims::{evaluate, Verdict};
@@ -16,23 +17,12 @@ use leaklab_sim::summary::{find_for, SummaryRow};
 /// Containment curves of one leak: (strategy, attacker, points (t seconds, share)).
 pub type LeakCurves = Vec<(String, String, Vec<(f64, Interval)>)>;
 
-fn ci(i: &Interval, f: impl Fn(f64) -> String) -> String {
-    if !i.mean.is_finite() {
-        return "never".into();
-    }
-    format!("{} ({}–{})", f(i.mean), f(i.low), f(i.high))
-}
-
 fn dur(x: f64) -> String {
     if x.is_finite() {
         format_duration(x.max(0.0))
     } else {
         "never".into()
     }
-}
-
-fn pct(x: f64) -> String {
-    format!("{:.1}%", 100.0 * x)
 }
 
 /// Renders the page. `files` are the other outputs of the directory with their SHA-256.
@@ -129,15 +119,16 @@ pub fn render(
                 ) else {
                     continue;
                 };
+                // The same cell formats as summary.md.
                 table.push(vec![
                     s.clone(),
                     a.clone(),
-                    ci(&mean, dur),
-                    ci(&p50, dur),
-                    ci(&never, pct),
-                    ci(&d1, pct),
-                    ci(&det, |h| dur(h * 3600.0)),
-                    ci(&lock, num),
+                    duration_ci(&mean),
+                    duration_ci(&p50),
+                    share_ci(&never),
+                    share_ci(&d1),
+                    hours_ci(&det),
+                    number_ci(&lock),
                 ]);
             }
         }

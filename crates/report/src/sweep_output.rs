@@ -435,16 +435,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, ReportError> {
     );
     std::fs::write(dir.join("index.html"), page)
         .map_err(|e| ReportError::io(dir.join("index.html"), e))?;
-    let mut files: Vec<String> = std::fs::read_dir(&dir)
-        .map_err(|e| ReportError::io(&dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect();
-    files.sort();
-    let mut digests = BTreeMap::new();
-    for f in &files {
-        let bytes = std::fs::read(dir.join(f)).map_err(|e| ReportError::io(dir.join(f), e))?;
-        digests.insert(f.clone(), hex::encode(Sha256::digest(&bytes)));
-    }
+    let digests = super::file_digests(&dir, &[])?;
     write_json(
         &dir.join("manifest.json"),
         &MergeManifest {
