@@ -321,3 +321,21 @@ fn robust_claims_run_shard_by_shard_and_merge() {
     let e = error_line(d, &["merge", "r0", "--out", "m"]);
     assert!(e.contains("missing shard(s)"), "{e}");
 }
+
+/// Strategy names are free text: a comma or a quote in one survives the point files and the
+/// merge (CSV quoting).
+#[test]
+fn names_with_commas_and_quotes_survive_the_point_files() {
+    let t = tempfile::tempdir().expect("tempdir");
+    let d = t.path();
+    let text = SWEEP.replace("name = \"split-dpop\"", "name = 'split, \"DPoP-RT\"'");
+    assert_ne!(text, SWEEP);
+    std::fs::write(d.join("odd.toml"), text).expect("write");
+    ok(d, &["sweep", "odd.toml", "--out", "s", "--quiet"]);
+    ok(d, &["merge", "s", "--out", "m"]);
+    let sensitivity = std::fs::read_to_string(d.join("m/sensitivity.csv")).expect("sensitivity");
+    assert!(
+        sensitivity.contains("\"split, \"\"DPoP-RT\"\"\""),
+        "{sensitivity}"
+    );
+}

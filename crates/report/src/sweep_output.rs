@@ -158,39 +158,51 @@ impl ShardDir {
         rows: &[SummaryRow],
         verdicts: Option<&[PointVerdict]>,
     ) -> Result<(), ReportError> {
-        let mut csv =
-            String::from("strategy,leak,attacker,metric,mean,ci_low,ci_high,replications\n");
-        for r in rows {
-            let _ = writeln!(
-                csv,
-                "{},{},{},{},{:?},{:?},{:?},{}",
-                r.strategy,
-                r.leak,
-                r.attacker,
-                r.metric,
-                r.interval.mean,
-                r.interval.low,
-                r.interval.high,
-                r.interval.n
-            );
-        }
+        // Floats in Rust's shortest round-trip form ("inf" for a never-disabled maximum), so the
+        // merge reads back exactly what was computed.
+        let summary = csv_bytes(
+            &[
+                "strategy",
+                "leak",
+                "attacker",
+                "metric",
+                "mean",
+                "ci_low",
+                "ci_high",
+                "replications",
+            ],
+            rows.iter().map(|r| {
+                vec![
+                    r.strategy.clone(),
+                    r.leak.clone(),
+                    r.attacker.to_string(),
+                    r.metric.to_string(),
+                    format!("{:?}", r.interval.mean),
+                    format!("{:?}", r.interval.low),
+                    format!("{:?}", r.interval.high),
+                    r.interval.n.to_string(),
+                ]
+            }),
+        )?;
         if let Some(v) = verdicts {
-            let mut claims = String::from("claim,part,holds\n");
-            for (claim, part, holds) in v {
-                let _ = writeln!(claims, "{claim},{part},{holds}");
-            }
+            let claims = csv_bytes(
+                &["claim", "part", "holds"],
+                v.iter().map(|(claim, part, holds)| {
+                    vec![claim.clone(), part.to_string(), holds.to_string()]
+                }),
+            )?;
             write_atomic(
                 &self
                     .dir
                     .join("points")
                     .join(format!("{index:08}.claims.csv")),
-                claims.as_bytes(),
+                &claims,
             )?;
         }
         // The summary file last: its presence marks the point finished.
         write_atomic(
             &self.dir.join("points").join(format!("{index:08}.csv")),
-            csv.as_bytes(),
+            &summary,
         )
     }
 }
@@ -230,28 +242,56 @@ struct PointRow {
     n: u64,
 }
 
+/// A CSV file (header line, then `rows`), quoted where a field needs it.
+fn csv_bytes(
+    header: &[&str],
+    rows: impl Iterator<Item = Vec<String>>,
+) -> Result<Vec<u8>, ReportError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let err = |e: csv::Error| sweep_error(format!("writing a point file: {e}"));
+    w.write_record(header).map_err(err)?;
+    for r in rows {
+        w.write_record(&r).map_err(err)?;
+    }
+    w.into_inner()
+        .map_err(|e| sweep_error(format!("writing a point file: {e}")))
+}
+
+/// The records of a point file with exactly `fields` fields each, or an error naming the file
+/// and line.
+fn csv_records(path: &Path, fields: usize) -> Result<Vec<csv::StringRecord>, ReportError> {
+    let mut r = csv::Reader::from_path(path)
+        .map_err(|e| sweep_error(format!("{}: {e}", path.display())))?;
+    r.records()
+        .enumerate()
+        .map(|(i, rec)| match rec {
+            Ok(rec) if rec.len() == fields => Ok(rec),
+            _ => Err(sweep_error(format!(
+                "{}: line {} is malformed",
+                path.display(),
+                i + 2
+            ))),
+        })
+        .collect()
+}
+
 fn read_point(dir: &Path, index: u64) -> Result<Vec<PointRow>, ReportError> {
     let path = dir.join("points").join(format!("{index:08}.csv"));
-    let text = std::fs::read_to_string(&path).map_err(|e| ReportError::io(&path, e))?;
-    let bad = |line: usize| sweep_error(format!("{}: line {line} is malformed", path.display()));
-    text.lines()
+    csv_records(&path, 8)?
+        .iter()
         .enumerate()
-        .skip(1)
-        .map(|(i, line)| {
-            let f: Vec<&str> = line.split(',').collect();
-            if f.len() != 8 {
-                return Err(bad(i + 1));
-            }
-            let num = |s: &str| s.parse::<f64>().map_err(|_| bad(i + 1));
+        .map(|(i, f)| {
+            let bad = || sweep_error(format!("{}: line {} is malformed", path.display(), i + 2));
+            let num = |s: &str| s.parse::<f64>().map_err(|_| bad());
             Ok(PointRow {
                 strategy: f[0].into(),
                 leak: f[1].into(),
                 attacker: f[2].into(),
                 metric: f[3].into(),
-                mean: num(f[4])?,
-                low: num(f[5])?,
-                high: num(f[6])?,
-                n: f[7].parse().map_err(|_| bad(i + 1))?,
+                mean: num(&f[4])?,
+                low: num(&f[5])?,
+                high: num(&f[6])?,
+                n: f[7].parse().map_err(|_| bad())?,
             })
         })
         .collect()
@@ -262,20 +302,16 @@ fn read_verdicts(dir: &Path, index: u64) -> Result<Option<Vec<PointVerdict>>, Re
     if !path.exists() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| ReportError::io(&path, e))?;
-    let bad = || sweep_error(format!("{} is malformed", path.display()));
-    text.lines()
-        .skip(1)
-        .map(|line| {
-            let f: Vec<&str> = line.split(',').collect();
-            match f.as_slice() {
-                [claim, part, holds] => Ok((
-                    claim.to_string(),
-                    part.parse().map_err(|_| bad())?,
-                    holds.parse().map_err(|_| bad())?,
-                )),
-                _ => Err(bad()),
-            }
+    csv_records(&path, 3)?
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let bad = || sweep_error(format!("{}: line {} is malformed", path.display(), i + 2));
+            Ok((
+                f[0].to_string(),
+                f[1].parse().map_err(|_| bad())?,
+                f[2].parse().map_err(|_| bad())?,
+            ))
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
