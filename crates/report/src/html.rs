@@ -280,13 +280,6 @@ impl Page {
             );
         }
         svg.push_str("</svg>");
-        let _ = write!(
-            self.body,
-            "<figure id=\"{}\"><figcaption>{}</figcaption>{svg}{}",
-            esc(&c.id),
-            esc(&c.title),
-            legend(&c.series)
-        );
         // Table view: every series at the chosen x values.
         let mut rows = Vec::new();
         for s in &c.series {
@@ -303,9 +296,16 @@ impl Page {
             .map(|(l, _)| format!("{} at {l}", c.y_label))
             .collect();
         headers.extend(labels.iter().map(String::as_str));
-        self.body.push_str("<details><summary>Table view</summary>");
-        self.table(&headers, &rows, Some(0), Some(1));
-        self.body.push_str("</details></figure>\n");
+        let key = legend(&c.series);
+        self.figure(
+            &c.id,
+            &c.title,
+            &svg,
+            &key,
+            &headers,
+            &rows,
+            (Some(0), Some(1)),
+        );
     }
 
     pub fn bar_chart(&mut self, c: &BarChart) {
@@ -386,20 +386,21 @@ impl Page {
             );
         }
         svg.push_str("</svg>");
-        let _ = write!(
-            self.body,
-            "<figure id=\"{}\"><figcaption>{}</figcaption>{svg}<details><summary>Table view</summary>",
-            esc(&c.id),
-            esc(&c.title)
-        );
         let mut rows: Vec<Vec<String>> = c
             .bars
             .iter()
             .map(|(n, v)| vec![n.clone(), num(*v)])
             .collect();
         rows.extend(c.lines.iter().map(|(l, v)| vec![l.clone(), num(*v)]));
-        self.table(&["series", &c.y_label], &rows, None, None);
-        self.body.push_str("</details></figure>\n");
+        self.figure(
+            &c.id,
+            &c.title,
+            &svg,
+            "",
+            &["series", &c.y_label],
+            &rows,
+            (None, None),
+        );
     }
 
     /// A tornado chart: one horizontal bar per parameter, the total index as a light bar with its
@@ -453,24 +454,18 @@ impl Page {
             );
         }
         svg.push_str("</svg>");
-        let _ = write!(self.body, "<figure id=\"{}\"><figcaption>{}</figcaption>{svg}<details><summary>Table view</summary>", esc(id), esc(title));
         let table: Vec<Vec<String>> = rows
             .iter()
             .map(|r| vec![r.0.clone(), num(r.1), num(r.2), num(r.3), num(r.4)])
             .collect();
-        self.table(
-            &[
-                "parameter",
-                "first order",
-                "total",
-                "total low",
-                "total high",
-            ],
-            &table,
-            None,
-            None,
-        );
-        self.body.push_str("</details></figure>\n");
+        let headers = [
+            "parameter",
+            "first order",
+            "total",
+            "total low",
+            "total high",
+        ];
+        self.figure(id, title, &svg, "", &headers, &table, (None, None));
     }
 
     /// A heat map: mean value per cell of a grid over two parameters, grey levels (readable
@@ -561,7 +556,6 @@ impl Page {
             );
         }
         svg.push_str("</svg>");
-        let _ = write!(self.body, "<figure id=\"{}\"><figcaption>{}</figcaption>{svg}<details><summary>Table view</summary>", esc(id), esc(title));
         let mut headers = vec![format!("{y_label} \\ {x_label}")];
         headers.extend(x_ticks.iter().cloned());
         let rows: Vec<Vec<String>> = cells
@@ -575,7 +569,29 @@ impl Page {
             })
             .collect();
         let h: Vec<&str> = headers.iter().map(String::as_str).collect();
-        self.table(&h, &rows, None, None);
+        self.figure(id, title, &svg, "", &h, &rows, (None, None));
+    }
+
+    /// A chart as a figure: caption, the SVG, `after_svg` (a legend), and the chart's data as a
+    /// collapsed table view; `toggles` are the table's strategy and attacker columns.
+    #[allow(clippy::too_many_arguments)]
+    fn figure(
+        &mut self,
+        id: &str,
+        title: &str,
+        svg: &str,
+        after_svg: &str,
+        headers: &[&str],
+        rows: &[Vec<String>],
+        toggles: (Option<usize>, Option<usize>),
+    ) {
+        let _ = write!(
+            self.body,
+            "<figure id=\"{}\"><figcaption>{}</figcaption>{svg}{after_svg}<details><summary>Table view</summary>",
+            esc(id),
+            esc(title)
+        );
+        self.table(headers, rows, toggles.0, toggles.1);
         self.body.push_str("</details></figure>\n");
     }
 
