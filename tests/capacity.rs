@@ -1,6 +1,9 @@
 //! `leaklab capacity`: the queue against closed forms, the planner's arithmetic, device
 //! profiles, and the command line (direct mode, planner, scenario files, bad input).
 
+mod common;
+use common::manifest_dir;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -12,12 +15,6 @@ use leaklab_capacity::{
     service, simulate, ProfileSet, QueueConfig, Workload,
 };
 use serde_json::Value;
-
-/// The package directory, read when the test runs: a compile-time `env!` would keep the path of
-/// whichever checkout first built this test in a shared target directory.
-fn manifest_dir() -> String {
-    std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for tests")
-}
 
 fn data(name: &str) -> PathBuf {
     Path::new(&manifest_dir()).join("tests/data").join(name)

@@ -4,17 +4,14 @@
 //! `leaklab: error: ...` line on stderr. `dpop verify` reports a rejected proof as one JSON line
 //! on stdout with exit 1. A failed `run` leaves nothing behind in the output's parent directory.
 
+mod common;
+use common::manifest_dir;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Command, Output};
 
 use base64::Engine as _;
-
-/// The package directory, read when the test runs: a compile-time `env!` would keep the path of
-/// whichever checkout first built this test in a shared target directory.
-fn manifest_dir() -> String {
-    std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for tests")
-}
 
 fn leaklab_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_leaklab"))

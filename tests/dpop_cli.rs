@@ -1,14 +1,11 @@
 //! The `leaklab dpop` commands, run as the built binary.
 
+mod common;
+use common::manifest_dir;
+
 use std::process::{Command, Output};
 
 use serde_json::Value;
-
-/// The package directory, read when the test runs: a compile-time `env!` would keep the path of
-/// whichever checkout first built this test in a shared target directory.
-fn manifest_dir() -> String {
-    std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for tests")
-}
 
 /// Loads a protocol known-answer vector (`crates/protocol/tests/vectors/<name>.json`).
 fn vector(name: &str, id: &str) -> Value {

@@ -9,6 +9,9 @@
 
 #![cfg(all(feature = "tpm", feature = "pkcs11"))]
 
+mod common;
+use common::in_ci;
+
 use std::io::Write as _;
 use std::process::{Command, Output};
 
@@ -34,12 +37,6 @@ const DEVICE_VARS: [&str; 7] = [
     "LEAKLAB_PKCS11_PIN",
     "SOFTHSM2_CONF",
 ];
-
-fn in_ci() -> bool {
-    std::env::var("CI")
-        .map(|v| v == "true" || v == "1")
-        .unwrap_or(false)
-}
 
 /// Handles a device that could not be provisioned: fail in CI (or if the software is installed
 /// but broken), loud skip elsewhere.

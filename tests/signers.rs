@@ -4,25 +4,16 @@
 //! When swtpm or SoftHSM2 is not installed the device tests FAIL if `CI=true` and otherwise
 //! print a loud SKIP line (the project rule: CI never skips a real device).
 
+mod common;
+use common::{in_ci, manifest_dir};
+
 use leaklab_protocol::jwk::Jwk;
 use leaklab_signers::{jws_signature, Signer, SignerError};
 use p256::ecdsa::signature::Verifier as _;
 
-/// The package directory, read when the test runs: a compile-time `env!` would keep the path of
-/// whichever checkout first built this test in a shared target directory.
-fn manifest_dir() -> String {
-    std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR for tests")
-}
-
 /// Enough signatures that short `r` or `s` values (about 1 in 128 each) occur with probability
 /// 1 - (127/128)^(2*600) > 0.9999.
 const MESSAGES: usize = 600;
-
-fn in_ci() -> bool {
-    std::env::var("CI")
-        .map(|v| v == "true" || v == "1")
-        .unwrap_or(false)
-}
 
 /// Handles a device that could not be provisioned: fail in CI, loud skip elsewhere.
 #[cfg(any(feature = "tpm", feature = "pkcs11"))]
