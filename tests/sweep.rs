@@ -200,6 +200,10 @@ fn merge_refuses_missing_duplicate_mismatched_and_incomplete_shards() {
     std::fs::remove_file(&victim).expect("remove");
     assert!(error_line(d, &["merge", "p0", "p1", "--out", "m"]).contains("is incomplete"));
     assert!(!d.join("m").exists(), "a refused merge writes nothing");
+    // Merging into one of the shards would replace it.
+    let e = error_line(d, &["merge", "p0", "q1", "--out", "p0"]);
+    assert!(e.contains("is one of the shards"), "{e}");
+    assert!(d.join("p0/shard.json").exists());
 }
 
 #[test]

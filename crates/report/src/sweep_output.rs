@@ -332,6 +332,17 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, ReportError> {
     let Some(first) = dirs.first() else {
         return Err(sweep_error("no shard directories given"));
     };
+    // The merge replaces `out` as a whole: never a shard it reads.
+    let canonical = |p: &Path| std::fs::canonicalize(p).ok();
+    if let Some(target) = canonical(out) {
+        if let Some(dir) = dirs.iter().find(|d| canonical(d).as_ref() == Some(&target)) {
+            return Err(sweep_error(format!(
+                "--out {} is one of the shards being merged ({}); merge into another directory",
+                out.display(),
+                dir.display()
+            )));
+        }
+    }
     let reference = read_info(first)?;
     let mut by_index: BTreeMap<u64, &PathBuf> = BTreeMap::new();
     for dir in dirs {

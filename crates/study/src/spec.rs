@@ -142,11 +142,8 @@ fn read(t: &Table<'_>) -> Result<SweepSpec, ScenarioError> {
         },
     };
     let seed = t.integer("seed", 1, 0, i64::MAX as u64)?;
-    let replications = match t.integer("replications", 0, 2, 10_000) {
-        Ok(0) => None,
-        Ok(r) => Some(r as u32),
-        Err(e) => return Err(e),
-    };
+    // 0 (the default) means "the scenario's".
+    let replications = Some(t.integer("replications", 0, 2, 10_000)? as u32).filter(|r| *r > 0);
     let customers = match t.integer("customers", 0, 1, 100_000_000)? {
         0 => None,
         n => Some(n),
