@@ -10,6 +10,7 @@ mod capacity;
 mod dpop;
 mod sim;
 mod sweep;
+mod testbed;
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +44,12 @@ enum Command {
     /// Size the HSM/TPM signing fleet for a workload, or run the signing queue (direct mode).
     // Boxed: its many flags make it far larger than the other variants.
     Capacity(Box<capacity::CapacityArgs>),
+    /// Leak drill: play a scenario's draws against live servers (AS, RS, agent, attacker on
+    /// 127.0.0.1) and compare each customer's measured time to disable with the simulator's.
+    Drill(testbed::DrillArgs),
+    /// The live testbed's servers for outside clients (`testbed serve`).
+    #[command(subcommand)]
+    Testbed(testbed::TestbedCommand),
 }
 
 /// What a command asks `main` to exit with, besides errors.
@@ -67,6 +74,8 @@ pub fn main() -> ExitCode {
         Command::Dpop(cmd) => dpop::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Capacity(args) => capacity::run(*args),
+        Command::Drill(args) => testbed::drill(args),
+        Command::Testbed(cmd) => testbed::run(cmd),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

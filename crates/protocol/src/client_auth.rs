@@ -134,6 +134,12 @@ impl JwksCache {
         Ok(n)
     }
 
+    /// Drops the cached copy for `client_id`: the next use fetches the JWKS again (what a cache
+    /// entry's ageing out amounts to).
+    pub fn forget(&mut self, client_id: &str) {
+        self.clients.remove(client_id);
+    }
+
     /// The key for `kid` from a fresh cached copy.
     pub fn lookup(
         &self,

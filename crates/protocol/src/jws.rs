@@ -55,6 +55,10 @@ pub enum JwsError {
     Base64(Part),
     #[error("JWS {0} is not a JSON object")]
     NotJsonObject(Part),
+    /// RFC 7515 §4.1.11: `crit` names extensions the recipient must understand; leaklab
+    /// understands none, so any `crit` (also an empty or malformed one) is refused.
+    #[error("JWS header has `crit` ({0}); no critical extension is supported")]
+    Critical(String),
 }
 
 /// Why an `alg` value is refused.
@@ -135,6 +139,9 @@ pub fn parse(text: &str) -> Result<Jws<'_>, JwsError> {
         return Err(JwsError::PartCount(parts.len()));
     };
     let header = decode_object(h, Part::Header)?;
+    if let Some(crit) = header.get("crit") {
+        return Err(JwsError::Critical(crit.to_string()));
+    }
     let claims = decode_object(p, Part::Payload)?;
     if s.is_empty() {
         return Err(JwsError::EmptyPart(Part::Signature));

@@ -20,6 +20,8 @@ pub enum OAuthError {
     UseDpopNonce,
     InvalidDpopRtProof,
     UseDpopRtNonce,
+    /// RFC 6749 §5.2.
+    UnsupportedGrantType,
 }
 
 impl OAuthError {
@@ -34,6 +36,7 @@ impl OAuthError {
             OAuthError::UseDpopNonce => "use_dpop_nonce",
             OAuthError::InvalidDpopRtProof => "invalid_dpop_rt_proof",
             OAuthError::UseDpopRtNonce => "use_dpop_rt_nonce",
+            OAuthError::UnsupportedGrantType => "unsupported_grant_type",
         }
     }
 }
@@ -54,7 +57,7 @@ impl std::str::FromStr for OAuthError {
     }
 }
 
-const ALL: [OAuthError; 8] = [
+const ALL: [OAuthError; 9] = [
     OAuthError::InvalidRequest,
     OAuthError::InvalidClient,
     OAuthError::InvalidGrant,
@@ -63,6 +66,7 @@ const ALL: [OAuthError; 8] = [
     OAuthError::UseDpopNonce,
     OAuthError::InvalidDpopRtProof,
     OAuthError::UseDpopRtNonce,
+    OAuthError::UnsupportedGrantType,
 ];
 
 impl fmt::Display for OAuthError {

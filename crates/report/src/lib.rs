@@ -4,6 +4,7 @@
 
 pub mod atomic_file;
 pub mod capacity_output;
+pub mod drill_output;
 pub mod html;
 pub mod output_dir;
 pub mod plot;

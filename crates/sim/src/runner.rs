@@ -455,3 +455,93 @@ impl<'a> Task<'a> {
         out
     }
 }
+
+/// One affected customer of one cell as the simulator sees it: the draws, the strategy's binding
+/// windows and the simulated outcome. The live drill replays these draws against real servers.
+#[derive(Clone, Debug)]
+pub struct CustomerPlan {
+    pub customer: Customer,
+    pub world: World,
+    pub bindings: Bindings,
+    /// [`Strategy::credential_disabled_at`] for this customer.
+    pub credential_disabled_at: f64,
+    pub outcome: model::Outcome,
+}
+
+/// Why a scenario cannot be planned customer by customer.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PlanError {
+    #[error(
+        "detection driven by the attack couples the customers (one vendor detection time for \
+         all); the drill needs an exogenous detection delay ([detection] without reuse_alert, \
+         binding_alert, customer_report or volume_alert_per_call)"
+    )]
+    AttackDriven,
+    #[error("no strategy {0} / leak {1} in the scenario")]
+    OutOfRange(usize, usize),
+}
+
+/// The first `customers` customers of `replication` for one strategy, leak and attacker policy
+/// (only the affected ones are returned), with the exact draws the simulator uses.
+pub fn customer_plans(
+    scenario: &Scenario,
+    strategy: usize,
+    leak: usize,
+    policy: AttackerPolicy,
+    replication: u32,
+    customers: u64,
+) -> Result<Vec<CustomerPlan>, PlanError> {
+    if two_pass(scenario) {
+        return Err(PlanError::AttackDriven);
+    }
+    if strategy >= scenario.strategies.len() || leak >= scenario.leaks.len() {
+        return Err(PlanError::OutOfRange(strategy, leak));
+    }
+    let strategies: Vec<Box<dyn Strategy>> =
+        scenario.strategies.iter().map(strategy::build).collect();
+    let task = Task::new(scenario, &strategies, &[], replication, leak);
+    let world = task.timeline.world(task.timeline.exogenous_detection);
+    let streams = task.timeline.undetected();
+    let compromise = scenario.leaks[leak].compromise;
+    let mut queue = EventQueue::new();
+    let mut plans = Vec::new();
+    for id in 0..customers.min(scenario.customers) {
+        let mut customer = Customer::draw(scenario, &streams, id);
+        if let Some(rank) = task.ranks.get(id as usize) {
+            customer.vendor_rank = *rank;
+        }
+        if !customer.affected {
+            continue;
+        }
+        let ctx = Context {
+            world: &world,
+            customer: &customer,
+            compromise,
+            storage: scenario.core_key_storage,
+            policy,
+            presign_horizon: scenario.dpop.presign_horizon(),
+        };
+        let bindings = strategies[strategy].bindings(&ctx);
+        let credential_disabled_at = strategies[strategy].credential_disabled_at(&ctx);
+        let run = Run {
+            scenario,
+            strategy: &scenario.strategies[strategy],
+            bindings,
+            compromise,
+            world: &world,
+            customer: &customer,
+            policy,
+            alerts_only_until: None,
+            event_by_event: false,
+        };
+        let outcome = simulate(&mut queue, &run);
+        plans.push(CustomerPlan {
+            customer,
+            world: world.clone(),
+            bindings,
+            credential_disabled_at,
+            outcome,
+        });
+    }
+    Ok(plans)
+}

@@ -23,24 +23,36 @@ use leaklab_base::rng::stream_id;
 
 pub struct Jwks(pub JwksParams);
 
-impl Strategy for Jwks {
-    fn bindings(&self, ctx: &Context<'_>) -> Bindings {
-        // The customer's JWKS cache: its TTL and the age of the cached copy at the moment that
-        // matters (independent of the action time, hence uniform over the TTL).
-        let ttl = self
-            .0
+impl Jwks {
+    /// The customer's JWKS cache TTL.
+    fn ttl(&self, ctx: &Context<'_>) -> f64 {
+        self.0
             .cache_ttl
-            .quantile(ctx.uniform(const { stream_id("jwks/cache-ttl") }));
+            .quantile(ctx.uniform(const { stream_id("jwks/cache-ttl") }))
+    }
+
+    /// The vendor removes the key at its credential action; the customer's cached copy ages out
+    /// after its remaining age, uniform over the TTL (independent of the action time).
+    fn key_removed_at(&self, ctx: &Context<'_>) -> f64 {
+        ctx.world.credential_action
+            + self.ttl(ctx) * ctx.uniform(const { stream_id("jwks/cache-age") })
+    }
+}
+
+impl Strategy for Jwks {
+    fn credential_disabled_at(&self, ctx: &Context<'_>) -> f64 {
+        self.key_removed_at(ctx)
+    }
+
+    fn bindings(&self, ctx: &Context<'_>) -> Bindings {
+        let ttl = self.ttl(ctx);
         let key = if ctx.compromise.client_credential {
             f64::INFINITY
         } else {
             ctx.core_key()
         };
         let via_key = if key > 0.0 {
-            key.min(
-                ctx.world.credential_action
-                    + ttl * ctx.uniform(const { stream_id("jwks/cache-age") }),
-            )
+            key.min(self.key_removed_at(ctx))
         } else {
             0.0
         };

@@ -119,6 +119,14 @@ impl Bindings {
 pub trait Strategy: Send + Sync {
     /// Until when the attacker can satisfy each binding for this customer.
     fn bindings(&self, ctx: &Context<'_>) -> Bindings;
+
+    /// When this customer's authorization server stops accepting the agent's binding credential
+    /// (a revoked client certificate seen through the CRL, a JWKS key removed and aged out of the
+    /// cache), whoever holds it; infinite for strategies without such a credential. The live
+    /// drill performs the revocation at this time.
+    fn credential_disabled_at(&self, _ctx: &Context<'_>) -> f64 {
+        f64::INFINITY
+    }
 }
 
 /// Builds the strategy module for a configuration.

@@ -75,4 +75,8 @@ impl Strategy for Mtls {
             call_signs_on_device: false,
         }
     }
+
+    fn credential_disabled_at(&self, ctx: &Context<'_>) -> f64 {
+        self.certificate_rejected_at(ctx)
+    }
 }

@@ -1,0 +1,184 @@
+//! The testbed's private PKI (rcgen): a CA, the servers' certificate for 127.0.0.1, client
+//! certificates for mTLS (RFC 8705) and the CA's certificate revocation list. Revoking a
+//! certificate and publishing the CRL are separate steps, as at a real CA; servers pick the
+//! published CRL up when they rebuild their TLS configuration ([`crate::tls::TlsSwitch`]).
+
+use std::sync::{Arc, Mutex};
+
+use leaklab_protocol::access_token::x5t_s256;
+use rcgen::{
+    date_time_ymd, BasicConstraints, CertificateParams, CertificateRevocationListParams,
+    CertifiedIssuer, DnType, IsCa, KeyIdMethod, KeyPair, KeyUsagePurpose, RevocationReason,
+    RevokedCertParams, SerialNumber,
+};
+use rustls::pki_types::{
+    CertificateDer, CertificateRevocationListDer, PrivateKeyDer, PrivatePkcs8KeyDer,
+};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    #[error("certificate generation: {0}")]
+    Rcgen(#[from] rcgen::Error),
+    #[error("TLS configuration: {0}")]
+    Tls(#[from] rustls::Error),
+    #[error("client certificate verifier: {0}")]
+    Verifier(#[from] rustls::server::VerifierBuilderError),
+}
+
+/// A client certificate and its key, as a client needs them.
+#[derive(Clone, Debug)]
+pub struct ClientIdentity {
+    pub serial: u64,
+    pub cert_der: CertificateDer<'static>,
+    /// Certificate and PKCS#8 key, PEM, concatenated (what `reqwest::Identity::from_pem` takes).
+    pub pem: String,
+    /// RFC 8705 §3.1 `x5t#S256` of the certificate.
+    pub x5t_s256: String,
+}
+
+struct CaState {
+    next_serial: u64,
+    revoked: Vec<u64>,
+    crl_number: u64,
+    published: CertificateRevocationListDer<'static>,
+}
+
+/// The CA, the server identity and the revocation state.
+pub struct Pki {
+    ca: CertifiedIssuer<'static, KeyPair>,
+    server_chain: Vec<CertificateDer<'static>>,
+    server_key: Vec<u8>,
+    state: Mutex<CaState>,
+}
+
+impl std::fmt::Debug for Pki {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pki").finish_non_exhaustive()
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+impl Pki {
+    /// A fresh CA and a server certificate for `127.0.0.1` and `localhost`.
+    pub fn new() -> Result<Pki, PkiError> {
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "leaklab testbed CA");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate()?)?;
+        let server_key = KeyPair::generate()?;
+        let server = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?
+            .signed_by(&server_key, &*ca)?;
+        let empty = Self::sign_crl(&ca, &[], 1)?;
+        Ok(Pki {
+            server_chain: vec![server.der().clone()],
+            server_key: server_key.serialize_der(),
+            ca,
+            state: Mutex::new(CaState {
+                next_serial: 1000,
+                revoked: Vec::new(),
+                crl_number: 1,
+                published: empty,
+            }),
+        })
+    }
+
+    fn sign_crl(
+        ca: &CertifiedIssuer<'static, KeyPair>,
+        revoked: &[u64],
+        number: u64,
+    ) -> Result<CertificateRevocationListDer<'static>, PkiError> {
+        let params = CertificateRevocationListParams {
+            this_update: date_time_ymd(2025, 1, 1),
+            next_update: date_time_ymd(2099, 1, 1),
+            crl_number: SerialNumber::from(number),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|&s| RevokedCertParams {
+                    serial_number: SerialNumber::from(s),
+                    revocation_time: date_time_ymd(2025, 1, 1),
+                    reason_code: Some(RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&**ca)?.der().clone())
+    }
+
+    /// The CA certificate, PEM (the trust anchor clients need).
+    pub fn ca_pem(&self) -> String {
+        self.ca.pem()
+    }
+
+    /// Issues a client certificate (for mTLS client authentication) with a fresh key.
+    pub fn issue_client(&self, name: &str) -> Result<ClientIdentity, PkiError> {
+        let serial = {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            s.next_serial += 1;
+            s.next_serial
+        };
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.serial_number = Some(SerialNumber::from(serial));
+        let cert = params.signed_by(&key, &*self.ca)?;
+        Ok(ClientIdentity {
+            serial,
+            x5t_s256: x5t_s256(cert.der()),
+            pem: format!("{}{}", cert.pem(), key.serialize_pem()),
+            cert_der: cert.der().clone(),
+        })
+    }
+
+    /// Marks a certificate revoked at the CA; servers see it after [`Pki::publish_crl`] and a
+    /// reload of their TLS configuration.
+    pub fn revoke(&self, serial: u64) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if !s.revoked.contains(&serial) {
+            s.revoked.push(serial);
+        }
+    }
+
+    /// Signs and publishes a CRL listing every certificate revoked so far.
+    pub fn publish_crl(&self) -> Result<(), PkiError> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.crl_number += 1;
+        s.published = Self::sign_crl(&self.ca, &s.revoked, s.crl_number)?;
+        Ok(())
+    }
+
+    /// A server TLS configuration with the currently published CRL: client certificates are
+    /// optional (bearer and DPoP clients send none) but, when sent, must chain to the CA and not
+    /// be on the CRL.
+    pub fn server_config(&self) -> Result<Arc<ServerConfig>, PkiError> {
+        let crl = self
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .published
+            .clone();
+        let mut roots = RootCertStore::empty();
+        roots.add(self.ca.der().clone())?;
+        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+            .with_crls([crl])
+            .only_check_end_entity_revocation()
+            .allow_unauthenticated()
+            .build()?;
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.server_key.clone()));
+        let mut config = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()?
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(self.server_chain.clone(), key)?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+}

@@ -1,0 +1,300 @@
+//! The resource server: `GET /api/{path}` answers for a valid access token, checking its binding
+//! — DPoP (RFC 9449 §7: proof with `ath`, key = `cnf.jkt`, `jti` in the shared replay store,
+//! optional nonce), mTLS (RFC 8705 §3: the TLS client certificate's `x5t#S256` = `cnf`) — or
+//! none (Bearer). Failures carry `WWW-Authenticate` challenges (RFC 6750 §3, RFC 9449 §7.1).
+//!
+//! The provider runs this server and the authorization server, so it reads the provider's state
+//! directly: a client the provider disabled is refused at once, and with
+//! [`AtRevocation::Introspection`] so is every revoked access token (what RFC 7662 would tell).
+//!
+//! Quotas are per grant (`client_id` + `sub` of the access token): failed proofs per minute and
+//! live replay entries. A flood of proofs with throw-away keys fails the key-binding check before
+//! its `jti` reaches the store, and a flood with one grant's token fills that grant's quota only.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::{Extension, Json, Router};
+use leaklab_protocol::access_token::Confirmation;
+use leaklab_protocol::challenge::{www_authenticate, Challenge};
+use leaklab_protocol::oauth_error::OAuthError;
+use leaklab_protocol::proof::ProofKind;
+use leaklab_protocol::uri::NormalizedUri;
+use leaklab_protocol::verify::{self, NonceCheck, ProofError, ProofRequest, VerifyPolicy};
+use serde_json::json;
+
+use crate::access::{validate, AccessValidator};
+use crate::clock::SharedClock;
+use crate::http::{error_response, header_values};
+use crate::nonce::NonceIssuer;
+use crate::quota::FailureQuota;
+use crate::store::{AsStore, ReplayRefusal, SharedReplayStore};
+use crate::tls::PeerCertificate;
+
+/// Whether revoking a grant also stops its access tokens at this server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AtRevocation {
+    /// Self-contained tokens: valid until `exp` (only a disabled client stops them).
+    Expiry,
+    /// Every call checks the token's grant and revocation state.
+    Introspection,
+}
+
+#[derive(Clone, Debug)]
+pub struct RsConfig {
+    /// `https://127.0.0.1:PORT`, the base of every `htu`.
+    pub base_url: String,
+    pub issuer: String,
+    pub audience: String,
+    pub proof_max_age_secs: i64,
+    pub proof_max_future_skew_secs: i64,
+    pub nonce_lifetime_secs: Option<i64>,
+    pub at_revocation: AtRevocation,
+    pub failures_per_minute: u32,
+}
+
+pub struct RsState {
+    pub config: RsConfig,
+    clock: SharedClock,
+    validator: AccessValidator,
+    provider: Arc<AsStore>,
+    replay: Arc<SharedReplayStore>,
+    policy: VerifyPolicy,
+    nonces: Option<NonceIssuer>,
+    failures: FailureQuota,
+}
+
+impl RsState {
+    pub fn new(
+        config: RsConfig,
+        as_key: &leaklab_protocol::jwk::Jwk,
+        provider: Arc<AsStore>,
+        replay: Arc<SharedReplayStore>,
+        nonce_secret: Vec<u8>,
+        clock: SharedClock,
+    ) -> RsState {
+        RsState {
+            validator: AccessValidator::new(&config.issuer, &config.audience, as_key),
+            policy: VerifyPolicy {
+                max_age_secs: config.proof_max_age_secs,
+                max_future_skew_secs: config.proof_max_future_skew_secs,
+                es256: leaklab_signers::aws_lc::verify_es256,
+                ..VerifyPolicy::default()
+            },
+            nonces: config
+                .nonce_lifetime_secs
+                .map(|l| NonceIssuer::new(nonce_secret, l)),
+            failures: FailureQuota::new(config.failures_per_minute),
+            config,
+            clock,
+            provider,
+            replay,
+        }
+    }
+}
+
+pub fn router(state: Arc<RsState>) -> Router {
+    Router::new()
+        .route("/api/{*path}", any(api))
+        .with_state(state)
+}
+
+/// A 401 with a challenge of the given scheme.
+fn challenge(dpop: bool, error: OAuthError, description: &str) -> Response {
+    let c = if dpop {
+        Challenge::dpop().algs(&["ES256"])
+    } else {
+        Challenge::bearer()
+    }
+    .error(error)
+    .error_description(description);
+    let mut r = error_response(StatusCode::UNAUTHORIZED, error.as_str(), description);
+    if let Ok(Ok(v)) = www_authenticate(&[c]).map(|s| HeaderValue::from_str(&s)) {
+        r.headers_mut().insert("www-authenticate", v);
+    }
+    r
+}
+
+async fn api(
+    State(rs): State<Arc<RsState>>,
+    peer: Option<Extension<PeerCertificate>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let peer = peer.map(|Extension(p)| p).unwrap_or_default();
+    api_inner(&rs, &peer, &method, uri.path(), &headers).unwrap_or_else(|e| e)
+}
+
+fn api_inner(
+    rs: &RsState,
+    peer: &PeerCertificate,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<Response, Response> {
+    let now = rs.clock.now();
+    let auth = header_values(headers, &axum::http::header::AUTHORIZATION)
+        .map_err(|e| challenge(false, OAuthError::InvalidRequest, &e))?;
+    let [auth] = auth[..] else {
+        return Err(challenge(
+            false,
+            OAuthError::InvalidRequest,
+            "exactly one Authorization header is required",
+        ));
+    };
+    let (scheme, token) = auth.split_once(' ').unwrap_or((auth, ""));
+    let dpop_scheme = scheme.eq_ignore_ascii_case("DPoP");
+    if !dpop_scheme && !scheme.eq_ignore_ascii_case("Bearer") {
+        return Err(challenge(
+            false,
+            OAuthError::InvalidRequest,
+            "Authorization scheme must be DPoP or Bearer",
+        ));
+    }
+    let token = token.trim();
+    let claims = validate(token, &rs.validator, now)
+        .map_err(|e| challenge(dpop_scheme, OAuthError::InvalidToken, &e.to_string()))?;
+    let server_error = |e: crate::store::StoreError| {
+        error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            &e.to_string(),
+        )
+    };
+    if rs
+        .provider
+        .client_disabled(&claims.client_id)
+        .map_err(server_error)?
+    {
+        return Err(challenge(
+            dpop_scheme,
+            OAuthError::InvalidToken,
+            "the provider disabled this client",
+        ));
+    }
+    if rs.config.at_revocation == AtRevocation::Introspection
+        && !rs
+            .provider
+            .access_token_active(&claims.jti)
+            .map_err(server_error)?
+    {
+        return Err(challenge(
+            dpop_scheme,
+            OAuthError::InvalidToken,
+            "access token revoked",
+        ));
+    }
+    let owner = format!("{}|{}", claims.client_id, claims.sub);
+    if rs.failures.exceeded(&owner, now) {
+        let mut r = error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            "slow_down",
+            "too many failed proofs for this grant",
+        );
+        r.headers_mut()
+            .insert("retry-after", HeaderValue::from_static("60"));
+        return Err(r);
+    }
+    match &claims.cnf {
+        Some(Confirmation::Jkt(jkt)) => {
+            if !dpop_scheme {
+                return Err(challenge(
+                    true,
+                    OAuthError::InvalidToken,
+                    "DPoP-bound access token sent with the Bearer scheme",
+                ));
+            }
+            let values = header_values(headers, &axum::http::HeaderName::from_static("dpop"))
+                .map_err(|e| challenge(true, OAuthError::InvalidDpopProof, &e))?;
+            let htu_text = format!("{}{}", rs.config.base_url, path);
+            let htu = NormalizedUri::parse(&htu_text).map_err(|e| {
+                challenge(
+                    true,
+                    OAuthError::InvalidRequest,
+                    &format!("request URI: {e}"),
+                )
+            })?;
+            let accepted = rs.nonces.as_ref().map(|n| n.accepted(now));
+            let accepted_refs: Option<Vec<&str>> = accepted
+                .as_ref()
+                .map(|a| a.iter().map(String::as_str).collect());
+            let mut req = ProofRequest::new(ProofKind::Dpop, &values, method.as_str(), &htu);
+            if let Some(a) = &accepted_refs {
+                req.nonce = NonceCheck::OneOf(a);
+            }
+            req.access_token = Some(token);
+            req.expected_jkt = Some(jkt);
+            let mut replay = rs.replay.for_owner(&owner);
+            if let Err(rejection) = verify::verify(&req, &rs.policy, now, &mut replay) {
+                match rejection.error {
+                    ProofError::ReplayStoreFull => {
+                        return Err(match replay.refusal() {
+                            ReplayRefusal::OwnerQuota => error_response(
+                                StatusCode::TOO_MANY_REQUESTS,
+                                "slow_down",
+                                "replay-store quota of this grant is used up",
+                            ),
+                            _ => error_response(
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "temporarily_unavailable",
+                                "the replay store cannot take another proof",
+                            ),
+                        });
+                    }
+                    ProofError::NonceMissing | ProofError::NonceMismatch => {
+                        let mut r = challenge(true, OAuthError::UseDpopNonce, rejection.reason());
+                        if let Some(n) = &rs.nonces {
+                            if let Ok(v) = HeaderValue::from_str(&n.current(now)) {
+                                r.headers_mut().insert("dpop-nonce", v);
+                            }
+                        }
+                        return Err(r);
+                    }
+                    _ => {
+                        rs.failures.record(&owner, now);
+                        return Err(challenge(
+                            true,
+                            OAuthError::InvalidDpopProof,
+                            rejection.reason(),
+                        ));
+                    }
+                }
+            }
+        }
+        Some(Confirmation::X5tS256(_)) => {
+            let cnf = claims.cnf.as_ref();
+            let ok = peer
+                .0
+                .as_deref()
+                .is_some_and(|der| cnf.is_some_and(|c| c.matches_certificate(der)));
+            if !ok {
+                rs.failures.record(&owner, now);
+                return Err(challenge(
+                    false,
+                    OAuthError::InvalidToken,
+                    "certificate-bound access token without its client certificate",
+                ));
+            }
+        }
+        None => {
+            if dpop_scheme {
+                return Err(challenge(
+                    true,
+                    OAuthError::InvalidToken,
+                    "Bearer access token sent with the DPoP scheme",
+                ));
+            }
+        }
+    }
+    Ok(Json(json!({
+        "path": path,
+        "sub": claims.sub,
+        "client_id": claims.client_id,
+        "token_iat": claims.iat,
+    }))
+    .into_response())
+}

@@ -1,0 +1,576 @@
+//! Durable state in SQLite: the authorization server's clients, grants (refresh-token
+//! families), refresh tokens, issued access tokens and revocations, and the DPoP replay store
+//! that resource-server instances share.
+//!
+//! **Durability.** WAL journal with `synchronous = FULL`: a transaction is on disk before the
+//! server answers, so a SIGKILL loses no grant it confirmed and resurrects no token it revoked.
+//! Every state change of one request is one transaction. Refresh tokens are stored as SHA-256
+//! hashes only.
+//!
+//! **Rotation races.** Rotating a refresh token is a conditional update (`state = 'current'`):
+//! of two concurrent refreshes with one token exactly one changes a row; the other sees a stale
+//! token (reuse) and, with reuse detection, revokes the family.
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use leaklab_protocol::replay::{ReplayError, ReplayKey, ReplayStore};
+use leaklab_protocol::token_endpoint::{ClientMetadata, RtBinding};
+use rand::RngCore;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {path}: {source}")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("stored record is not valid JSON: {0}")]
+    Record(#[from] serde_json::Error),
+    #[error("unknown client `{0}`")]
+    UnknownClient(String),
+}
+
+/// How a client authenticates at the token endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case")]
+pub enum ClientAuthMethod {
+    /// A public client (RFC 6749 §2.1).
+    None,
+    /// RFC 7523 client assertion signed with a key from the client's JWKS.
+    PrivateKeyJwt { jwks_uri: String },
+    /// RFC 8705 §2.1 PKI client authentication: a certificate from the testbed CA with this
+    /// `x5t#S256` (the registration pins the certificate).
+    TlsClientAuth { x5t_s256: String },
+}
+
+/// A client registration.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientConfig {
+    pub client_id: String,
+    pub auth: ClientAuthMethod,
+    #[serde(default)]
+    pub metadata: ClientMetadata,
+    /// Refresh-token rotation (RFC 9700 §4.14.2).
+    #[serde(default)]
+    pub rotation: bool,
+    /// With rotation: a stale refresh token revokes its whole family.
+    #[serde(default)]
+    pub reuse_detection: bool,
+    /// Access tokens bound to the client certificate (RFC 8705 §3).
+    #[serde(default)]
+    pub certificate_bound_access_tokens: bool,
+}
+
+/// A stored client and whether the provider has disabled it.
+#[derive(Clone, Debug)]
+pub struct ClientRecord {
+    pub config: ClientConfig,
+    pub disabled_at: Option<i64>,
+}
+
+/// What a presented refresh token is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RtLookup {
+    Unknown,
+    /// Valid and current.
+    Current {
+        family: i64,
+        client_id: String,
+        sub: String,
+        binding: RtBinding,
+    },
+    /// Already rotated away (a reuse).
+    Stale {
+        family: i64,
+        client_id: String,
+    },
+    /// Its family is revoked.
+    Revoked {
+        family: i64,
+    },
+}
+
+/// Outcome of a conditional rotation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rotation {
+    Rotated {
+        refresh_token: String,
+    },
+    /// Another request rotated the token first.
+    LostRace,
+}
+
+/// The hash under which a token is stored.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+/// A fresh 256-bit opaque token.
+pub fn new_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    leaklab_protocol::b64::encode(bytes)
+}
+
+fn open(path: &Path, synchronous: &str) -> Result<Connection, StoreError> {
+    let wrap = |source| StoreError::Open {
+        path: path.display().to_string(),
+        source,
+    };
+    let conn = Connection::open(path).map_err(wrap)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(wrap)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(wrap)?;
+    conn.pragma_update(None, "synchronous", synchronous)
+        .map_err(wrap)?;
+    Ok(conn)
+}
+
+fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    conn.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The authorization server's state.
+#[derive(Debug)]
+pub struct AsStore {
+    conn: Mutex<Connection>,
+}
+
+const AS_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS clients (
+    client_id TEXT PRIMARY KEY, config TEXT NOT NULL, disabled_at INTEGER);
+CREATE TABLE IF NOT EXISTS grants (
+    family INTEGER PRIMARY KEY AUTOINCREMENT, client_id TEXT NOT NULL, sub TEXT NOT NULL,
+    created_at INTEGER NOT NULL, revoked_at INTEGER, revoked_reason TEXT);
+CREATE INDEX IF NOT EXISTS grants_client ON grants (client_id);
+CREATE TABLE IF NOT EXISTS refresh_tokens (
+    hash BLOB PRIMARY KEY, family INTEGER NOT NULL, binding TEXT NOT NULL,
+    issued_at INTEGER NOT NULL, state TEXT NOT NULL CHECK (state IN ('current', 'rotated')));
+CREATE TABLE IF NOT EXISTS access_tokens (
+    jti TEXT PRIMARY KEY, family INTEGER NOT NULL, exp INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
+";
+
+impl AsStore {
+    /// Opens (creating if needed) the database at `path`.
+    pub fn open(path: &Path) -> Result<AsStore, StoreError> {
+        let conn = open(path, "FULL")?;
+        conn.execute_batch(AS_SCHEMA)?;
+        Ok(AsStore {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// A value from the `meta` table, created by `init` on first use (server keys, secrets), so
+    /// that a restarted server keeps them.
+    pub fn meta_or_init(
+        &self,
+        key: &str,
+        init: impl FnOnce() -> Vec<u8>,
+    ) -> Result<Vec<u8>, StoreError> {
+        let conn = lock(&self.conn);
+        if let Some(v) = conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()?
+        {
+            return Ok(v);
+        }
+        let value = init();
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+            params![key, value],
+        )?;
+        Ok(value)
+    }
+
+    /// Registers (or replaces) a client.
+    pub fn register_client(&self, config: &ClientConfig) -> Result<(), StoreError> {
+        let json = serde_json::to_string(config)?;
+        lock(&self.conn).execute(
+            "INSERT INTO clients (client_id, config) VALUES (?1, ?2)
+             ON CONFLICT (client_id) DO UPDATE SET config = excluded.config",
+            params![config.client_id, json],
+        )?;
+        Ok(())
+    }
+
+    pub fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, StoreError> {
+        let row: Option<(String, Option<i64>)> = lock(&self.conn)
+            .query_row(
+                "SELECT config, disabled_at FROM clients WHERE client_id = ?1",
+                [client_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        row.map(|(config, disabled_at)| {
+            Ok(ClientRecord {
+                config: serde_json::from_str(&config)?,
+                disabled_at,
+            })
+        })
+        .transpose()
+    }
+
+    /// Creates a grant (as an authorization-code flow would) and returns its family id and
+    /// first refresh token.
+    pub fn provision_grant(
+        &self,
+        client_id: &str,
+        sub: &str,
+        binding: &RtBinding,
+        now: i64,
+    ) -> Result<(i64, String), StoreError> {
+        let mut conn = lock(&self.conn);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let known: Option<i64> = tx
+            .query_row(
+                "SELECT 1 FROM clients WHERE client_id = ?1",
+                [client_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if known.is_none() {
+            return Err(StoreError::UnknownClient(client_id.to_owned()));
+        }
+        tx.execute(
+            "INSERT INTO grants (client_id, sub, created_at) VALUES (?1, ?2, ?3)",
+            params![client_id, sub, now],
+        )?;
+        let family = tx.last_insert_rowid();
+        let token = new_token();
+        tx.execute(
+            "INSERT INTO refresh_tokens (hash, family, binding, issued_at, state)
+             VALUES (?1, ?2, ?3, ?4, 'current')",
+            params![
+                token_hash(&token),
+                family,
+                serde_json::to_string(binding)?,
+                now
+            ],
+        )?;
+        tx.commit()?;
+        Ok((family, token))
+    }
+
+    /// Looks up a presented refresh token.
+    pub fn lookup_refresh(&self, token: &str) -> Result<RtLookup, StoreError> {
+        let row: Option<(i64, String, String, String, String, Option<i64>)> = lock(&self.conn)
+            .query_row(
+                "SELECT r.family, r.binding, r.state, g.client_id, g.sub, g.revoked_at
+                 FROM refresh_tokens r JOIN grants g ON g.family = r.family WHERE r.hash = ?1",
+                [token_hash(token)],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        Ok(match row {
+            None => RtLookup::Unknown,
+            Some((family, _, _, _, _, Some(_))) => RtLookup::Revoked { family },
+            Some((family, _, state, client_id, _, None)) if state == "rotated" => {
+                RtLookup::Stale { family, client_id }
+            }
+            Some((family, binding, _, client_id, sub, None)) => RtLookup::Current {
+                family,
+                client_id,
+                sub,
+                binding: serde_json::from_str(&binding)?,
+            },
+        })
+    }
+
+    /// Replaces `old` by a new refresh token of the same family, if `old` is still current and
+    /// the family alive (one transaction; see the module doc on races).
+    pub fn rotate(
+        &self,
+        old: &str,
+        family: i64,
+        binding: &RtBinding,
+        now: i64,
+    ) -> Result<Rotation, StoreError> {
+        let mut conn = lock(&self.conn);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let changed = tx.execute(
+            "UPDATE refresh_tokens SET state = 'rotated'
+             WHERE hash = ?1 AND state = 'current'
+               AND family IN (SELECT family FROM grants WHERE family = ?2 AND revoked_at IS NULL)",
+            params![token_hash(old), family],
+        )?;
+        if changed != 1 {
+            return Ok(Rotation::LostRace);
+        }
+        let token = new_token();
+        tx.execute(
+            "INSERT INTO refresh_tokens (hash, family, binding, issued_at, state)
+             VALUES (?1, ?2, ?3, ?4, 'current')",
+            params![
+                token_hash(&token),
+                family,
+                serde_json::to_string(binding)?,
+                now
+            ],
+        )?;
+        tx.commit()?;
+        Ok(Rotation::Rotated {
+            refresh_token: token,
+        })
+    }
+
+    /// Revokes a grant family (idempotent; the first reason stays). Returns whether it was alive.
+    pub fn revoke_family(&self, family: i64, reason: &str, now: i64) -> Result<bool, StoreError> {
+        let changed = lock(&self.conn).execute(
+            "UPDATE grants SET revoked_at = ?2, revoked_reason = ?3
+             WHERE family = ?1 AND revoked_at IS NULL",
+            params![family, now, reason],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// The provider's app-wide action: disables the client and revokes every grant it holds.
+    /// Returns the number of grants revoked.
+    pub fn revoke_client(&self, client_id: &str, now: i64) -> Result<usize, StoreError> {
+        let mut conn = lock(&self.conn);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let known = tx.execute(
+            "UPDATE clients SET disabled_at = COALESCE(disabled_at, ?2) WHERE client_id = ?1",
+            params![client_id, now],
+        )?;
+        if known == 0 {
+            return Err(StoreError::UnknownClient(client_id.to_owned()));
+        }
+        let n = tx.execute(
+            "UPDATE grants SET revoked_at = ?2, revoked_reason = 'provider revoked the client'
+             WHERE client_id = ?1 AND revoked_at IS NULL",
+            params![client_id, now],
+        )?;
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Records an issued access token (for introspection and RFC 7009 revocation).
+    pub fn record_access_token(&self, jti: &str, family: i64, exp: i64) -> Result<(), StoreError> {
+        lock(&self.conn).execute(
+            "INSERT INTO access_tokens (jti, family, exp) VALUES (?1, ?2, ?3)",
+            params![jti, family, exp],
+        )?;
+        Ok(())
+    }
+
+    /// Whether an access token is still active as far as revocation goes: not revoked itself,
+    /// its grant alive, its client not disabled. Unknown tokens are inactive.
+    pub fn access_token_active(&self, jti: &str) -> Result<bool, StoreError> {
+        let row: Option<(i64, Option<i64>, Option<i64>)> = lock(&self.conn)
+            .query_row(
+                "SELECT a.revoked, g.revoked_at, c.disabled_at FROM access_tokens a
+                 JOIN grants g ON g.family = a.family JOIN clients c ON c.client_id = g.client_id
+                 WHERE a.jti = ?1",
+                [jti],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        Ok(matches!(row, Some((0, None, None))))
+    }
+
+    /// RFC 7009 for an access token: marks it revoked. Returns whether it was known.
+    pub fn revoke_access_token(&self, jti: &str) -> Result<bool, StoreError> {
+        Ok(lock(&self.conn)
+            .execute("UPDATE access_tokens SET revoked = 1 WHERE jti = ?1", [jti])?
+            == 1)
+    }
+
+    /// Whether the provider has disabled this client (checked by resource servers, which the
+    /// same provider runs).
+    pub fn client_disabled(&self, client_id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .client(client_id)?
+            .is_some_and(|c| c.disabled_at.is_some()))
+    }
+
+    /// Grants of a client: (family, sub, revoked).
+    pub fn grants(&self, client_id: &str) -> Result<Vec<(i64, String, bool)>, StoreError> {
+        let conn = lock(&self.conn);
+        let mut stmt = conn.prepare(
+            "SELECT family, sub, revoked_at IS NOT NULL FROM grants WHERE client_id = ?1 ORDER BY family",
+        )?;
+        let rows = stmt
+            .query_map([client_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+}
+
+/// Limits of the shared replay store.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplayLimits {
+    /// Live entries over all owners; beyond it the store is full (a server error, fail closed).
+    pub capacity: u64,
+    /// Live entries per owner (a grant or a client): a flood from one owner fills its own quota,
+    /// not the store.
+    pub per_owner: u64,
+}
+
+impl Default for ReplayLimits {
+    fn default() -> Self {
+        Self {
+            capacity: 1_000_000,
+            per_owner: 10_000,
+        }
+    }
+}
+
+/// A `jti` replay store in SQLite that several server instances (processes or threads) open
+/// at the same path: a proof accepted by one instance is a replay at every other.
+#[derive(Debug)]
+pub struct SharedReplayStore {
+    conn: Mutex<Connection>,
+    limits: ReplayLimits,
+}
+
+const REPLAY_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS replay (
+    key BLOB PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS replay_owner ON replay (owner, expires_at);
+CREATE TABLE IF NOT EXISTS replay_count (id INTEGER PRIMARY KEY CHECK (id = 1), live INTEGER NOT NULL);
+INSERT OR IGNORE INTO replay_count (id, live) VALUES (1, 0);
+";
+
+/// Why the replay store refused, beyond the protocol's two answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReplayRefusal {
+    #[default]
+    None,
+    /// The owner's quota is used up (answered with 429 to that owner only).
+    OwnerQuota,
+    /// The store is at capacity or failed (answered with a server error).
+    Unavailable,
+}
+
+impl SharedReplayStore {
+    /// Opens the store at `path`. Entries need not survive a power cut (they expire within the
+    /// proof window), so commits are not fsynced (`synchronous = NORMAL` in WAL mode), but they
+    /// are visible to every instance at once.
+    pub fn open(path: &Path, limits: ReplayLimits) -> Result<SharedReplayStore, StoreError> {
+        let conn = open(path, "NORMAL")?;
+        conn.execute_batch(REPLAY_SCHEMA)?;
+        Ok(SharedReplayStore {
+            conn: Mutex::new(conn),
+            limits,
+        })
+    }
+
+    /// The store as seen by one owner.
+    pub fn for_owner<'a>(&'a self, owner: &'a str) -> OwnerReplay<'a> {
+        OwnerReplay {
+            store: self,
+            owner,
+            refusal: ReplayRefusal::None,
+        }
+    }
+
+    fn insert(
+        &self,
+        key: &ReplayKey,
+        owner: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<Result<(), ReplayRefusal>, rusqlite::Error> {
+        let mut conn = lock(&self.conn);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let live: Option<i64> = tx
+            .query_row(
+                "SELECT expires_at FROM replay WHERE key = ?1",
+                [&key.0[..]],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if live.is_some_and(|e| e > now) {
+            return Ok(Err(ReplayRefusal::None));
+        }
+        let owned: u64 = tx.query_row(
+            "SELECT COUNT(*) FROM replay WHERE owner = ?1 AND expires_at > ?2",
+            params![owner, now],
+            |r| r.get(0),
+        )?;
+        if owned >= self.limits.per_owner {
+            return Ok(Err(ReplayRefusal::OwnerQuota));
+        }
+        let mut total: u64 = tx.query_row("SELECT live FROM replay_count", [], |r| r.get(0))?;
+        if total >= self.limits.capacity {
+            // Purge what has expired before calling the store full.
+            let purged = tx.execute("DELETE FROM replay WHERE expires_at <= ?1", [now])? as u64;
+            total = total.saturating_sub(purged);
+            tx.execute("UPDATE replay_count SET live = ?1", [total])?;
+            if total >= self.limits.capacity {
+                tx.commit()?;
+                return Ok(Err(ReplayRefusal::Unavailable));
+            }
+        }
+        let added = tx.execute(
+            "INSERT INTO replay (key, owner, expires_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at",
+            params![&key.0[..], owner, expires_at],
+        )?;
+        if live.is_none() && added == 1 {
+            tx.execute("UPDATE replay_count SET live = live + 1", [])?;
+        }
+        tx.commit()?;
+        Ok(Ok(()))
+    }
+}
+
+/// [`SharedReplayStore`] bound to one owner, for the protocol core's verifier. After a
+/// `Full` answer, [`OwnerReplay::refusal`] tells a quota from an unavailable store.
+pub struct OwnerReplay<'a> {
+    store: &'a SharedReplayStore,
+    owner: &'a str,
+    refusal: ReplayRefusal,
+}
+
+impl OwnerReplay<'_> {
+    pub fn refusal(&self) -> ReplayRefusal {
+        self.refusal
+    }
+}
+
+impl ReplayStore for OwnerReplay<'_> {
+    fn check_and_insert(
+        &mut self,
+        key: ReplayKey,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<(), ReplayError> {
+        match self.store.insert(&key, self.owner, now, expires_at) {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(ReplayRefusal::None)) => Err(ReplayError::Replayed),
+            Ok(Err(r)) => {
+                self.refusal = r;
+                Err(ReplayError::Full)
+            }
+            Err(_) => {
+                self.refusal = ReplayRefusal::Unavailable;
+                Err(ReplayError::Full)
+            }
+        }
+    }
+}
+
+/// 32 fresh random bytes (server secrets).
+pub fn new_token_bytes() -> Vec<u8> {
+    let mut bytes = vec![0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    bytes
+}

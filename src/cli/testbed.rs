@@ -1,0 +1,216 @@
+//! `leaklab drill`: the leak drill against live servers (the testbed crate), results through
+//! the report crate.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use clap::Args;
+use leaklab_protocol::signer::Signer;
+use leaklab_report::drill_output::{self, DrillRow};
+use leaklab_sim::scenario::{AttackerPolicy, KeyStorage, Scenario};
+use leaklab_testbed::drill::{self, DrillOptions, TOLERANCE_S};
+
+use super::Outcome;
+
+#[derive(Args, Debug)]
+pub struct DrillArgs {
+    /// Scenario file (its strategies × leaks are drilled).
+    pub scenario: PathBuf,
+    /// Customers per strategy × leak (the first N of the replication; unaffected ones skipped).
+    #[arg(long, default_value_t = 24)]
+    pub customers: u64,
+    /// Simulated seconds per wall second, to watch a drill (default: as fast as the servers answer).
+    #[arg(long)]
+    pub time_scale: Option<f64>,
+    /// Attacker policy (default: the scenario's first).
+    #[arg(long, value_parser = ["maximal", "at-expiry"])]
+    pub policy: Option<String>,
+    /// Replication whose draws are replayed.
+    #[arg(long, default_value_t = 0)]
+    pub replication: u32,
+    /// Output directory (default: results/drill-<scenario name>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// The core device: a key in a swtpm started for the drill (the lab's harness), so the drill
+/// needs no TPM of the machine's own.
+#[cfg(feature = "tpm")]
+fn device() -> anyhow::Result<(leaklab_signers::lab::Swtpm, Box<dyn Signer>)> {
+    let tpm =
+        leaklab_signers::lab::Swtpm::start().context("starting swtpm for the core device key")?;
+    let signer =
+        leaklab_signers::tpm::TpmSigner::open(&tpm.tcti()).context("opening a key in swtpm")?;
+    Ok((tpm, Box::new(signer)))
+}
+
+#[cfg(not(feature = "tpm"))]
+fn device() -> anyhow::Result<(leaklab_signers::lab::Swtpm, Box<dyn Signer>)> {
+    anyhow::bail!("the scenario keeps core keys on a device; build with --features tpm (the README's commands do)")
+}
+
+pub fn drill(args: DrillArgs) -> anyhow::Result<Outcome> {
+    let text = std::fs::read_to_string(&args.scenario)
+        .with_context(|| format!("{}: cannot read", args.scenario.display()))?;
+    let scenario = Scenario::from_toml(&args.scenario.display().to_string(), &text)?;
+    let policy = args.policy.as_deref().map(|p| match p {
+        "at-expiry" => AttackerPolicy::AtExpiry,
+        _ => AttackerPolicy::Maximal,
+    });
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("results/drill-{}", scenario.name)));
+    let (_tpm, device) = if scenario.core_key_storage != KeyStorage::Disk {
+        let (t, s) = device()?;
+        (Some(t), Some(Arc::new(Mutex::new(s))))
+    } else {
+        (None, None)
+    };
+    let state = tempfile::Builder::new()
+        .prefix("leaklab-drill-")
+        .tempdir()?;
+    let opts = DrillOptions {
+        customers: args.customers,
+        replication: args.replication,
+        policy,
+        time_scale: args.time_scale,
+        state_dir: state.path().to_owned(),
+        device,
+        progress: Box::new(|cell| eprintln!("leaklab drill: {cell} done")),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let started = std::time::Instant::now();
+    let cells = runtime.block_on(drill::run(&scenario, &opts))?;
+    let mut rows = Vec::new();
+    let (mut agree, mut total) = (0, 0);
+    for c in &cells {
+        if let Some(why) = &c.skipped {
+            rows.push(DrillRow {
+                strategy: c.strategy.clone(),
+                leak: c.leak.clone(),
+                policy: c.policy.clone(),
+                customer: None,
+                predicted_ttd_s: None,
+                measured_ttd_s: None,
+                agrees: None,
+                requests: None,
+                skipped: Some(why.clone()),
+            });
+            println!("{:<18} {:<10} not replayed: {why}", c.strategy, c.leak);
+            continue;
+        }
+        println!(
+            "{:<18} {:<10} {} of {} customers agree",
+            c.strategy,
+            c.leak,
+            c.agreeing(),
+            c.customers.len()
+        );
+        agree += c.agreeing();
+        total += c.customers.len();
+        for r in &c.customers {
+            rows.push(DrillRow {
+                strategy: c.strategy.clone(),
+                leak: c.leak.clone(),
+                policy: c.policy.clone(),
+                customer: Some(r.customer),
+                predicted_ttd_s: Some(r.predicted_ttd_s),
+                measured_ttd_s: Some(r.measured_ttd_s),
+                agrees: Some(r.agrees),
+                requests: Some(r.requests),
+                skipped: None,
+            });
+        }
+    }
+    let meta = vec![format!(
+        "Scenario {} (seed {}), replication {}, first {} customers, drill took {:.1} s.",
+        scenario.name,
+        scenario.seed,
+        args.replication,
+        args.customers,
+        started.elapsed().as_secs_f64()
+    )];
+    let dir = drill_output::write(&out, &scenario.name, &meta, &rows, TOLERANCE_S)?;
+    println!(
+        "{agree} of {total} customers agree within {TOLERANCE_S} s; results in {}",
+        dir.display()
+    );
+    Ok(if agree == total {
+        Outcome::Success
+    } else {
+        Outcome::Negative
+    })
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum TestbedCommand {
+    /// Start the authorization server and two resource servers on 127.0.0.1 and print one JSON
+    /// line (URLs, client_id, a fresh refresh token, the CA certificate); stop with SIGINT/SIGTERM.
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Config file with a [testbed] table (at_lifetime, proof_window, nonce_lifetime,
+    /// at_revocation, rotation, reuse_detection, port).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Where the servers keep their SQLite state (kept across restarts; default: a fresh
+    /// temporary directory removed on exit).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+}
+
+pub fn run(cmd: TestbedCommand) -> anyhow::Result<Outcome> {
+    match cmd {
+        TestbedCommand::Serve(args) => serve(args),
+    }
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
+    use leaklab_testbed::serve::{announce, ServeConfig};
+    let temp;
+    let state_dir = match &args.state_dir {
+        Some(d) => d.clone(),
+        None => {
+            temp = tempfile::Builder::new()
+                .prefix("leaklab-testbed-")
+                .tempdir()?;
+            temp.path().to_owned()
+        }
+    };
+    let config = match &args.config {
+        Some(f) => ServeConfig::from_file(f, &state_dir)?,
+        None => ServeConfig::defaults(&state_dir),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let bed = leaklab_testbed::bed::Testbed::start(
+            &config.bed,
+            std::sync::Arc::new(leaklab_testbed::clock::SystemClock),
+        )
+        .await
+        .context("starting the testbed")?;
+        let line = announce(&bed, &config, &state_dir).await?;
+        println!("{line}");
+        use std::io::Write as _;
+        std::io::stdout().flush()?;
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        bed.stop().await;
+        eprintln!("leaklab testbed: stopped");
+        anyhow::Ok(())
+    })?;
+    Ok(Outcome::Success)
+}
