@@ -223,7 +223,15 @@ fn oauth(error: OAuthError, description: &str) -> Response {
 }
 
 fn form(f: Result<Form<Vec<(String, String)>>, FormRejection>) -> Result<FormParams, Response> {
-    let Form(pairs) = f.map_err(|e| oauth(OAuthError::InvalidRequest, &e.body_text()))?;
+    let Form(pairs) = f.map_err(|e| {
+        // An oversized body keeps its 413; every other unreadable body is a 400.
+        let status = if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        error_response(status, OAuthError::InvalidRequest.as_str(), &e.body_text())
+    })?;
     FormParams::new(pairs).map_err(|e| oauth(OAuthError::InvalidRequest, &e))
 }
 

@@ -155,11 +155,14 @@ impl Testbed {
         let nonce_secret = store.meta_or_init("rs_nonce_secret", crate::store::new_token_bytes)?;
         let mut resources = Vec::new();
         let mut rs_states = Vec::new();
-        for _ in 0..2 {
-            let listener = tls::bind(0).await?;
+        // Two instances behind one public URL (the first one's), as behind a load balancer:
+        // proofs name that URL whichever instance serves them.
+        let listeners = [tls::bind(0).await?, tls::bind(0).await?];
+        let public_url = format!("https://{}", listeners[0].local_addr()?);
+        for listener in listeners {
             let state = Arc::new(RsState::new(
                 RsConfig {
-                    base_url: format!("https://{}", listener.local_addr()?),
+                    base_url: public_url.clone(),
                     issuer: issuer.clone(),
                     audience: audience.clone(),
                     proof_max_age_secs: config.proof_max_age_secs,
@@ -212,7 +215,8 @@ impl Testbed {
         format!("{}/token", self.auth.base_url())
     }
 
-    /// The resource servers' base URLs (two instances, one replay store).
+    /// The resource servers' base URLs (two instances, one replay store). Proofs name the first
+    /// one, the public URL of both.
     pub fn rs_urls(&self) -> Vec<String> {
         self.resources.iter().map(Running::base_url).collect()
     }
