@@ -152,6 +152,26 @@ pub enum TestbedCommand {
     /// Start the authorization server and two resource servers on 127.0.0.1 and print one JSON
     /// line (URLs, client_id, a fresh refresh token, the CA certificate); stop with SIGINT/SIGTERM.
     Serve(ServeArgs),
+    /// Closed-loop load on the resource server (DPoP calls) and the authorization server
+    /// (DPoP + DPoP-RT refreshes, software and swtpm keys): throughput, latency percentiles and
+    /// the ratio to `openssl speed ecdsap256` verify/s measured in the same run.
+    Load(LoadArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LoadArgs {
+    /// Seconds per target (each target also stops at 2,000,000 requests).
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Skip the swtpm refresh target.
+    #[arg(long)]
+    pub no_device: bool,
+    /// Output directory.
+    #[arg(long, default_value = "results/testbed-load")]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -169,6 +189,7 @@ pub struct ServeArgs {
 pub fn run(cmd: TestbedCommand) -> anyhow::Result<Outcome> {
     match cmd {
         TestbedCommand::Serve(args) => serve(args),
+        TestbedCommand::Load(args) => load(args),
     }
 }
 
@@ -212,5 +233,72 @@ fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
         eprintln!("leaklab testbed: stopped");
         anyhow::Ok(())
     })?;
+    Ok(Outcome::Success)
+}
+
+fn load(args: LoadArgs) -> anyhow::Result<Outcome> {
+    use leaklab_report::load_output::{self, LoadFigures};
+    use leaklab_testbed::load::{run, LoadOptions};
+    if !(args.seconds > 0.0 && args.seconds <= 3600.0) {
+        anyhow::bail!(
+            "--seconds {}: expected more than 0 and at most 3600",
+            args.seconds
+        );
+    }
+    if !(1..=1024).contains(&args.concurrency) {
+        anyhow::bail!("--concurrency {}: expected 1 to 1024", args.concurrency);
+    }
+    let (_tpm, device) = if args.no_device {
+        (None, None)
+    } else {
+        let (t, s) = device()?;
+        (Some(t), Some(("swtpm".to_owned(), Arc::new(Mutex::new(s)))))
+    };
+    let state = tempfile::Builder::new().prefix("leaklab-load-").tempdir()?;
+    let opts = LoadOptions {
+        seconds: args.seconds,
+        concurrency: args.concurrency,
+        state_dir: state.path().to_owned(),
+        device,
+    };
+    eprintln!(
+        "leaklab testbed load: {} s per target, {} clients",
+        args.seconds, args.concurrency
+    );
+    let rows = run(&opts)?;
+    let reference = leaklab_signer_bench::openssl_verify_per_s(args.seconds.ceil() as u64);
+    let figures: Vec<LoadFigures> = rows
+        .iter()
+        .map(|r| LoadFigures {
+            target: r.target.clone(),
+            concurrency: r.concurrency as u64,
+            ok: r.ok,
+            failed: r.failed,
+            seconds: r.seconds,
+            per_s: r.per_s,
+            per_cpu_s: r.per_cpu_s,
+            per_server_cpu_s: r.per_server_cpu_s,
+            p50_us: r.p50_us,
+            p90_us: r.p90_us,
+            p99_us: r.p99_us,
+            p999_us: r.p999_us,
+        })
+        .collect();
+    for r in &figures {
+        println!(
+            "{:<80} {:>7.0}/s {:>7.0}/server-CPU-s {:>7.0}/process-CPU-s  p50 {:>6} us  p99 {:>6} us  ({} ok, {} failed)",
+            r.target, r.per_s, r.per_server_cpu_s, r.per_cpu_s, r.p50_us, r.p99_us, r.ok, r.failed
+        );
+    }
+    match &reference {
+        Ok(v) => println!(
+            "openssl speed ecdsap256 verify (one thread, same run): {v:.0}/s; resource server DPoP-verified requests per server CPU-second / that = {:.2}",
+            figures[0].per_server_cpu_s / v
+        ),
+        Err(why) => println!("no openssl reference: {why}"),
+    }
+    let meta = vec![leaklab_signer_bench::host_description()];
+    let dir = load_output::write(&args.out, &figures, reference, &meta)?;
+    println!("results in {}", dir.display());
     Ok(Outcome::Success)
 }

@@ -6,6 +6,7 @@ pub mod atomic_file;
 pub mod capacity_output;
 pub mod drill_output;
 pub mod html;
+pub mod load_output;
 pub mod output_dir;
 pub mod plot;
 pub mod run_output;

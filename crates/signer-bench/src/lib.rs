@@ -34,7 +34,8 @@ pub use devices::TpmDevice;
 pub use host::{describe_cpuinfo, host_description};
 pub use measure::{check_signature, measure, message, Pool, MESSAGE_LEN, VERIFY_EVERY};
 pub use reference::{
-    parse_openssl_speed, parse_openssl_speed_verify, relate, OPENSSL_SPEED, TPM2_SIGN_LOOP,
+    openssl_verify_per_s, parse_openssl_speed, parse_openssl_speed_verify, relate, OPENSSL_SPEED,
+    TPM2_SIGN_LOOP,
 };
 
 use leaklab_signers::{Signer, SignerError};

@@ -241,14 +241,31 @@ pub(crate) fn openssl_row(
     }))
 }
 
+/// ECDSA P-256 verifications per second of `openssl speed -seconds S ecdsap256` on one thread:
+/// the reference the testbed's resource-server throughput is related to, measured in the same
+/// run. `Err(reason)` when openssl is missing or prints no verify/s figure.
+pub fn openssl_verify_per_s(seconds: u64) -> Result<f64, String> {
+    let openssl = which::which("openssl")
+        .map_err(|_| "openssl not installed (apt package openssl)".to_owned())?;
+    let out = Command::new(openssl)
+        .args([
+            "speed",
+            "-seconds",
+            &seconds.max(1).to_string(),
+            "ecdsap256",
+        ])
+        .output()
+        .map_err(|e| format!("running openssl speed: {e}"))?;
+    parse_openssl_speed_verify(&String::from_utf8_lossy(&out.stdout))
+        .ok_or_else(|| "no verify/s column in the output of `openssl speed ecdsap256`".to_owned())
+}
+
 /// "OpenSSL 3.0.13" from `openssl version` output ("OpenSSL 3.0.13 30 Jan 2024 (Library: …)").
 fn openssl_backend(version: &str) -> Option<String> {
     let words: Vec<&str> = version.split_whitespace().take(2).collect();
     (!words.is_empty()).then(|| words.join(" "))
 }
 
-/// The sign/s figure from `openssl speed ecdsap256` output (`256 bits ecdsa (nistp256) 0.0000s
-/// 0.0001s 23353.0 7225.0`: the second-to-last column).
 /// The verify/s column of `openssl speed ecdsap256` output (the last field of the nistp256 row).
 pub fn parse_openssl_speed_verify(text: &str) -> Option<f64> {
     let line = text.lines().find(|l| l.contains("ecdsa (nistp256)"))?;
@@ -256,6 +273,8 @@ pub fn parse_openssl_speed_verify(text: &str) -> Option<f64> {
     (v.is_finite() && v > 0.0).then_some(v)
 }
 
+/// The sign/s figure from `openssl speed ecdsap256` output (`256 bits ecdsa (nistp256) 0.0000s
+/// 0.0001s 23353.0 7225.0`: the second-to-last column).
 pub fn parse_openssl_speed(text: &str) -> Option<f64> {
     let line = text.lines().find(|l| l.contains("ecdsa (nistp256)"))?;
     let fields: Vec<&str> = line.split_whitespace().collect();

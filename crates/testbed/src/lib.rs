@@ -25,6 +25,7 @@ pub mod client;
 pub mod clock;
 pub mod drill;
 pub mod http;
+pub mod load;
 pub mod nonce;
 pub mod pki;
 pub mod quota;

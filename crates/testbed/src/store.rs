@@ -418,9 +418,12 @@ impl AsStore {
 pub struct ReplayLimits {
     /// Live entries over all owners; beyond it the store is full (a server error, fail closed).
     pub capacity: u64,
-    /// Live entries per owner (a grant or a client): a flood from one owner fills its own quota,
-    /// not the store.
+    /// Entries per owner (a grant or a client) per window of `owner_window_secs`: a flood from
+    /// one owner fills its own quota, not the store. Counted per window (O(1) per insert), so
+    /// the live entries of one owner stay below twice the quota when the window is the proof
+    /// window.
     pub per_owner: u64,
+    pub owner_window_secs: i64,
 }
 
 impl Default for ReplayLimits {
@@ -428,6 +431,7 @@ impl Default for ReplayLimits {
         Self {
             capacity: 1_000_000,
             per_owner: 10_000,
+            owner_window_secs: 300,
         }
     }
 }
@@ -443,9 +447,10 @@ pub struct SharedReplayStore {
 const REPLAY_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS replay (
     key BLOB PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS replay_owner ON replay (owner, expires_at);
+CREATE INDEX IF NOT EXISTS replay_expiry ON replay (expires_at);
 CREATE TABLE IF NOT EXISTS replay_count (id INTEGER PRIMARY KEY CHECK (id = 1), live INTEGER NOT NULL);
 INSERT OR IGNORE INTO replay_count (id, live) VALUES (1, 0);
+CREATE TABLE IF NOT EXISTS replay_owner (owner TEXT PRIMARY KEY, epoch INTEGER NOT NULL, n INTEGER NOT NULL) WITHOUT ROWID;
 ";
 
 /// Why the replay store refused, beyond the protocol's two answers.
@@ -500,16 +505,27 @@ impl SharedReplayStore {
         if live.is_some_and(|e| e > now) {
             return Ok(Err(ReplayRefusal::None));
         }
-        let owned: u64 = tx.query_row(
-            "SELECT COUNT(*) FROM replay WHERE owner = ?1 AND expires_at > ?2",
-            params![owner, now],
-            |r| r.get(0),
-        )?;
+        let epoch = now.div_euclid(self.limits.owner_window_secs.max(1));
+        let owned: u64 = tx
+            .query_row(
+                "SELECT n FROM replay_owner WHERE owner = ?1 AND epoch = ?2",
+                params![owner, epoch],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
         if owned >= self.limits.per_owner {
             return Ok(Err(ReplayRefusal::OwnerQuota));
         }
+        tx.execute(
+            "INSERT INTO replay_owner (owner, epoch, n) VALUES (?1, ?2, 1)
+             ON CONFLICT (owner) DO UPDATE SET
+               n = CASE WHEN epoch = excluded.epoch THEN n + 1 ELSE 1 END, epoch = excluded.epoch",
+            params![owner, epoch],
+        )?;
         let mut total: u64 = tx.query_row("SELECT live FROM replay_count", [], |r| r.get(0))?;
-        if total >= self.limits.capacity {
+        // Expired entries are purged when the store looks full and every 4,096 entries.
+        if total >= self.limits.capacity || total % 4096 == 4095 {
             // Purge what has expired before calling the store full.
             let purged = tx.execute("DELETE FROM replay WHERE expires_at <= ?1", [now])? as u64;
             total = total.saturating_sub(purged);

@@ -488,6 +488,7 @@ async fn a_flood_of_throwaway_keys_locks_out_only_its_grant_and_a_full_store_is_
         c.replay = ReplayLimits {
             capacity: 1_000,
             per_owner: 6,
+            ..ReplayLimits::default()
         };
     })
     .await;
@@ -555,6 +556,7 @@ async fn a_flood_of_throwaway_keys_locks_out_only_its_grant_and_a_full_store_is_
         c.replay = ReplayLimits {
             capacity: 2,
             per_owner: 100,
+            ..ReplayLimits::default()
         }
     })
     .await;

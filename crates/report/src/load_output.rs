@@ -1,0 +1,77 @@
+//! `testbed load`'s result directory: `load.csv` / `load.parquet` (one row per target) and
+//! `index.html` (the same table, the reference and the ratio), written atomically.
+
+use std::path::{Path, PathBuf};
+
+use super::html::Page;
+use super::output_dir::OutputDir;
+use super::table::TableBuilder;
+use super::ReportError;
+
+/// One load target's figures (what `leaklab_testbed::load::LoadRow` measured).
+#[derive(Clone, Debug)]
+pub struct LoadFigures {
+    pub target: String,
+    pub concurrency: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub seconds: f64,
+    pub per_s: f64,
+    pub per_cpu_s: f64,
+    pub per_server_cpu_s: f64,
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+}
+
+/// Writes `dest`. `reference`: openssl's single-thread ECDSA P-256 verify/s measured in the same
+/// run (the first row, the resource server, is related to it), or why it is missing.
+pub fn write(
+    dest: &Path,
+    rows: &[LoadFigures],
+    reference: Result<f64, String>,
+    meta: &[String],
+) -> Result<PathBuf, ReportError> {
+    let staging = OutputDir::create(dest)?;
+    let ratio = |r: &LoadFigures| reference.as_ref().ok().map(|v| r.per_server_cpu_s / v);
+    let table = TableBuilder::new()
+        .text("target", rows.iter().map(|r| r.target.clone()).collect())
+        .int("concurrency", rows.iter().map(|r| r.concurrency).collect())
+        .int("answered_ok", rows.iter().map(|r| r.ok).collect())
+        .int("failed", rows.iter().map(|r| r.failed).collect())
+        .float("seconds", rows.iter().map(|r| r.seconds).collect())
+        .float("ok_per_s", rows.iter().map(|r| r.per_s).collect())
+        .float(
+            "ok_per_process_cpu_s",
+            rows.iter().map(|r| r.per_cpu_s).collect(),
+        )
+        .float(
+            "ok_per_server_cpu_s",
+            rows.iter().map(|r| r.per_server_cpu_s).collect(),
+        )
+        .int("p50_us", rows.iter().map(|r| r.p50_us).collect())
+        .int("p90_us", rows.iter().map(|r| r.p90_us).collect())
+        .int("p99_us", rows.iter().map(|r| r.p99_us).collect())
+        .int("p999_us", rows.iter().map(|r| r.p999_us).collect())
+        .float_opt(
+            "ratio_to_openssl_verify_per_core",
+            rows.iter().map(ratio).collect(),
+        );
+    let cells = table.cells();
+    table.write(staging.path(), "load")?;
+    let mut page = Page::new("leaklab testbed load");
+    page.section("load", "Closed-loop load on the live servers");
+    page.text("Each client sends its next request when the previous one is answered. Latency is per HTTP request (proof signing excluded). Clients and servers share one process: ok_per_process_cpu_s counts the whole process's CPU time (servers, TLS on both ends, the clients' signing) per answered request; ok_per_server_cpu_s counts only the servers' threads (their own runtime, two worker threads).");
+    match &reference {
+        Ok(v) => page.text(&format!("Reference measured in the same run: openssl speed ecdsap256, one thread, {v:.0} verify/s. server_ratio_to_openssl_verify_per_core = ok_per_server_cpu_s / that.")),
+        Err(why) => page.text(&format!("No openssl reference: {why}.")),
+    }
+    for m in meta {
+        page.text(m);
+    }
+    page.data_table(&cells);
+    let index = staging.path().join("index.html");
+    std::fs::write(&index, page.finish()).map_err(|e| ReportError::io(index.clone(), e))?;
+    staging.commit()
+}

@@ -1,0 +1,425 @@
+//! Closed-loop load on the live servers: N concurrent clients, each sending its next request as
+//! soon as the previous one is answered, for a bounded time and a bounded count.
+//!
+//! * **Resource server**: DPoP-bound calls, each with a fresh proof (signature verification with
+//!   aws-lc-rs, `ath`, `cnf.jkt`, the SQLite replay store shared by both instances; calls
+//!   alternate between the two instances).
+//! * **Authorization server**: refreshes with a `DPoP` proof (new access token) and a `DPoP-RT`
+//!   proof by the refresh-token key, on a software key and on the core device (swtpm), each
+//!   committed to SQLite (`synchronous = FULL`) before the answer.
+//!
+//! Latency is per HTTP request (proof signing excluded), recorded in an HdrHistogram. Clients
+//! and servers share this process and its cores, so "per CPU-second" counts the CPU time of the
+//! whole process — servers, TLS on both ends and the clients' signing — per answered request;
+//! the servers run on their own named threads, so "per server CPU-second" counts theirs alone.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use leaklab_protocol::proof::{self, ProofKind, ProofParams};
+use leaklab_protocol::signer::Signer;
+use leaklab_protocol::token_endpoint::{ClientMetadata, RtBinding};
+use leaklab_signers::aws_lc::AwsLcSigner;
+use rand::rngs::OsRng;
+
+use crate::bed::{BedConfig, Testbed};
+use crate::client::{Admin, ClientAuth, HttpClient};
+use crate::clock::SystemClock;
+use crate::drill::SharedSigner;
+use crate::store::{ClientAuthMethod, ClientConfig, ReplayLimits};
+
+/// Hard cap on requests per target, whatever the time budget.
+pub const MAX_REQUESTS: u64 = 2_000_000;
+
+pub struct LoadOptions {
+    pub seconds: f64,
+    pub concurrency: usize,
+    pub state_dir: std::path::PathBuf,
+    /// The core device key for the device refresh target (skipped when `None`).
+    pub device: Option<(String, SharedSigner)>,
+}
+
+/// One target's figures.
+#[derive(Clone, Debug)]
+pub struct LoadRow {
+    pub target: String,
+    pub concurrency: usize,
+    pub ok: u64,
+    pub failed: u64,
+    pub seconds: f64,
+    pub per_s: f64,
+    /// Answered requests per CPU-second of the whole process.
+    pub per_cpu_s: f64,
+    /// Answered requests per CPU-second of the server threads only.
+    pub per_server_cpu_s: f64,
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub p999_us: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Bed(#[from] crate::bed::BedError),
+    #[error(transparent)]
+    Client(#[from] crate::client::ClientError),
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The servers' threads (their own tokio runtime) carry this name, so their CPU time can be
+/// told from the load clients'.
+pub const SERVER_THREAD: &str = "leaklab-srv";
+
+fn clock_ticks() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .unwrap_or(100.0)
+}
+
+/// (name, user + system ticks) from a `/proc/.../stat` line.
+fn stat_ticks(stat: &str) -> (String, f64) {
+    let name = stat
+        .split_once('(')
+        .and_then(|(_, r)| r.rsplit_once(')'))
+        .map_or("", |(n, _)| n)
+        .to_owned();
+    // Fields after the parenthesised name (which may contain spaces): utime and stime are the
+    // 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let n = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (name, n(11) + n(12))
+}
+
+/// CPU seconds (user + system) of the whole process and of its server threads, from
+/// `/proc/self/stat` and `/proc/self/task/*/stat`, in clock ticks of `getconf CLK_TCK`.
+pub fn cpu_seconds() -> (f64, f64) {
+    let ticks = clock_ticks();
+    let process = stat_ticks(&std::fs::read_to_string("/proc/self/stat").unwrap_or_default()).1;
+    let mut servers = 0.0;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for t in tasks.flatten() {
+            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+            let (name, used) = stat_ticks(&stat);
+            if name == SERVER_THREAD {
+                servers += used;
+            }
+        }
+    }
+    (process / ticks, servers / ticks)
+}
+
+/// What one client task sends.
+#[derive(Clone)]
+enum Work {
+    Call {
+        url: String,
+        htu: String,
+        token: String,
+        key: SharedSigner,
+    },
+    Refresh {
+        url: String,
+        rt: String,
+        client: String,
+        rt_key: SharedSigner,
+        at_key: SharedSigner,
+    },
+}
+
+fn shared(s: impl Signer + 'static) -> SharedSigner {
+    Arc::new(std::sync::Mutex::new(Box::new(s) as Box<dyn Signer>))
+}
+
+fn sign(key: &SharedSigner, p: &ProofParams<'_>) -> Result<String, LoadError> {
+    let mut g = key.lock().unwrap_or_else(|p| p.into_inner());
+    proof::create(p, g.as_mut(), &mut OsRng).map_err(|e| LoadError::Other(e.to_string()))
+}
+
+async fn client_loop(
+    http: HttpClient,
+    work: Vec<Work>,
+    deadline: Instant,
+    budget: Arc<std::sync::atomic::AtomicU64>,
+) -> Result<(Histogram<u64>, u64, u64), LoadError> {
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
+        .map_err(|e| LoadError::Other(e.to_string()))?;
+    let (mut ok, mut failed) = (0u64, 0u64);
+    let mut i = 0usize;
+    while Instant::now() < deadline && budget.fetch_sub(1, std::sync::atomic::Ordering::Relaxed) > 0
+    {
+        let w = &work[i % work.len()];
+        i += 1;
+        let now = SystemClock.now_secs();
+        let (started, answer_ok) = match w {
+            Work::Call {
+                url,
+                htu,
+                token,
+                key,
+            } => {
+                let mut p = ProofParams::new(ProofKind::Dpop, "GET", htu, now);
+                p.access_token = Some(token);
+                let proof = sign(key, &p)?;
+                let t = Instant::now();
+                (t, http.call(url, token, Some(&proof)).await?.is_ok())
+            }
+            Work::Refresh {
+                url,
+                rt,
+                client,
+                rt_key,
+                at_key,
+            } => {
+                let dpop = sign(at_key, &ProofParams::new(ProofKind::Dpop, "POST", url, now))?;
+                let mut p = ProofParams::new(ProofKind::DpopRt, "POST", url, now);
+                p.refresh_token = Some(rt);
+                let dpop_rt = sign(rt_key, &p)?;
+                let t = Instant::now();
+                let auth = ClientAuth::ClientId(client.clone());
+                (
+                    t,
+                    http.refresh(url, rt, &auth, Some(&dpop), Some(&dpop_rt))
+                        .await?
+                        .is_ok(),
+                )
+            }
+        };
+        let _ = hist.record((started.elapsed().as_micros() as u64).max(1));
+        if answer_ok {
+            ok += 1;
+        } else {
+            failed += 1;
+        }
+    }
+    Ok((hist, ok, failed))
+}
+
+trait NowSecs {
+    fn now_secs(&self) -> i64;
+}
+
+impl NowSecs for SystemClock {
+    fn now_secs(&self) -> i64 {
+        use crate::clock::Clock;
+        self.now()
+    }
+}
+
+async fn measure(
+    target: &str,
+    http: &HttpClient,
+    work: Vec<Work>,
+    opts: &LoadOptions,
+) -> Result<LoadRow, LoadError> {
+    let budget = Arc::new(std::sync::atomic::AtomicU64::new(MAX_REQUESTS));
+    let cpu0 = cpu_seconds();
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(opts.seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..opts.concurrency.max(1) {
+        tasks.push(tokio::spawn(client_loop(
+            http.clone(),
+            work.clone(),
+            deadline,
+            budget.clone(),
+        )));
+    }
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
+        .map_err(|e| LoadError::Other(e.to_string()))?;
+    let (mut ok, mut failed) = (0, 0);
+    for t in tasks {
+        let (h, o, f) = t.await.map_err(|e| LoadError::Other(e.to_string()))??;
+        let _ = hist.add(&h);
+        ok += o;
+        failed += f;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let cpu1 = cpu_seconds();
+    let cpu = (cpu1.0 - cpu0.0).max(1e-9);
+    let server_cpu = (cpu1.1 - cpu0.1).max(1e-9);
+    Ok(LoadRow {
+        target: target.to_owned(),
+        concurrency: opts.concurrency,
+        ok,
+        failed,
+        seconds,
+        per_s: ok as f64 / seconds,
+        per_cpu_s: ok as f64 / cpu,
+        per_server_cpu_s: ok as f64 / server_cpu,
+        p50_us: hist.value_at_quantile(0.5),
+        p90_us: hist.value_at_quantile(0.9),
+        p99_us: hist.value_at_quantile(0.99),
+        p999_us: hist.value_at_quantile(0.999),
+    })
+}
+
+/// Runs every target in turn on one testbed: the servers on a runtime of their own (two worker
+/// threads named [`SERVER_THREAD`]), the clients on another (two worker threads).
+pub fn run(opts: &LoadOptions) -> Result<Vec<LoadRow>, LoadError> {
+    let runtime = |name: &str| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name(name)
+            .enable_all()
+            .build()
+            .map_err(|e| LoadError::Other(format!("{name} runtime: {e}")))
+    };
+    let servers = runtime(SERVER_THREAD)?;
+    let clients = runtime("leaklab-load")?;
+    let mut config = BedConfig::new(&opts.state_dir);
+    config.replay = ReplayLimits {
+        capacity: 10_000_000,
+        per_owner: 10_000_000,
+        ..ReplayLimits::default()
+    };
+    config.failures_per_minute = u32::MAX;
+    let bed = servers.block_on(Testbed::start(&config, Arc::new(SystemClock)))?;
+    let rows = clients.block_on(targets(&bed, opts));
+    servers.block_on(bed.stop());
+    rows
+}
+
+async fn targets(bed: &Testbed, opts: &LoadOptions) -> Result<Vec<LoadRow>, LoadError> {
+    let ca = bed.pki.ca_pem();
+    let http = HttpClient::new(&ca, None, true)?;
+    let admin = Admin {
+        http: http.clone(),
+        as_url: bed.as_url(),
+        token: bed.admin_token.clone(),
+    };
+    let token_url = bed.token_url();
+    let sw = |e: leaklab_protocol::signer::SignerError| LoadError::Other(e.to_string());
+    let mut rows = Vec::new();
+
+    // Resource server: one grant per client task, each with its own edge key.
+    admin
+        .register(&ClientConfig {
+            client_id: "load".into(),
+            auth: ClientAuthMethod::None,
+            metadata: ClientMetadata {
+                dpop_bound_access_tokens: true,
+                dpop_bound_refresh_tokens: true,
+            },
+            rotation: false,
+            reuse_detection: false,
+            certificate_bound_access_tokens: false,
+        })
+        .await?;
+    let core = shared(AwsLcSigner::generate().map_err(sw)?);
+    let core_jkt = core
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .public_jwk()
+        .thumbprint();
+    let mut calls = Vec::new();
+    let urls = bed.rs_urls();
+    let htu = format!("{}/api/records", urls[0]);
+    for i in 0..opts.concurrency.max(1) {
+        let (_, rt) = admin
+            .provision(
+                "load",
+                &format!("user-{i}"),
+                &RtBinding::DpopRtJkt(core_jkt.clone()),
+            )
+            .await?;
+        let edge = shared(AwsLcSigner::generate().map_err(sw)?);
+        let now = SystemClock.now_secs();
+        let dpop = sign(
+            &edge,
+            &ProofParams::new(ProofKind::Dpop, "POST", &token_url, now),
+        )?;
+        let mut p = ProofParams::new(ProofKind::DpopRt, "POST", &token_url, now);
+        p.refresh_token = Some(&rt);
+        let dpop_rt = sign(&core, &p)?;
+        let t = http
+            .refresh(
+                &token_url,
+                &rt,
+                &ClientAuth::ClientId("load".into()),
+                Some(&dpop),
+                Some(&dpop_rt),
+            )
+            .await?
+            .map_err(|r| {
+                LoadError::Other(format!(
+                    "setup refresh refused: {} {}",
+                    r.error, r.description
+                ))
+            })?;
+        for url in &urls {
+            calls.push(Work::Call {
+                url: format!("{url}/api/records"),
+                htu: htu.clone(),
+                token: t.access_token.clone(),
+                key: edge.clone(),
+            });
+        }
+        if i == 0 {
+            // The refresh targets reuse this grant (no rotation: one RT, many refreshes).
+            rows.push(
+                measure(
+                    "authorization server: refresh, DPoP + DPoP-RT (software key, aws-lc-rs)",
+                    &http,
+                    vec![Work::Refresh {
+                        url: token_url.clone(),
+                        rt: rt.clone(),
+                        client: "load".into(),
+                        rt_key: core.clone(),
+                        at_key: edge.clone(),
+                    }],
+                    opts,
+                )
+                .await?,
+            );
+            if let Some((name, device)) = &opts.device {
+                let jkt = device
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .public_jwk()
+                    .thumbprint();
+                let (_, drt) = admin
+                    .provision("load", "device-user", &RtBinding::DpopRtJkt(jkt))
+                    .await?;
+                rows.push(
+                    measure(
+                        &format!("authorization server: refresh, DPoP + DPoP-RT ({name} key)"),
+                        &http,
+                        vec![Work::Refresh {
+                            url: token_url.clone(),
+                            rt: drt,
+                            client: "load".into(),
+                            rt_key: device.clone(),
+                            at_key: edge.clone(),
+                        }],
+                        opts,
+                    )
+                    .await?,
+                );
+            }
+        }
+    }
+    // Each task alternates over every grant and instance.
+    rows.insert(
+        0,
+        measure(
+            "resource server: DPoP-bound call (verify, ath, cnf, shared replay store)",
+            &http,
+            calls,
+            opts,
+        )
+        .await?,
+    );
+    Ok(rows)
+}
