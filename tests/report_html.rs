@@ -129,3 +129,87 @@ fn the_default_run_page_renders_in_headless_chromium() {
     );
     eprintln!("screenshot: {}", shot.display());
 }
+
+/// The drill and load pages: written by the report crate from the same rows as their tables,
+/// loaded from `file://` in headless Chromium with the self-test (no script error, no resource
+/// fetched).
+#[test]
+fn the_drill_and_load_pages_render_in_headless_chromium() {
+    use leaklab_report::drill_output::{self, DrillRow};
+    use leaklab_report::load_output::{self, LoadFigures};
+    let Some(browser) = chromium() else {
+        missing_part("no Chromium (scripts/setup installs Debian's chromium)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let row = |strategy: &str, customer: Option<u64>, skipped: Option<&str>| DrillRow {
+        strategy: strategy.into(),
+        leak: "edge".into(),
+        policy: "maximal".into(),
+        customer,
+        predicted_ttd_s: customer.map(|_| 17257.8),
+        measured_ttd_s: customer.map(|_| 17256.0),
+        agrees: customer.map(|_| true),
+        requests: customer.map(|_| 12),
+        skipped: skipped.map(str::to_owned),
+    };
+    let drill = drill_output::write(
+        &dir.path().join("drill"),
+        "drill-small",
+        &["test rows".into()],
+        &[
+            row("split-dpop", Some(4), None),
+            row("bearer-rotation", None, Some("rotation")),
+        ],
+        3.0,
+    )
+    .unwrap();
+    let load = load_output::write(
+        &dir.path().join("load"),
+        &[LoadFigures {
+            target: "resource server".into(),
+            concurrency: 8,
+            ok: 100,
+            failed: 0,
+            seconds: 1.0,
+            per_s: 100.0,
+            per_cpu_s: 90.0,
+            per_server_cpu_s: 120.0,
+            p50_us: 2000,
+            p90_us: 4000,
+            p99_us: 9000,
+            p999_us: 12000,
+        }],
+        Ok(12000.0),
+        &[],
+    )
+    .unwrap();
+    for page in [drill.join("index.html"), load.join("index.html")] {
+        let profile = tempfile::tempdir().unwrap();
+        let o = Command::new(&browser)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-extensions",
+                "--disable-background-networking",
+                "--enable-logging=stderr",
+                "--v=0",
+                "--virtual-time-budget=10000",
+                "--dump-dom",
+            ])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .arg(format!("file://{}#selftest", page.display()))
+            .output()
+            .expect("run chromium");
+        let html = String::from_utf8_lossy(&o.stdout);
+        let verdict = html
+            .split("data-selftest=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or("(no self-test result)");
+        assert!(verdict.starts_with("pass"), "{}: {verdict}", page.display());
+        assert!(html.contains("<table"), "{}", page.display());
+    }
+}
