@@ -18,6 +18,43 @@ fn chromium() -> Option<PathBuf> {
         .find_map(|b| which::which(b).ok())
 }
 
+/// Headless Chromium on `url` with a fresh profile, no extensions and no background networking
+/// (this machine's network is closed), console messages on stderr; `extra` adds `--dump-dom` or
+/// `--screenshot=…`.
+fn headless(browser: &Path, url: &str, profile: &Path, extra: &[String]) -> std::process::Output {
+    let o = Command::new(browser)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-extensions",
+            "--disable-background-networking",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--virtual-time-budget=10000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(url)
+        .output()
+        .expect("run chromium");
+    assert!(
+        o.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
+/// What the page's `#selftest` script wrote to `body[data-selftest]`.
+fn selftest_verdict(dom: &str) -> &str {
+    dom.split("data-selftest=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or("(no self-test result: the page's script did not run)")
+}
+
 fn run_into(dir: &Path) {
     let o = Command::new(BIN)
         .args([
@@ -68,38 +105,10 @@ fn the_default_run_page_renders_in_headless_chromium() {
     let page = repo().join("results/ietf124/index.html");
     let url = format!("file://{}#selftest", page.display());
     let profile = tempfile::tempdir().expect("profile dir");
-    let headless = |extra: &[String]| {
-        let o = Command::new(&browser)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-extensions",
-                "--disable-background-networking",
-                "--enable-logging=stderr",
-                "--v=0",
-                "--virtual-time-budget=10000",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .args(extra)
-            .arg(&url)
-            .output()
-            .expect("run chromium");
-        assert!(
-            o.status.success(),
-            "chromium failed: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        o
-    };
-    let dom = headless(&["--dump-dom".to_string()]);
+    let render = |extra: &[String]| headless(&browser, &url, profile.path(), extra);
+    let dom = render(&["--dump-dom".to_string()]);
     let html = String::from_utf8_lossy(&dom.stdout);
-    let verdict = html
-        .split("data-selftest=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or("(no self-test result: the page's script did not run)");
+    let verdict = selftest_verdict(&html);
     assert!(verdict.starts_with("pass"), "self-test: {verdict}");
     let charts: usize = verdict
         .trim_start_matches("pass: ")
@@ -117,7 +126,7 @@ fn the_default_run_page_renders_in_headless_chromium() {
     }
     let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("ietf124-index.png");
     let _ = std::fs::remove_file(&shot);
-    headless(&[
+    render(&[
         format!("--screenshot={}", shot.display()),
         "--window-size=1280,2400".to_string(),
     ]);
@@ -186,29 +195,10 @@ fn the_drill_and_load_pages_render_in_headless_chromium() {
     .unwrap();
     for page in [drill.join("index.html"), load.join("index.html")] {
         let profile = tempfile::tempdir().unwrap();
-        let o = Command::new(&browser)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--no-first-run",
-                "--disable-extensions",
-                "--disable-background-networking",
-                "--enable-logging=stderr",
-                "--v=0",
-                "--virtual-time-budget=10000",
-                "--dump-dom",
-            ])
-            .arg(format!("--user-data-dir={}", profile.path().display()))
-            .arg(format!("file://{}#selftest", page.display()))
-            .output()
-            .expect("run chromium");
+        let url = format!("file://{}#selftest", page.display());
+        let o = headless(&browser, &url, profile.path(), &["--dump-dom".to_string()]);
         let html = String::from_utf8_lossy(&o.stdout);
-        let verdict = html
-            .split("data-selftest=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or("(no self-test result)");
+        let verdict = selftest_verdict(&html);
         assert!(verdict.starts_with("pass"), "{}: {verdict}", page.display());
         assert!(html.contains("<table"), "{}", page.display());
     }

@@ -289,31 +289,34 @@ fn an_outside_dpop_client_refreshes_and_calls_the_resource_server() {
     assert_eq!(v["refresh_without_rt_key"][1], "invalid_dpop_rt_proof");
 }
 
-#[test]
-fn a_broken_serve_config_names_the_file_and_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("bad.toml");
-    std::fs::write(&config, "[testbed]\nat_revocation = \"sometimes\"\n").unwrap();
+/// `testbed serve --config` on a file with `text`: exit code and stderr.
+fn serve_with_config(dir: &Path, text: &str) -> (Option<i32>, String) {
+    let config = dir.join("bad.toml");
+    std::fs::write(&config, text).unwrap();
     let out = leaklab()
         .args(["testbed", "serve", "--config"])
         .arg(&config)
         .output()
         .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_broken_serve_config_names_the_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, err) = serve_with_config(dir.path(), "[testbed]\nat_revocation = \"sometimes\"\n");
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("bad.toml")
             && err.contains("testbed.at_revocation")
             && err.contains("introspection"),
         "{err}"
     );
-    std::fs::write(&config, "[testbed]\nport_number = 1\n").unwrap();
-    let out = leaklab()
-        .args(["testbed", "serve", "--config"])
-        .arg(&config)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (code, err) = serve_with_config(dir.path(), "[testbed]\nport_number = 1\n");
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("port_number") && err.contains("at_lifetime"),
         "{err}"

@@ -239,3 +239,31 @@ pub fn sign(
     out.push_str(&b64::encode(signature));
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn compact(header: &str) -> String {
+        format!(
+            "{}.{}.{}",
+            b64::encode(header),
+            b64::encode(r#"{"jti":"x"}"#),
+            b64::encode([1u8; 64])
+        )
+    }
+
+    /// RFC 7515 §4.1.11: no critical extension is understood, so any `crit` is refused, also an
+    /// empty list; the same header without it parses.
+    #[test]
+    fn crit_is_refused_whatever_it_lists() {
+        for crit in [r#"["exp"]"#, "[]", r#""b64""#] {
+            let text = compact(&format!(r#"{{"alg":"ES256","crit":{crit}}}"#));
+            assert!(
+                matches!(parse(&text), Err(JwsError::Critical(_))),
+                "crit {crit}"
+            );
+        }
+        assert!(parse(&compact(r#"{"alg":"ES256"}"#)).is_ok());
+    }
+}

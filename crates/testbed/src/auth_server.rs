@@ -38,7 +38,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::clock::SharedClock;
-use crate::http::{error_response, header_values, FormParams};
+use crate::http::{error_response, header_values, replay_refused, too_many, FormParams};
 use crate::nonce::NonceIssuer;
 use crate::quota::FailureQuota;
 use crate::store::{
@@ -284,7 +284,9 @@ async fn authenticate(
         (None, None) => return Err(oauth(OAuthError::InvalidClient, "no client_id")),
     };
     if state.failures.exceeded(&client_id, now) {
-        return Err(too_many());
+        return Err(too_many(
+            "too many failed proofs or authentications from this client; retry later",
+        ));
     }
     let fail = |why: &str| {
         state.failures.record(&client_id, now);
@@ -346,28 +348,6 @@ async fn authenticate(
         }
     }
     Ok(client)
-}
-
-fn too_many() -> Response {
-    let mut r = error_response(
-        StatusCode::TOO_MANY_REQUESTS,
-        "slow_down",
-        "too many failed proofs or authentications from this client; retry later",
-    );
-    r.headers_mut()
-        .insert("retry-after", HeaderValue::from_static("60"));
-    r
-}
-
-fn replay_refused(r: ReplayRefusal) -> Response {
-    match r {
-        ReplayRefusal::OwnerQuota => too_many(),
-        _ => error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "temporarily_unavailable",
-            "the replay store cannot take another proof",
-        ),
-    }
 }
 
 const DPOP: HeaderName = HeaderName::from_static("dpop");

@@ -33,7 +33,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use leaklab_protocol::client_auth::create_client_assertion;
-use leaklab_protocol::jwk::Jwk;
 use leaklab_protocol::proof::{self, ProofKind, ProofParams};
 use leaklab_protocol::signer::{Signer, SoftwareSigner};
 use leaklab_protocol::token_endpoint::{ClientMetadata, RtBinding};
@@ -215,6 +214,8 @@ struct Live {
     /// The key the RT (or client authentication) is bound to, if any.
     core_key: Option<SharedSigner>,
     identity: Option<ClientIdentity>,
+    /// [`victim_key_end`] for this customer.
+    key_end: f64,
     /// Edge keys (split DPoP: one per edge; single DPoP shared software: the shared key).
     edges: Vec<Edge>,
     thief: Thief,
@@ -229,7 +230,6 @@ struct Edge {
 struct Thief {
     rt: Option<String>,
     victim: Option<VictimKey>,
-    device_until: f64,
     own_key: Option<SharedSigner>,
     /// Access tokens held: token, exp (unix), the key it is bound to (if DPoP), cert-bound.
     tokens: Vec<Held>,
@@ -478,6 +478,7 @@ async fn run_cell(
             rt,
             core_key,
             identity,
+            key_end: victim_key_end(sc, s, compromise, plan, policy),
             edges,
             thief: Thief::default(),
         });
@@ -530,7 +531,7 @@ async fn run_cell(
             Action::RevokeGrant,
         );
         defend(&mut agenda, w.provider_revoke_all, Action::RevokeAll);
-        let key_end = victim_key_end(sc, s, compromise, p, policy);
+        let key_end = c.key_end;
         match &strategy.kind {
             StrategyKind::Mtls(_) => defend(
                 &mut agenda,
@@ -583,11 +584,11 @@ async fn run_cell(
                 Err(r) => trace_refusal("legitimate refresh", &r),
             },
             Action::Leak => {
-                let p = &c.plan;
                 let th = &mut c.thief;
                 if compromise.core_disk || compromise.core_host {
                     th.rt = Some(c.rt.clone());
                 }
+                let key_end = c.key_end;
                 th.victim = Some(match (&c.core_key, on_device, &strategy.kind) {
                     (Some(k), false, _) if compromise.core_disk || compromise.core_host => {
                         VictimKey::Copy(k.clone())
@@ -601,15 +602,14 @@ async fn run_cell(
                     ) if compromise.core_disk || compromise.core_host || compromise.edge_host => {
                         VictimKey::Copy(k.clone())
                     }
-                    (Some(k), true, _) if victim_key_end(sc, s, compromise, p, policy) > 0.0 => {
-                        VictimKey::Device(k.clone())
-                    }
+                    (Some(k), true, _) if key_end > 0.0 => VictimKey::Device(k.clone()),
                     _ => VictimKey::None,
                 });
-                if c.identity.is_some() && victim_key_end(sc, s, compromise, p, policy) > 0.0 {
+                // mTLS: the certificate's key sits in the core device; a stand-in signer marks
+                // that the attacker can have it sign TLS handshakes until it loses the device.
+                if c.identity.is_some() && key_end > 0.0 {
                     th.victim = Some(VictimKey::Device(software()));
                 }
-                th.device_until = victim_key_end(sc, s, compromise, p, policy);
                 th.own_key = Some(software());
                 if compromise.edge_host {
                     th.edge_foothold_until = if foothold { f64::INFINITY } else { 0.0 };
@@ -808,50 +808,35 @@ fn request_parts(
     let mut dpop_rt = None;
     let identity = c.identity.as_ref().map(|i| i.pem.as_str());
     let client = HttpClient::new(ca, identity, false)?;
-    match c.kind {
-        Kind::Bearer | Kind::Mtls => {}
-        Kind::SingleDpop => {
-            if let Some(k) = at_key {
-                dpop = Some(proof_with(
-                    k,
-                    ProofKind::Dpop,
-                    "POST",
-                    token_url,
-                    now,
-                    None,
-                    None,
-                )?);
-            }
+    if matches!(c.kind, Kind::SingleDpop | Kind::SplitDpop) {
+        if let Some(k) = at_key {
+            dpop = Some(proof_with(
+                k,
+                ProofKind::Dpop,
+                "POST",
+                token_url,
+                now,
+                None,
+                None,
+            )?);
         }
-        Kind::SplitDpop => {
-            if let Some(k) = at_key {
-                dpop = Some(proof_with(
-                    k,
-                    ProofKind::Dpop,
-                    "POST",
-                    token_url,
-                    now,
-                    None,
-                    None,
-                )?);
-            }
-            if let Some(k) = rt_key {
-                dpop_rt = Some(proof_with(
-                    k,
-                    ProofKind::DpopRt,
-                    "POST",
-                    token_url,
-                    now,
-                    None,
-                    Some(rt),
-                )?);
-            }
+    }
+    match (c.kind, rt_key) {
+        (Kind::SplitDpop, Some(k)) => {
+            dpop_rt = Some(proof_with(
+                k,
+                ProofKind::DpopRt,
+                "POST",
+                token_url,
+                now,
+                None,
+                Some(rt),
+            )?);
         }
-        Kind::Jwks => {
-            if let Some(k) = rt_key {
-                auth = ClientAuth::Assertion(assertion(k, &c.client_id, token_url, now)?);
-            }
+        (Kind::Jwks, Some(k)) => {
+            auth = ClientAuth::Assertion(assertion(k, &c.client_id, token_url, now)?);
         }
+        _ => {}
     }
     Ok((auth, dpop, dpop_rt, client))
 }
@@ -1133,9 +1118,4 @@ fn presign(
         c.thief.presigned_calls.push((h.token, p, now + window));
     }
     Ok(())
-}
-
-/// The victim key's public JWK (for reports).
-pub fn describe(key: &SharedSigner) -> Jwk {
-    lock(key).public_jwk().clone()
 }

@@ -18,6 +18,30 @@ pub fn error_response(status: StatusCode, error: &str, description: &str) -> Res
     r
 }
 
+/// `429 slow_down` with `Retry-After: 60`: a per-minute or per-window quota of one client or
+/// grant is used up (nobody else is affected).
+pub fn too_many(description: &str) -> Response {
+    let mut r = error_response(StatusCode::TOO_MANY_REQUESTS, "slow_down", description);
+    r.headers_mut()
+        .insert("retry-after", HeaderValue::from_static("60"));
+    r
+}
+
+/// The replay store did not take a proof's `jti`: the owner's quota (429, that owner only) or a
+/// full or failing store (503, fail closed) — never `invalid_dpop_proof`.
+pub fn replay_refused(refusal: crate::store::ReplayRefusal) -> Response {
+    match refusal {
+        crate::store::ReplayRefusal::OwnerQuota => {
+            too_many("the replay-store quota of this client or grant is used up; retry later")
+        }
+        _ => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the replay store cannot take another proof",
+        ),
+    }
+}
+
 /// Every value of header `name` as text; a value that is not visible ASCII is an error.
 pub fn header_values<'h>(
     headers: &'h HeaderMap,

@@ -25,7 +25,7 @@ use rand::rngs::OsRng;
 
 use crate::bed::{BedConfig, Testbed};
 use crate::client::{Admin, ClientAuth, HttpClient};
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SystemClock};
 use crate::drill::SharedSigner;
 use crate::store::{ClientAuthMethod, ClientConfig, ReplayLimits};
 
@@ -161,7 +161,7 @@ async fn client_loop(
     {
         let w = &work[i % work.len()];
         i += 1;
-        let now = SystemClock.now_secs();
+        let now = SystemClock.now();
         let (started, answer_ok) = match w {
             Work::Call {
                 url,
@@ -204,17 +204,6 @@ async fn client_loop(
         }
     }
     Ok((hist, ok, failed))
-}
-
-trait NowSecs {
-    fn now_secs(&self) -> i64;
-}
-
-impl NowSecs for SystemClock {
-    fn now_secs(&self) -> i64 {
-        use crate::clock::Clock;
-        self.now()
-    }
 }
 
 async fn measure(
@@ -335,7 +324,7 @@ async fn targets(bed: &Testbed, opts: &LoadOptions) -> Result<Vec<LoadRow>, Load
             )
             .await?;
         let edge = shared(AwsLcSigner::generate().map_err(sw)?);
-        let now = SystemClock.now_secs();
+        let now = SystemClock.now();
         let dpop = sign(
             &edge,
             &ProofParams::new(ProofKind::Dpop, "POST", &token_url, now),

@@ -28,10 +28,10 @@ use serde_json::json;
 
 use crate::access::{validate, AccessValidator};
 use crate::clock::SharedClock;
-use crate::http::{error_response, header_values};
+use crate::http::{error_response, header_values, replay_refused, too_many};
 use crate::nonce::NonceIssuer;
 use crate::quota::FailureQuota;
-use crate::store::{AsStore, ReplayRefusal, SharedReplayStore};
+use crate::store::{AsStore, SharedReplayStore};
 use crate::tls::PeerCertificate;
 
 /// Whether revoking a grant also stops its access tokens at this server.
@@ -236,14 +236,9 @@ fn api_inner(
     }
     let owner = format!("{}|{}", claims.client_id, claims.sub);
     if rs.failures.exceeded(&owner, now) {
-        let mut r = error_response(
-            StatusCode::TOO_MANY_REQUESTS,
-            "slow_down",
-            "too many failed proofs for this grant",
-        );
-        r.headers_mut()
-            .insert("retry-after", HeaderValue::from_static("60"));
-        return Err(r);
+        return Err(too_many(
+            "too many failed proofs for this grant; retry later",
+        ));
     }
     match &claims.cnf {
         Some(Confirmation::Jkt(jkt)) => {
@@ -277,20 +272,7 @@ fn api_inner(
             let mut replay = rs.replay.for_owner(&owner);
             if let Err(rejection) = verify::verify(&req, &rs.policy, now, &mut replay) {
                 match rejection.error {
-                    ProofError::ReplayStoreFull => {
-                        return Err(match replay.refusal() {
-                            ReplayRefusal::OwnerQuota => error_response(
-                                StatusCode::TOO_MANY_REQUESTS,
-                                "slow_down",
-                                "replay-store quota of this grant is used up",
-                            ),
-                            _ => error_response(
-                                StatusCode::SERVICE_UNAVAILABLE,
-                                "temporarily_unavailable",
-                                "the replay store cannot take another proof",
-                            ),
-                        });
-                    }
+                    ProofError::ReplayStoreFull => return Err(replay_refused(replay.refusal())),
                     ProofError::NonceMissing | ProofError::NonceMismatch => {
                         let mut r = challenge(true, OAuthError::UseDpopNonce, rejection.reason());
                         if let Some(n) = &rs.nonces {

@@ -140,6 +140,27 @@ fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     conn.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Stores a fresh, current refresh token of `family` (inside the caller's transaction).
+fn insert_refresh_token(
+    tx: &rusqlite::Transaction<'_>,
+    family: i64,
+    binding: &RtBinding,
+    now: i64,
+) -> Result<String, StoreError> {
+    let token = new_token();
+    tx.prepare_cached(
+        "INSERT INTO refresh_tokens (hash, family, binding, issued_at, state)
+         VALUES (?1, ?2, ?3, ?4, 'current')",
+    )?
+    .execute(params![
+        token_hash(&token),
+        family,
+        serde_json::to_string(binding)?,
+        now
+    ])?;
+    Ok(token)
+}
+
 /// The authorization server's state.
 #[derive(Debug)]
 pub struct AsStore {
@@ -239,17 +260,7 @@ impl AsStore {
         tx.prepare_cached("INSERT INTO grants (client_id, sub, created_at) VALUES (?1, ?2, ?3)")?
             .execute(params![client_id, sub, now])?;
         let family = tx.last_insert_rowid();
-        let token = new_token();
-        tx.prepare_cached(
-            "INSERT INTO refresh_tokens (hash, family, binding, issued_at, state)
-             VALUES (?1, ?2, ?3, ?4, 'current')",
-        )?
-        .execute(params![
-            token_hash(&token),
-            family,
-            serde_json::to_string(binding)?,
-            now
-        ])?;
+        let token = insert_refresh_token(&tx, family, binding, now)?;
         tx.commit()?;
         Ok((family, token))
     }
@@ -308,17 +319,7 @@ impl AsStore {
         if changed != 1 {
             return Ok(Rotation::LostRace);
         }
-        let token = new_token();
-        tx.prepare_cached(
-            "INSERT INTO refresh_tokens (hash, family, binding, issued_at, state)
-             VALUES (?1, ?2, ?3, ?4, 'current')",
-        )?
-        .execute(params![
-            token_hash(&token),
-            family,
-            serde_json::to_string(binding)?,
-            now
-        ])?;
+        let token = insert_refresh_token(&tx, family, binding, now)?;
         tx.commit()?;
         Ok(Rotation::Rotated {
             refresh_token: token,

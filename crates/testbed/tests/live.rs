@@ -151,8 +151,12 @@ async fn concurrent_refreshes_with_one_rotated_token_one_wins_and_the_family_is_
         .unwrap();
     let auth = ClientAuth::ClientId("rotating".into());
     let url = lab.bed.token_url();
-    let attempts = (0..8).map(|_| lab.http.refresh(&url, &rt, &auth, None, None));
-    let answers = futures_join(attempts).await;
+    let mut attempts = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (http, url, rt, auth) = (lab.http.clone(), url.clone(), rt.clone(), auth.clone());
+        attempts.spawn(async move { http.refresh(&url, &rt, &auth, None, None).await.unwrap() });
+    }
+    let answers = attempts.join_all().await;
     let winners: Vec<&Tokens> = answers.iter().filter_map(|a| a.as_ref().ok()).collect();
     assert_eq!(
         winners.len(),
@@ -175,46 +179,6 @@ async fn concurrent_refreshes_with_one_rotated_token_one_wins_and_the_family_is_
         .unwrap();
     assert_eq!(after.unwrap_err().error, "invalid_grant");
     lab.bed.stop().await;
-}
-
-async fn futures_join<
-    F: std::future::Future<
-        Output = Result<Result<Tokens, Refusal>, leaklab_testbed::client::ClientError>,
-    >,
->(
-    futs: impl Iterator<Item = F>,
-) -> Vec<Result<Tokens, Refusal>> {
-    let handles: Vec<_> = futs.collect();
-    let mut out = Vec::new();
-    // Poll all at once: join them through a JoinSet-free select of boxed futures.
-    let results = join_all(handles).await;
-    for r in results {
-        out.push(r.unwrap());
-    }
-    out
-}
-
-async fn join_all<F: std::future::Future>(futs: Vec<F>) -> Vec<F::Output> {
-    let mut pinned: Vec<_> = futs.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if outputs[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => outputs[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            std::task::Poll::Pending
-        } else {
-            std::task::Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().map(Option::unwrap).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -331,11 +295,9 @@ async fn bad_input_gets_clear_errors_and_the_servers_keep_answering() {
         .await
         .unwrap_err();
     assert_eq!(e.error, "invalid_dpop_proof", "{e:?}");
-    assert!(
-        e.description.contains("crit")
-            || e.description.contains("malformed")
-            || !e.description.is_empty()
-    );
+    // Refused while parsing the JWS (`jws::parse` refuses any `crit`); without `crit` the same
+    // proof is accepted (the good request at the end of this test).
+    assert_eq!(e.description, "jwt_syntax", "{e:?}");
     // Token endpoint: repeated parameter, wrong content type, unknown grant.
     for (ctype, body, want) in [
         (
