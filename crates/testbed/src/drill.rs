@@ -810,15 +810,7 @@ fn request_parts(
     let client = HttpClient::new(ca, identity, false)?;
     if matches!(c.kind, Kind::SingleDpop | Kind::SplitDpop) {
         if let Some(k) = at_key {
-            dpop = Some(proof_with(
-                k,
-                ProofKind::Dpop,
-                "POST",
-                token_url,
-                now,
-                None,
-                None,
-            )?);
+            dpop = Some(token_proof(k, token_url, now)?);
         }
     }
     match (c.kind, rt_key) {
@@ -839,6 +831,11 @@ fn request_parts(
         _ => {}
     }
     Ok((auth, dpop, dpop_rt, client))
+}
+
+/// A DPoP proof for the token endpoint (the key the new access token is bound to).
+fn token_proof(k: &SharedSigner, token_url: &str, now: i64) -> Result<String, DrillError> {
+    proof_with(k, ProofKind::Dpop, "POST", token_url, now, None, None)
 }
 
 /// A `private_key_jwt` assertion, valid five minutes.
@@ -941,15 +938,7 @@ async fn attack(
                         Kind::SplitDpop => {
                             dpop_rt = Some(p);
                             dpop = match &own {
-                                Some(k) => Some(proof_with(
-                                    k,
-                                    ProofKind::Dpop,
-                                    "POST",
-                                    token_url,
-                                    now,
-                                    None,
-                                    None,
-                                )?),
+                                Some(k) => Some(token_proof(k, token_url, now)?),
                                 None => None,
                             };
                         }
@@ -1082,15 +1071,7 @@ fn presign(
                 None,
                 Some(&rt),
             )?),
-            Kind::SingleDpop => Some(proof_with(
-                &v,
-                ProofKind::Dpop,
-                "POST",
-                token_url,
-                now,
-                None,
-                None,
-            )?),
+            Kind::SingleDpop => Some(token_proof(&v, token_url, now)?),
             Kind::Jwks => Some(assertion(&v, &c.client_id, token_url, now)?),
             _ => None,
         };
