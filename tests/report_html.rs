@@ -188,8 +188,13 @@ fn the_drill_and_load_pages_render_in_headless_chromium() {
             p90_us: 4000,
             p99_us: 9000,
             p999_us: 12000,
+            slices: 3,
+            reference_per_s: Some(12000.0),
+            ratio: Some(0.01),
+            ratio_min: Some(0.009),
+            ratio_max: Some(0.011),
         }],
-        Ok(12000.0),
+        Ok(()),
         &[],
     )
     .unwrap();

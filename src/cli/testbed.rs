@@ -36,17 +36,18 @@ pub struct DrillArgs {
 
 /// The core device: a key in a swtpm started for the drill (the lab's harness), so the drill
 /// needs no TPM of the machine's own.
+/// The core device key on a swtpm this process starts; the first value keeps swtpm running.
 #[cfg(feature = "tpm")]
-fn device() -> anyhow::Result<(leaklab_signers::lab::Swtpm, Box<dyn Signer>)> {
+fn device() -> anyhow::Result<(Box<dyn std::any::Any>, Box<dyn Signer>)> {
     let tpm =
         leaklab_signers::lab::Swtpm::start().context("starting swtpm for the core device key")?;
     let signer =
         leaklab_signers::tpm::TpmSigner::open(&tpm.tcti()).context("opening a key in swtpm")?;
-    Ok((tpm, Box::new(signer)))
+    Ok((Box::new(tpm), Box::new(signer)))
 }
 
 #[cfg(not(feature = "tpm"))]
-fn device() -> anyhow::Result<(leaklab_signers::lab::Swtpm, Box<dyn Signer>)> {
+fn device() -> anyhow::Result<(Box<dyn std::any::Any>, Box<dyn Signer>)> {
     anyhow::bail!("the scenario keeps core keys on a device; build with --features tpm (the README's commands do)")
 }
 
@@ -165,6 +166,9 @@ pub struct LoadArgs {
     /// Concurrent clients.
     #[arg(long, default_value_t = 8)]
     pub concurrency: usize,
+    /// Slices per target, each followed by the openssl reference (the ratio is their median).
+    #[arg(long, default_value_t = 5)]
+    pub rounds: usize,
     /// Skip the swtpm refresh target.
     #[arg(long)]
     pub no_device: bool,
@@ -247,6 +251,9 @@ fn load(args: LoadArgs) -> anyhow::Result<Outcome> {
     if !(1..=1024).contains(&args.concurrency) {
         anyhow::bail!("--concurrency {}: expected 1 to 1024", args.concurrency);
     }
+    if !(1..=100).contains(&args.rounds) {
+        anyhow::bail!("--rounds {}: expected 1 to 100", args.rounds);
+    }
     let (_tpm, device) = if args.no_device {
         (None, None)
     } else {
@@ -259,43 +266,64 @@ fn load(args: LoadArgs) -> anyhow::Result<Outcome> {
         concurrency: args.concurrency,
         state_dir: state.path().to_owned(),
         device,
+        rounds: args.rounds,
+        // Half a slice of openssl after each slice (at least the 1 s `openssl speed` allows).
+        reference: Some(|slice| {
+            leaklab_signer_bench::openssl_verify_per_s((slice / 2.0).round().max(1.0) as u64)
+        }),
     };
     eprintln!(
-        "leaklab testbed load: {} s per target, {} clients",
-        args.seconds, args.concurrency
+        "leaklab testbed load: {} s per target in {} slices, {} clients",
+        args.seconds, args.rounds, args.concurrency
     );
     let rows = run(&opts)?;
-    let reference = leaklab_signer_bench::openssl_verify_per_s(args.seconds.ceil() as u64);
     let figures: Vec<LoadFigures> = rows
         .iter()
-        .map(|r| LoadFigures {
-            target: r.target.clone(),
-            concurrency: r.concurrency as u64,
-            ok: r.ok,
-            failed: r.failed,
-            seconds: r.seconds,
-            per_s: r.per_s,
-            per_cpu_s: r.per_cpu_s,
-            per_server_cpu_s: r.per_server_cpu_s,
-            p50_us: r.p50_us,
-            p90_us: r.p90_us,
-            p99_us: r.p99_us,
-            p999_us: r.p999_us,
+        .map(|r| {
+            let ratios = r.ratios();
+            let references: Vec<f64> = r.slices.iter().filter_map(|s| s.reference_per_s).collect();
+            LoadFigures {
+                target: r.target.clone(),
+                concurrency: r.concurrency as u64,
+                ok: r.ok,
+                failed: r.failed,
+                seconds: r.seconds,
+                per_s: r.per_s,
+                per_cpu_s: r.per_cpu_s,
+                per_server_cpu_s: r.per_server_cpu_s,
+                p50_us: r.p50_us,
+                p90_us: r.p90_us,
+                p99_us: r.p99_us,
+                p999_us: r.p999_us,
+                slices: r.slices.len() as u64,
+                reference_per_s: leaklab_testbed::load::median(&references),
+                ratio: leaklab_testbed::load::median(&ratios),
+                ratio_min: ratios.iter().copied().reduce(f64::min),
+                ratio_max: ratios.iter().copied().reduce(f64::max),
+            }
         })
         .collect();
     for r in &figures {
         println!(
-            "{:<80} {:>7.0}/s {:>7.0}/server-CPU-s {:>7.0}/process-CPU-s  p50 {:>6} us  p99 {:>6} us  ({} ok, {} failed)",
+            "{:<90} {:>7.0}/s {:>7.0}/server-CPU-s {:>7.0}/process-CPU-s  p50 {:>6} us  p99 {:>6} us  ({} ok, {} failed)",
             r.target, r.per_s, r.per_server_cpu_s, r.per_cpu_s, r.p50_us, r.p99_us, r.ok, r.failed
         );
+        if let (Some(m), Some(lo), Some(hi), Some(v)) =
+            (r.ratio, r.ratio_min, r.ratio_max, r.reference_per_s)
+        {
+            println!(
+                "    per server CPU-second / openssl verify/s on one thread ({v:.0}/s, median of {}): {m:.2} (slices {lo:.2} to {hi:.2})",
+                r.slices
+            );
+        }
     }
-    match &reference {
-        Ok(v) => println!(
-            "openssl speed ecdsap256 verify (one thread, same run): {v:.0}/s; resource server DPoP-verified requests per server CPU-second / that = {:.2}",
-            figures[0].per_server_cpu_s / v
-        ),
-        Err(why) => println!("no openssl reference: {why}"),
-    }
+    let reference = match rows.iter().find_map(|r| r.reference_error.clone()) {
+        Some(why) => {
+            println!("no openssl reference: {why}");
+            Err(why)
+        }
+        None => Ok(()),
+    };
     let meta = vec![leaklab_signer_bench::host_description()];
     let dir = load_output::write(&args.out, &figures, reference, &meta)?;
     println!("results in {}", dir.display());

@@ -16,7 +16,7 @@ use crate::auth_server::{self, AsConfig, AsState};
 use crate::clock::SharedClock;
 use crate::pki::{Pki, PkiError};
 use crate::resource_server::{self, AtRevocation, RsConfig, RsState};
-use crate::store::{AsStore, ReplayLimits, SharedReplayStore, StoreError};
+use crate::store::{AsStore, ReplayBackend, ReplayLimits, SharedReplayStore, StoreError};
 use crate::tls::{self, Limits, Running, TlsSwitch};
 
 /// What a testbed is started with.
@@ -32,6 +32,8 @@ pub struct BedConfig {
     pub jwks_max_age_secs: i64,
     pub failures_per_minute: u32,
     pub replay: ReplayLimits,
+    /// Where the resource servers' shared replay store lives (the AS's is always SQLite).
+    pub rs_replay: ReplayBackend,
     pub limits: Limits,
     /// Fixed AS port (0: any free port).
     pub as_port: u16,
@@ -49,6 +51,7 @@ impl BedConfig {
             jwks_max_age_secs: 300,
             failures_per_minute: 100,
             replay: ReplayLimits::default(),
+            rs_replay: ReplayBackend::default(),
             limits: Limits::default(),
             as_port: 0,
         }
@@ -138,7 +141,11 @@ impl Testbed {
                 jwks_trust_pem: pki.ca_pem().into_bytes(),
             },
             store.clone(),
-            SharedReplayStore::open(&config.state_dir.join("as-replay.sqlite"), config.replay)?,
+            SharedReplayStore::open(
+                ReplayBackend::Sqlite,
+                &config.state_dir.join("as-replay.sqlite"),
+                config.replay,
+            )?,
             clock.clone(),
         )?);
         let auth = tls::serve(
@@ -149,6 +156,7 @@ impl Testbed {
         )?;
 
         let replay = Arc::new(SharedReplayStore::open(
+            config.rs_replay,
             &config.state_dir.join("rs-replay.sqlite"),
             config.replay,
         )?);

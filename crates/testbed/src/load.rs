@@ -2,8 +2,8 @@
 //! soon as the previous one is answered, for a bounded time and a bounded count.
 //!
 //! * **Resource server**: DPoP-bound calls, each with a fresh proof (signature verification with
-//!   aws-lc-rs, `ath`, `cnf.jkt`, the SQLite replay store shared by both instances; calls
-//!   alternate between the two instances).
+//!   aws-lc-rs, `ath`, `cnf.jkt`, the replay store shared by both instances, once in memory and
+//!   once in SQLite; calls alternate between the two instances).
 //! * **Authorization server**: refreshes with a `DPoP` proof (new access token) and a `DPoP-RT`
 //!   proof by the refresh-token key, on a software key and on the core device (swtpm), each
 //!   committed to SQLite (`synchronous = FULL`) before the answer.
@@ -27,7 +27,7 @@ use crate::bed::{BedConfig, Testbed};
 use crate::client::{Admin, ClientAuth, HttpClient};
 use crate::clock::{Clock, SystemClock};
 use crate::drill::SharedSigner;
-use crate::store::{ClientAuthMethod, ClientConfig, ReplayLimits};
+use crate::store::{ClientAuthMethod, ClientConfig, ReplayBackend, ReplayLimits};
 
 /// Hard cap on requests per target, whatever the time budget.
 pub const MAX_REQUESTS: u64 = 2_000_000;
@@ -38,6 +38,11 @@ pub struct LoadOptions {
     pub state_dir: std::path::PathBuf,
     /// The core device key for the device refresh target (skipped when `None`).
     pub device: Option<(String, SharedSigner)>,
+    /// Each target runs in this many slices of `seconds / rounds`...
+    pub rounds: usize,
+    /// ...each followed by this reference measurement (given the slice's seconds), e.g. openssl's
+    /// single-thread verify/s.
+    pub reference: Option<fn(f64) -> Result<f64, String>>,
 }
 
 /// One target's figures.
@@ -57,6 +62,10 @@ pub struct LoadRow {
     pub p90_us: u64,
     pub p99_us: u64,
     pub p999_us: u64,
+    /// The run in [`LoadOptions::rounds`] slices, each followed by the reference.
+    pub slices: Vec<Slice>,
+    /// Why the reference could not be measured.
+    pub reference_error: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,6 +215,38 @@ async fn client_loop(
     Ok((hist, ok, failed))
 }
 
+/// One slice of a target's run and the reference measured right after it.
+#[derive(Clone, Copy, Debug)]
+pub struct Slice {
+    pub per_server_cpu_s: f64,
+    /// The reference (e.g. `openssl speed` verify/s on one thread) just after this slice.
+    pub reference_per_s: Option<f64>,
+}
+
+impl LoadRow {
+    /// Per slice: answered requests per server CPU-second / the reference measured after it.
+    /// Alternating the two keeps a drift of the machine's speed (shared cores, frequency)
+    /// out of the ratio, which one reference for the whole run does not.
+    pub fn ratios(&self) -> Vec<f64> {
+        self.slices
+            .iter()
+            .filter_map(|s| s.reference_per_s.map(|r| s.per_server_cpu_s / r))
+            .collect()
+    }
+}
+
+/// The median of `v` (mean of the middle two for an even count), `None` when empty.
+pub fn median(v: &[f64]) -> Option<f64> {
+    let mut v = v.to_vec();
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(v[n / 2]),
+        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
+    }
+}
+
 async fn measure(
     target: &str,
     http: &HttpClient,
@@ -213,74 +254,122 @@ async fn measure(
     opts: &LoadOptions,
 ) -> Result<LoadRow, LoadError> {
     let budget = Arc::new(std::sync::atomic::AtomicU64::new(MAX_REQUESTS));
-    let cpu0 = cpu_seconds();
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(opts.seconds);
-    let mut tasks = Vec::new();
-    for _ in 0..opts.concurrency.max(1) {
-        tasks.push(tokio::spawn(client_loop(
-            http.clone(),
-            work.clone(),
-            deadline,
-            budget.clone(),
-        )));
-    }
+    let rounds = opts.rounds.max(1);
+    let per_round = opts.seconds / rounds as f64;
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
         .map_err(|e| LoadError::Other(e.to_string()))?;
-    let (mut ok, mut failed) = (0, 0);
-    for t in tasks {
-        let (h, o, f) = t.await.map_err(|e| LoadError::Other(e.to_string()))??;
-        let _ = hist.add(&h);
-        ok += o;
-        failed += f;
+    let (mut ok, mut failed, mut seconds, mut cpu, mut server_cpu) = (0, 0, 0.0, 0.0, 0.0);
+    let mut slices = Vec::new();
+    let mut reference_error = None;
+    for _ in 0..rounds {
+        let cpu0 = cpu_seconds();
+        let started = Instant::now();
+        let deadline = started + Duration::from_secs_f64(per_round);
+        let mut tasks = Vec::new();
+        for _ in 0..opts.concurrency.max(1) {
+            tasks.push(tokio::spawn(client_loop(
+                http.clone(),
+                work.clone(),
+                deadline,
+                budget.clone(),
+            )));
+        }
+        let mut slice_ok = 0;
+        for t in tasks {
+            let (h, o, f) = t.await.map_err(|e| LoadError::Other(e.to_string()))??;
+            let _ = hist.add(&h);
+            slice_ok += o;
+            failed += f;
+        }
+        seconds += started.elapsed().as_secs_f64();
+        let cpu1 = cpu_seconds();
+        cpu += cpu1.0 - cpu0.0;
+        let slice_server_cpu = (cpu1.1 - cpu0.1).max(1e-9);
+        server_cpu += slice_server_cpu;
+        ok += slice_ok;
+        let reference_per_s = match opts.reference {
+            Some(reference) => {
+                match tokio::task::spawn_blocking(move || reference(per_round))
+                    .await
+                    .map_err(|e| LoadError::Other(e.to_string()))?
+                {
+                    Ok(v) => Some(v),
+                    Err(why) => {
+                        reference_error = Some(why);
+                        None
+                    }
+                }
+            }
+            None => None,
+        };
+        slices.push(Slice {
+            per_server_cpu_s: slice_ok as f64 / slice_server_cpu,
+            reference_per_s,
+        });
     }
-    let seconds = started.elapsed().as_secs_f64();
-    let cpu1 = cpu_seconds();
-    let cpu = (cpu1.0 - cpu0.0).max(1e-9);
-    let server_cpu = (cpu1.1 - cpu0.1).max(1e-9);
     Ok(LoadRow {
         target: target.to_owned(),
         concurrency: opts.concurrency,
         ok,
         failed,
         seconds,
-        per_s: ok as f64 / seconds,
-        per_cpu_s: ok as f64 / cpu,
-        per_server_cpu_s: ok as f64 / server_cpu,
+        per_s: ok as f64 / seconds.max(1e-9),
+        per_cpu_s: ok as f64 / cpu.max(1e-9),
+        per_server_cpu_s: ok as f64 / server_cpu.max(1e-9),
         p50_us: hist.value_at_quantile(0.5),
         p90_us: hist.value_at_quantile(0.9),
         p99_us: hist.value_at_quantile(0.99),
         p999_us: hist.value_at_quantile(0.999),
+        slices,
+        reference_error,
     })
 }
 
-/// Runs every target in turn on one testbed: the servers on a runtime of their own (two worker
-/// threads named [`SERVER_THREAD`]), the clients on another (two worker threads).
+/// Runs every target in turn: the servers on a runtime of their own (two worker threads named
+/// [`SERVER_THREAD`]), the clients on another (two worker threads). The resource server is
+/// measured with each replay backend (one testbed each); the authorization server once.
 pub fn run(opts: &LoadOptions) -> Result<Vec<LoadRow>, LoadError> {
-    let runtime = |name: &str| {
+    let runtime = |name: &str, threads: usize| {
         tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
+            .worker_threads(threads)
             .thread_name(name)
             .enable_all()
             .build()
             .map_err(|e| LoadError::Other(format!("{name} runtime: {e}")))
     };
-    let servers = runtime(SERVER_THREAD)?;
-    let clients = runtime("leaklab-load")?;
-    let mut config = BedConfig::new(&opts.state_dir);
-    config.replay = ReplayLimits {
-        capacity: 10_000_000,
-        per_owner: 10_000_000,
-        ..ReplayLimits::default()
-    };
-    config.failures_per_minute = u32::MAX;
-    let bed = servers.block_on(Testbed::start(&config, Arc::new(SystemClock)))?;
-    let rows = clients.block_on(targets(&bed, opts));
-    servers.block_on(bed.stop());
-    rows
+    let servers = runtime(SERVER_THREAD, 2)?;
+    let clients = runtime("leaklab-load", 2)?;
+    let mut rows = Vec::new();
+    for (backend, dir) in [
+        (ReplayBackend::Memory, "memory"),
+        (ReplayBackend::Sqlite, "sqlite"),
+    ] {
+        let state_dir = opts.state_dir.join(dir);
+        std::fs::create_dir_all(&state_dir)
+            .map_err(|e| LoadError::Other(format!("{}: {e}", state_dir.display())))?;
+        let mut config = BedConfig::new(&state_dir);
+        config.replay = ReplayLimits {
+            capacity: 10_000_000,
+            per_owner: 10_000_000,
+            ..ReplayLimits::default()
+        };
+        config.rs_replay = backend;
+        config.failures_per_minute = u32::MAX;
+        let bed = servers.block_on(Testbed::start(&config, Arc::new(SystemClock)))?;
+        let measured = clients.block_on(targets(&bed, opts, backend));
+        servers.block_on(bed.stop());
+        rows.extend(measured?);
+    }
+    Ok(rows)
 }
 
-async fn targets(bed: &Testbed, opts: &LoadOptions) -> Result<Vec<LoadRow>, LoadError> {
+/// The resource-server target on `bed`, and with the SQLite backend the authorization-server
+/// targets too (the AS does not use the resource servers' store).
+async fn targets(
+    bed: &Testbed,
+    opts: &LoadOptions,
+    replay: ReplayBackend,
+) -> Result<Vec<LoadRow>, LoadError> {
     let ca = bed.pki.ca_pem();
     let http = HttpClient::new(&ca, None, true)?;
     let admin = Admin {
@@ -355,7 +444,7 @@ async fn targets(bed: &Testbed, opts: &LoadOptions) -> Result<Vec<LoadRow>, Load
                 key: edge.clone(),
             });
         }
-        if i == 0 {
+        if i == 0 && replay == ReplayBackend::Sqlite {
             // The refresh targets reuse this grant (no rotation: one RT, many refreshes).
             rows.push(
                 measure(
@@ -403,7 +492,10 @@ async fn targets(bed: &Testbed, opts: &LoadOptions) -> Result<Vec<LoadRow>, Load
     rows.insert(
         0,
         measure(
-            "resource server: DPoP-bound call (verify, ath, cnf, shared replay store)",
+            &format!(
+                "resource server: DPoP-bound call (verify, ath, cnf, replay store in {})",
+                replay.name()
+            ),
             &http,
             calls,
             opts,

@@ -211,11 +211,7 @@ fn api_inner(
             &e.to_string(),
         )
     };
-    if rs
-        .provider
-        .client_disabled(&claims.client_id)
-        .map_err(server_error)?
-    {
+    if rs.provider.client_disabled(&claims.client_id) {
         return Err(challenge(
             dpop_scheme,
             OAuthError::InvalidToken,

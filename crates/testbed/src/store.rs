@@ -136,8 +136,8 @@ fn open(path: &Path, synchronous: &str) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    conn.lock().unwrap_or_else(|p| p.into_inner())
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Stores a fresh, current refresh token of `family` (inside the caller's transaction).
@@ -165,6 +165,10 @@ fn insert_refresh_token(
 #[derive(Debug)]
 pub struct AsStore {
     conn: Mutex<Connection>,
+    /// Disabled clients, read from the database at open and updated after each commit that
+    /// disables one: every resource-server call asks, and a set lookup costs nothing where a
+    /// query took a lock and a statement. The database stays the record.
+    disabled: std::sync::RwLock<std::collections::HashSet<String>>,
 }
 
 const AS_SCHEMA: &str = "
@@ -187,8 +191,13 @@ impl AsStore {
     pub fn open(path: &Path) -> Result<AsStore, StoreError> {
         let conn = open(path, "FULL")?;
         conn.execute_batch(AS_SCHEMA)?;
+        let disabled = conn
+            .prepare("SELECT client_id FROM clients WHERE disabled_at IS NOT NULL")?
+            .query_map([], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
         Ok(AsStore {
             conn: Mutex::new(conn),
+            disabled: std::sync::RwLock::new(disabled),
         })
     }
 
@@ -357,6 +366,10 @@ impl AsStore {
             )?
             .execute(params![client_id, now])?;
         tx.commit()?;
+        self.disabled
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(client_id.to_owned());
         Ok(n)
     }
 
@@ -392,12 +405,11 @@ impl AsStore {
 
     /// Whether the provider has disabled this client (checked by resource servers, which the
     /// same provider runs).
-    pub fn client_disabled(&self, client_id: &str) -> Result<bool, StoreError> {
-        let disabled: Option<bool> = lock(&self.conn)
-            .prepare_cached("SELECT disabled_at IS NOT NULL FROM clients WHERE client_id = ?1")?
-            .query_row([client_id], |r| r.get(0))
-            .optional()?;
-        Ok(disabled.unwrap_or(false))
+    pub fn client_disabled(&self, client_id: &str) -> bool {
+        self.disabled
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(client_id)
     }
 
     /// Grants of a client: (family, sub, revoked).
@@ -416,7 +428,9 @@ impl AsStore {
 /// Limits of the shared replay store.
 #[derive(Clone, Copy, Debug)]
 pub struct ReplayLimits {
-    /// Live entries over all owners; beyond it the store is full (a server error, fail closed).
+    /// Entries admitted over all owners in the last two windows of `owner_window_secs` (an
+    /// upper bound on the live entries while the window is at least a proof's lifetime);
+    /// beyond it the store is full (a server error, fail closed).
     pub capacity: u64,
     /// Entries per owner (a grant or a client) per window of `owner_window_secs`: a flood from
     /// one owner fills its own quota, not the store. Counted per window (O(1) per insert), so
@@ -436,22 +450,149 @@ impl Default for ReplayLimits {
     }
 }
 
-/// A `jti` replay store in SQLite that several server instances (processes or threads) open
-/// at the same path: a proof accepted by one instance is a replay at every other.
+/// The limits' counters, kept in memory by each process that opens the store: quotas and
+/// capacity are admission control of that process's servers, while the database's one job is
+/// the cross-instance uniqueness of each `jti`, in a single statement per proof.
+#[derive(Debug, Default)]
+struct Admission {
+    epoch: i64,
+    per_owner: std::collections::HashMap<String, u64>,
+    /// Admitted in the previous and the current window.
+    admitted: [u64; 2],
+}
+
+impl Admission {
+    fn roll(&mut self, epoch: i64) {
+        if epoch != self.epoch {
+            self.admitted = if epoch == self.epoch + 1 {
+                [self.admitted[1], 0]
+            } else {
+                [0, 0]
+            };
+            self.per_owner.clear();
+            self.epoch = epoch;
+        }
+    }
+
+    fn check(&self, owner: &str, limits: &ReplayLimits) -> Result<(), ReplayRefusal> {
+        if self.per_owner.get(owner).copied().unwrap_or(0) >= limits.per_owner {
+            return Err(ReplayRefusal::OwnerQuota);
+        }
+        if self.admitted[0] + self.admitted[1] >= limits.capacity {
+            return Err(ReplayRefusal::Unavailable);
+        }
+        Ok(())
+    }
+
+    fn count(&mut self, owner: &str) {
+        *self.per_owner.entry(owner.to_owned()).or_insert(0) += 1;
+        self.admitted[1] += 1;
+    }
+}
+
+/// Where a [`SharedReplayStore`] keeps its entries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReplayBackend {
+    /// A SQLite file: shared by instances in any process on the host, and entries survive a
+    /// killed server (a proof accepted before a restart stays a replay after it).
+    #[default]
+    Sqlite,
+    /// Memory shared by the instances of one process (what a load balancer in front of one
+    /// process's listeners needs); cheaper per proof, lost on restart.
+    Memory,
+}
+
+impl ReplayBackend {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReplayBackend::Sqlite => "SQLite file",
+            ReplayBackend::Memory => "in-process memory",
+        }
+    }
+}
+
+/// Shards of the memory backend (one lock each, so concurrent proofs rarely wait).
+const MEMORY_SHARDS: usize = 16;
+
+#[derive(Debug, Default)]
+struct MemoryShard {
+    /// Key → expiry (unix seconds).
+    entries: std::collections::HashMap<[u8; 32], i64>,
+    /// Expired entries are dropped when the shard reaches this size (then twice the live size):
+    /// amortised O(1) per insert.
+    purge_at: usize,
+}
+
+#[derive(Debug)]
+enum Entries {
+    Sqlite {
+        conn: Mutex<Connection>,
+        inserts: std::sync::atomic::AtomicU64,
+    },
+    Memory(Vec<Mutex<MemoryShard>>),
+}
+
+impl Entries {
+    /// Records `key` until `expires_at` unless a live entry has it: `Ok(true)` when recorded.
+    fn record(&self, key: &ReplayKey, now: i64, expires_at: i64) -> Result<bool, rusqlite::Error> {
+        match self {
+            Entries::Sqlite { conn, inserts } => {
+                let conn = lock(conn);
+                if inserts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % PURGE_EVERY
+                    == PURGE_EVERY - 1
+                {
+                    conn.prepare_cached("DELETE FROM proof_jti WHERE expires_at <= ?1")?
+                        .execute([now])?;
+                }
+                // New, or replacing an expired entry: one row changed. A live entry: none.
+                let changed = conn
+                    .prepare_cached(
+                        "INSERT INTO proof_jti (key, expires_at) VALUES (?1, ?2)
+                         ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at
+                         WHERE proof_jti.expires_at <= ?3",
+                    )?
+                    .execute(params![&key.0[..], expires_at, now])?;
+                Ok(changed == 1)
+            }
+            Entries::Memory(shards) => {
+                let mut shard = lock(&shards[usize::from(key.0[0]) % shards.len()]);
+                if shard.entries.len() >= shard.purge_at {
+                    shard.entries.retain(|_, e| *e > now);
+                    shard.purge_at = (2 * shard.entries.len()).max(1024);
+                }
+                match shard.entries.entry(key.0) {
+                    std::collections::hash_map::Entry::Occupied(mut e) => {
+                        if *e.get() > now {
+                            return Ok(false);
+                        }
+                        e.insert(expires_at);
+                    }
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(expires_at);
+                    }
+                }
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// A `jti` replay store that several server instances share: a proof accepted by one instance
+/// is a replay at every other. See [`ReplayBackend`] for where the entries live.
 #[derive(Debug)]
 pub struct SharedReplayStore {
-    conn: Mutex<Connection>,
+    entries: Entries,
     limits: ReplayLimits,
+    admission: Mutex<Admission>,
 }
 
 const REPLAY_SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS replay (
-    key BLOB PRIMARY KEY, owner TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS replay_expiry ON replay (expires_at);
-CREATE TABLE IF NOT EXISTS replay_count (id INTEGER PRIMARY KEY CHECK (id = 1), live INTEGER NOT NULL);
-INSERT OR IGNORE INTO replay_count (id, live) VALUES (1, 0);
-CREATE TABLE IF NOT EXISTS replay_owner (owner TEXT PRIMARY KEY, epoch INTEGER NOT NULL, n INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS proof_jti (key BLOB PRIMARY KEY, expires_at INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS proof_jti_expiry ON proof_jti (expires_at);
 ";
+
+/// Expired entries of the SQLite backend are deleted every this many inserts of one process.
+const PURGE_EVERY: u64 = 4096;
 
 /// Why the replay store refused, beyond the protocol's two answers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -465,15 +606,32 @@ pub enum ReplayRefusal {
 }
 
 impl SharedReplayStore {
-    /// Opens the store at `path`. Entries need not survive a power cut (they expire within the
-    /// proof window), so commits are not fsynced (`synchronous = NORMAL` in WAL mode), but they
-    /// are visible to every instance at once.
-    pub fn open(path: &Path, limits: ReplayLimits) -> Result<SharedReplayStore, StoreError> {
-        let conn = open(path, "NORMAL")?;
-        conn.execute_batch(REPLAY_SCHEMA)?;
+    /// Opens the store: the SQLite backend at `path` (created if needed), or memory. SQLite
+    /// entries need not survive a power cut (they expire within the proof window), so commits
+    /// are not fsynced (`synchronous = NORMAL` in WAL mode), but they are visible to every
+    /// instance at once and survive a killed process.
+    pub fn open(
+        backend: ReplayBackend,
+        path: &Path,
+        limits: ReplayLimits,
+    ) -> Result<SharedReplayStore, StoreError> {
+        let entries = match backend {
+            ReplayBackend::Sqlite => {
+                let conn = open(path, "NORMAL")?;
+                conn.execute_batch(REPLAY_SCHEMA)?;
+                Entries::Sqlite {
+                    conn: Mutex::new(conn),
+                    inserts: Default::default(),
+                }
+            }
+            ReplayBackend::Memory => {
+                Entries::Memory((0..MEMORY_SHARDS).map(|_| Mutex::default()).collect())
+            }
+        };
         Ok(SharedReplayStore {
-            conn: Mutex::new(conn),
+            entries,
             limits,
+            admission: Mutex::default(),
         })
     }
 
@@ -493,56 +651,20 @@ impl SharedReplayStore {
         now: i64,
         expires_at: i64,
     ) -> Result<Result<(), ReplayRefusal>, rusqlite::Error> {
-        let mut conn = lock(&self.conn);
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let live: Option<i64> = tx
-            .prepare_cached("SELECT expires_at FROM replay WHERE key = ?1")?
-            .query_row([&key.0[..]], |r| r.get(0))
-            .optional()?;
-        if live.is_some_and(|e| e > now) {
-            return Ok(Err(ReplayRefusal::None));
-        }
         let epoch = now.div_euclid(self.limits.owner_window_secs.max(1));
-        let owned: u64 = tx
-            .prepare_cached("SELECT n FROM replay_owner WHERE owner = ?1 AND epoch = ?2")?
-            .query_row(params![owner, epoch], |r| r.get(0))
-            .optional()?
-            .unwrap_or(0);
-        if owned >= self.limits.per_owner {
-            return Ok(Err(ReplayRefusal::OwnerQuota));
-        }
-        tx.prepare_cached(
-            "INSERT INTO replay_owner (owner, epoch, n) VALUES (?1, ?2, 1)
-             ON CONFLICT (owner) DO UPDATE SET
-               n = CASE WHEN epoch = excluded.epoch THEN n + 1 ELSE 1 END, epoch = excluded.epoch",
-        )?
-        .execute(params![owner, epoch])?;
-        let mut total: u64 = tx
-            .prepare_cached("SELECT live FROM replay_count")?
-            .query_row([], |r| r.get(0))?;
-        // Expired entries are purged when the store looks full and every 4,096 entries.
-        if total >= self.limits.capacity || total % 4096 == 4095 {
-            // Purge what has expired before calling the store full.
-            let purged = tx
-                .prepare_cached("DELETE FROM replay WHERE expires_at <= ?1")?
-                .execute([now])? as u64;
-            total = total.saturating_sub(purged);
-            tx.prepare_cached("UPDATE replay_count SET live = ?1")?
-                .execute([total])?;
-            if total >= self.limits.capacity {
-                tx.commit()?;
-                return Ok(Err(ReplayRefusal::Unavailable));
+        {
+            let mut a = lock(&self.admission);
+            a.roll(epoch);
+            if let Err(r) = a.check(owner, &self.limits) {
+                return Ok(Err(r));
             }
         }
-        let added = tx.prepare_cached("INSERT INTO replay (key, owner, expires_at) VALUES (?1, ?2, ?3)
-             ON CONFLICT (key) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at")?.execute(
-            params![&key.0[..], owner, expires_at],
-        )?;
-        if live.is_none() && added == 1 {
-            tx.prepare_cached("UPDATE replay_count SET live = live + 1")?
-                .execute([])?;
+        if !self.entries.record(key, now, expires_at)? {
+            return Ok(Err(ReplayRefusal::None));
         }
-        tx.commit()?;
+        let mut a = lock(&self.admission);
+        a.roll(epoch);
+        a.count(owner);
         Ok(Ok(()))
     }
 }
@@ -588,4 +710,75 @@ pub fn new_token_bytes() -> Vec<u8> {
     let mut bytes = vec![0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(capacity: u64, per_owner: u64) -> ReplayLimits {
+        ReplayLimits {
+            capacity,
+            per_owner,
+            owner_window_secs: 300,
+        }
+    }
+
+    fn key(i: u8) -> ReplayKey {
+        ReplayKey([i; 32])
+    }
+
+    fn insert(s: &SharedReplayStore, owner: &str, k: u8, now: i64) -> Result<(), ReplayError> {
+        s.for_owner(owner).check_and_insert(key(k), now, now + 301)
+    }
+
+    #[test]
+    fn both_backends_refuse_a_live_key_accept_an_expired_one_and_apply_the_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        for backend in [ReplayBackend::Sqlite, ReplayBackend::Memory] {
+            let s = SharedReplayStore::open(
+                backend,
+                &dir.path().join(format!("{backend:?}.sqlite")),
+                limits(5, 2),
+            )
+            .unwrap();
+            assert_eq!(insert(&s, "a", 1, 1000), Ok(()));
+            assert_eq!(insert(&s, "b", 1, 1300), Err(ReplayError::Replayed));
+            // Expired at 1301: the key may be used again.
+            assert_eq!(insert(&s, "b", 1, 1301), Ok(()));
+            // Owner quota: two per window for "c", then refused for "c" only.
+            assert_eq!(insert(&s, "c", 2, 1302), Ok(()));
+            assert_eq!(insert(&s, "c", 3, 1302), Ok(()));
+            let mut c = s.for_owner("c");
+            assert_eq!(
+                c.check_and_insert(key(4), 1302, 1603),
+                Err(ReplayError::Full)
+            );
+            assert_eq!(c.refusal(), ReplayRefusal::OwnerQuota);
+            // Capacity: 5 admitted in the last two windows (a@1000, b, c, c, d).
+            assert_eq!(insert(&s, "d", 5, 1303), Ok(()));
+            let mut e = s.for_owner("e");
+            assert_eq!(
+                e.check_and_insert(key(6), 1303, 1604),
+                Err(ReplayError::Full)
+            );
+            assert_eq!(e.refusal(), ReplayRefusal::Unavailable, "{backend:?}");
+        }
+    }
+
+    #[test]
+    fn two_sqlite_stores_on_one_file_see_each_others_entries() {
+        // Two connections, as two server processes would open the file.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("replay.sqlite");
+        let one = SharedReplayStore::open(ReplayBackend::Sqlite, &path, limits(100, 100)).unwrap();
+        let two = SharedReplayStore::open(ReplayBackend::Sqlite, &path, limits(100, 100)).unwrap();
+        assert_eq!(insert(&one, "a", 7, 1000), Ok(()));
+        assert_eq!(insert(&two, "a", 7, 1001), Err(ReplayError::Replayed));
+        drop(one);
+        // Reopened (a restarted server): the entry is still there.
+        let three =
+            SharedReplayStore::open(ReplayBackend::Sqlite, &path, limits(100, 100)).unwrap();
+        assert_eq!(insert(&three, "a", 7, 1002), Err(ReplayError::Replayed));
+    }
 }

@@ -9,7 +9,7 @@ use leaklab_protocol::token_endpoint::{ClientMetadata, RtBinding};
 use leaklab_testbed::bed::{BedConfig, Testbed};
 use leaklab_testbed::client::{Admin, ClientAuth, HttpClient, Refusal, Tokens};
 use leaklab_testbed::clock::ManualClock;
-use leaklab_testbed::store::{ClientAuthMethod, ClientConfig, ReplayLimits};
+use leaklab_testbed::store::{ClientAuthMethod, ClientConfig, ReplayBackend, ReplayLimits};
 use rand::rngs::OsRng;
 
 const NOW: i64 = 1_900_000_000;
@@ -183,7 +183,13 @@ async fn concurrent_refreshes_with_one_rotated_token_one_wins_and_the_family_is_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proof_replayed_at_the_other_resource_server_instance_is_refused() {
-    let lab = lab(|_| {}).await;
+    for backend in [ReplayBackend::Sqlite, ReplayBackend::Memory] {
+        replayed_at_the_other_instance(backend).await;
+    }
+}
+
+async fn replayed_at_the_other_instance(backend: ReplayBackend) {
+    let lab = lab(|c| c.rs_replay = backend).await;
     let mut key = SoftwareSigner::generate(&mut OsRng);
     let (tokens, _) = lab.dpop_token("replay", &mut key).await;
     assert_eq!(tokens.token_type, "DPoP");
@@ -208,7 +214,7 @@ async fn a_proof_replayed_at_the_other_resource_server_instance_is_refused() {
     );
     assert!(
         other.description.contains("replay") || other.description.contains("jti"),
-        "{other:?}"
+        "{backend:?}: {other:?}"
     );
     // A fresh proof works at either instance.
     let p1 = proof_at(
