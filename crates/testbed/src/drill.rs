@@ -181,8 +181,8 @@ fn check_supported(sc: &Scenario) -> Result<(), DrillError> {
 fn skip_reason(sc: &Scenario, s: usize, l: usize, policy: AttackerPolicy) -> Option<String> {
     let st = &sc.strategies[s];
     let c = sc.leaks[l].compromise;
-    if st.rotation {
-        return Some("refresh-token rotation: the race between the legitimate client and the attacker is not replayed (the testbed's rotation and reuse detection are checked by the fault tests)".into());
+    if st.rotation && (c.core_disk || c.core_host) && c.edge_host {
+        return Some("refresh-token rotation with both the refresh token and an edge stolen: the simulator draws the client's refresh phase apart from the edges' phases, while the drill's edges refresh through the same rotating token".into());
     }
     if c.client_credential || c.jwks_host {
         return Some("binding-credential and JWKS-host leaks are not replayed".into());
@@ -214,6 +214,10 @@ struct Live {
     /// The key the RT (or client authentication) is bound to, if any.
     core_key: Option<SharedSigner>,
     identity: Option<ClientIdentity>,
+    /// This customer's HTTP client (with its certificate under mTLS), built once. Connections
+    /// are not pooled: every request still makes a fresh TLS handshake, so a newly published
+    /// CRL applies at once.
+    http: HttpClient,
     /// [`victim_key_end`] for this customer.
     key_end: f64,
     /// Edge keys (split DPoP: one per edge; single DPoP shared software: the shared key).
@@ -239,6 +243,12 @@ struct Thief {
     /// (token, proof, proof's last usable second).
     presigned_calls: Vec<(String, String, i64)>,
     edge_foothold_until: f64,
+    /// The last refresh succeeded and no defender has acted on this customer since: until
+    /// something is done to it, every turn of a maximal attacker would succeed, so its turns at
+    /// token expiry are skipped (its next turn is one second before the next defender action or
+    /// the horizon, where it refreshes). Without this, a customer who never revokes costs two
+    /// requests per token lifetime up to the horizon.
+    quiet: bool,
     last_success: Option<f64>,
     at_horizon: bool,
     requests: u64,
@@ -258,10 +268,17 @@ enum Action {
     LegitEdge(usize),
     /// The attacker starts (takes the loot) — at the leak.
     Leak,
-    /// The attacker tries everything it has.
+    /// The attacker tries everything it has, refreshing unless it defers (below).
     Attack,
+    /// The instant before something ends the attacker's ability to refresh (a defender action,
+    /// the client's rotating refresh, the horizon): a maximal attacker that defers refreshing
+    /// a rotating family under reuse detection refreshes only at such instants.
+    LastMoment,
     /// The attacker signs ahead (one second before losing the device).
     Presign,
+    /// The legitimate client refreshes a rotating refresh token (the simulator's refresh
+    /// phase), which makes a stolen copy stale.
+    LegitRotate,
     /// Defenders.
     RevokeGrant,
     RevokeAll,
@@ -462,17 +479,19 @@ async fn run_cell(
                 client_id: client_id.clone(),
                 auth,
                 metadata,
-                rotation: false,
-                reuse_detection: false,
+                rotation: strategy.rotation,
+                reuse_detection: strategy.reuse_detection,
                 certificate_bound_access_tokens: cert_bound,
             })
             .await?;
         let (family, rt) = admin
             .provision(&client_id, &format!("customer-{id}"), &binding)
             .await?;
+        let http = HttpClient::new(&ca, identity.as_ref().map(|i| i.pem.as_str()), false)?;
         live.push(Live {
             kind,
             plan: plan.clone(),
+            http,
             client_id,
             family,
             rt,
@@ -521,7 +540,7 @@ async fn run_cell(
                 let at = secs(t).max(start + 1);
                 agenda.insert((at, a, i), ());
                 if policy.last_moment() {
-                    agenda.insert((at - 1, Action::Attack, i), ());
+                    agenda.insert((at - 1, Action::LastMoment, i), ());
                 }
             }
         };
@@ -552,9 +571,36 @@ async fn run_cell(
         if edge_end > 0.0 {
             defend(&mut agenda, edge_end, Action::LoseEdge);
         }
-        agenda.insert((horizon - 1, Action::Attack, i), ());
+        if strategy.rotation && (compromise.core_disk || compromise.core_host) {
+            // The simulator's client refreshes at its drawn phase, every refresh interval;
+            // the first of those after the leak makes the stolen copy stale. With a foothold
+            // on the core host the attacker re-reads the current token until the eviction, so
+            // only the first refresh after the eviction counts, and the drill's client does
+            // not rotate before it.
+            let from = if foothold && compromise.core_host {
+                w.eviction
+            } else {
+                0.0
+            };
+            let (phase, period) = (cu.legit_refresh_at, cu.refresh_interval);
+            let next = if from <= phase {
+                phase
+            } else {
+                phase + ((from - phase) / period).ceil() * period
+            };
+            defend(&mut agenda, next, Action::LegitRotate);
+        }
+        agenda.insert((horizon - 1, Action::LastMoment, i), ());
     }
 
+    // The simulator's rule: a maximal attacker does not fork a rotating family under reuse
+    // detection before it must.
+    let defers = policy.last_moment() && strategy.rotation && strategy.reuse_detection;
+    let endpoints = Endpoints {
+        plain: HttpClient::new(&ca, None, false)?,
+        token_url: token_url.clone(),
+        rs_url: rs_url.clone(),
+    };
     // LEAKLAB_DRILL_TRACE=1 prints every step and every refused attacker request to stderr.
     let trace = std::env::var_os("LEAKLAB_DRILL_TRACE").is_some();
     while let Some(((t, action, i), ())) = agenda.pop_first() {
@@ -572,6 +618,16 @@ async fn run_cell(
         }
         clock.set(T0 + t);
         let c = &mut live[i];
+        if !matches!(
+            action,
+            Action::LegitEdge(_)
+                | Action::Leak
+                | Action::Attack
+                | Action::LastMoment
+                | Action::Presign
+        ) {
+            c.thief.quiet = false;
+        }
         if trace {
             eprintln!(
                 "drill {}×{} t={t} customer={} {action:?}",
@@ -579,9 +635,22 @@ async fn run_cell(
             );
         }
         match action {
-            Action::LegitEdge(e) => match legit_refresh(c, e, &ca, &token_url, T0 + t).await? {
-                Ok(tk) => c.edges[e].token = Some((tk.access_token, T0 + t + tk.expires_in)),
+            Action::LegitEdge(e) => match legit_refresh(c, e, &token_url, T0 + t).await? {
+                Ok(tk) => {
+                    if let Some(rt) = tk.refresh_token {
+                        c.rt = rt;
+                    }
+                    c.edges[e].token = Some((tk.access_token, T0 + t + tk.expires_in));
+                }
                 Err(r) => trace_refusal("legitimate refresh", &r),
+            },
+            Action::LegitRotate => match legit_refresh(c, 0, &token_url, T0 + t).await? {
+                Ok(tk) => {
+                    if let Some(rt) = tk.refresh_token {
+                        c.rt = rt;
+                    }
+                }
+                Err(r) => trace_refusal("legitimate rotating refresh", &r),
             },
             Action::Leak => {
                 let th = &mut c.thief;
@@ -618,13 +687,15 @@ async fn run_cell(
                     }
                 }
             }
-            Action::Attack => {
+            Action::Attack if policy.last_moment() && c.thief.quiet => {}
+            Action::Attack | Action::LastMoment => {
                 let mut new_exps = Vec::new();
                 if c.thief.edge_foothold_until > t as f64 {
                     new_exps = steal_edges(c, T0 + t);
                 }
+                let may_refresh = action == Action::LastMoment || !defers;
                 new_exps.extend(
-                    attack(c, kind, &ca, &token_url, &rs_url, T0 + t, t == horizon - 1).await?,
+                    attack(c, kind, &endpoints, T0 + t, t == horizon - 1, may_refresh).await?,
                 );
                 for exp in new_exps {
                     let at = exp - T0 - 1;
@@ -774,7 +845,6 @@ fn victim_key_end(
 async fn legit_refresh(
     c: &Live,
     e: usize,
-    ca: &str,
     token_url: &str,
     now: i64,
 ) -> Result<Result<Tokens, crate::client::Refusal>, DrillError> {
@@ -784,7 +854,7 @@ async fn legit_refresh(
         c.edges[e].key.as_ref()
     };
     let (auth, dpop, dpop_rt, client) =
-        request_parts(c, at_key, c.core_key.as_ref(), &c.rt, token_url, now, ca)?;
+        request_parts(c, at_key, c.core_key.as_ref(), &c.rt, token_url, now)?;
     Ok(client
         .refresh(token_url, &c.rt, &auth, dpop.as_deref(), dpop_rt.as_deref())
         .await?)
@@ -801,13 +871,11 @@ fn request_parts(
     rt: &str,
     token_url: &str,
     now: i64,
-    ca: &str,
 ) -> Result<(ClientAuth, Option<String>, Option<String>, HttpClient), DrillError> {
     let mut auth = ClientAuth::ClientId(c.client_id.clone());
     let mut dpop = None;
     let mut dpop_rt = None;
-    let identity = c.identity.as_ref().map(|i| i.pem.as_str());
-    let client = HttpClient::new(ca, identity, false)?;
+    let client = c.http.clone();
     if matches!(c.kind, Kind::SingleDpop | Kind::SplitDpop) {
         if let Some(k) = at_key {
             dpop = Some(token_proof(k, token_url, now)?);
@@ -894,19 +962,25 @@ fn victim_signer(th: &Thief) -> Option<SharedSigner> {
 
 /// One attacker turn: refresh if it can, then every token it holds. Returns the `exp` of new
 /// tokens (the caller schedules a turn one second before each).
+/// Where the attacker sends its requests, and its client without a certificate.
+struct Endpoints {
+    plain: HttpClient,
+    token_url: String,
+    rs_url: String,
+}
+
 async fn attack(
     c: &mut Live,
     kind: Kind,
-    ca: &str,
-    token_url: &str,
-    rs_url: &str,
+    at: &Endpoints,
     now: i64,
     last: bool,
+    may_refresh: bool,
 ) -> Result<Vec<i64>, DrillError> {
-    let http = HttpClient::new(ca, None, false)?;
+    let (http, token_url, rs_url) = (&at.plain, at.token_url.as_str(), at.rs_url.as_str());
     let mut new_exps = Vec::new();
     let mut success = false;
-    if let Some(rt) = c.thief.rt.clone() {
+    if let Some(rt) = c.thief.rt.clone().filter(|_| may_refresh) {
         let victim = victim_signer(&c.thief);
         // Spent at the last second it is usable: the later the refresh, the later the new
         // token expires.
@@ -924,14 +998,16 @@ async fn attack(
             let own = c.thief.own_key.clone();
             let (mut auth, mut dpop, mut dpop_rt, client) = match (&victim, kind) {
                 (Some(v), Kind::SplitDpop) => {
-                    request_parts(c, own.as_ref(), Some(v), &rt, token_url, now, ca)?
+                    request_parts(c, own.as_ref(), Some(v), &rt, token_url, now)?
                 }
                 (Some(v), Kind::SingleDpop) => {
-                    request_parts(c, Some(v), Some(v), &rt, token_url, now, ca)?
+                    request_parts(c, Some(v), Some(v), &rt, token_url, now)?
                 }
-                (Some(v), _) => request_parts(c, None, Some(v), &rt, token_url, now, ca)?,
-                (None, _) => request_parts(c, None, None, &rt, token_url, now, ca)?,
+                (Some(v), _) => request_parts(c, None, Some(v), &rt, token_url, now)?,
+                (None, _) => request_parts(c, None, None, &rt, token_url, now)?,
             };
+            // A proof signed ahead is the attacker's last refresh: no quiet turns after it.
+            let can_sign_again = victim.is_some() || presigned.is_none();
             if victim.is_none() {
                 if let Some(p) = presigned {
                     match kind {
@@ -955,8 +1031,12 @@ async fn attack(
             if let Err(r) = &answer {
                 trace_refusal("refresh", r);
             }
+            c.thief.quiet = answer.is_ok() && can_sign_again;
             if let Ok(tk) = answer {
                 success = true;
+                if let Some(new_rt) = tk.refresh_token.clone() {
+                    c.thief.rt = Some(new_rt);
+                }
                 let exp = now + tk.expires_in;
                 let key = match kind {
                     Kind::SplitDpop => own.clone(),
@@ -983,11 +1063,11 @@ async fn attack(
         .collect();
     for h in held {
         let client = match (&c.identity, kind) {
-            (Some(idt), Kind::Mtls) => {
+            (Some(_), Kind::Mtls) => {
                 if victim.is_none() {
                     continue;
                 }
-                HttpClient::new(ca, Some(&idt.pem), false)?
+                c.http.clone()
             }
             _ => http.clone(),
         };
