@@ -28,6 +28,36 @@ pub struct Tokens {
     pub expires_in: i64,
 }
 
+/// A server that refuses the TLS handshake (e.g. a client certificate its CRL revokes) has
+/// refused the request: status 0 and error `tls_alert` with the alert. Other transport failures
+/// stay errors.
+fn refused_handshake<T>(
+    url: &str,
+    source: reqwest::Error,
+) -> Result<Result<T, Refusal>, ClientError> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&source);
+    while let Some(e) = cause {
+        let tls = e.downcast_ref::<rustls::Error>().or_else(|| {
+            e.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(rustls::Error::AlertReceived(alert)) = tls {
+            return Ok(Err(Refusal {
+                status: 0,
+                error: "tls_alert".into(),
+                description: format!("{alert:?}"),
+                nonce: None,
+            }));
+        }
+        cause = e.source();
+    }
+    Err(ClientError::Transport {
+        url: url.to_owned(),
+        source,
+    })
+}
+
 /// A refusal: status and OAuth error.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
@@ -110,11 +140,10 @@ impl HttpClient {
         if let Some(p) = dpop_rt {
             req = req.header("DPoP-RT", p);
         }
-        let resp = req.send().await.map_err(|source| ClientError::Transport {
-            url: token_url.to_owned(),
-            source,
-        })?;
-        answer(token_url, resp).await
+        match req.send().await {
+            Ok(resp) => answer(token_url, resp).await,
+            Err(source) => refused_handshake(token_url, source),
+        }
     }
 
     /// An API call with an access token (`DPoP` scheme when a proof is given).
@@ -132,10 +161,10 @@ impl HttpClient {
         if let Some(p) = dpop {
             req = req.header("DPoP", p);
         }
-        let resp = req.send().await.map_err(|source| ClientError::Transport {
-            url: url.to_owned(),
-            source,
-        })?;
+        let resp = match req.send().await {
+            Ok(resp) => resp,
+            Err(source) => return refused_handshake(url, source),
+        };
         answer(url, resp).await
     }
 

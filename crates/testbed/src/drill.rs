@@ -184,8 +184,8 @@ fn skip_reason(sc: &Scenario, s: usize, l: usize, policy: AttackerPolicy) -> Opt
     if st.rotation && (c.core_disk || c.core_host) && c.edge_host {
         return Some("refresh-token rotation with both the refresh token and an edge stolen: the simulator draws the client's refresh phase apart from the edges' phases, while the drill's edges refresh through the same rotating token".into());
     }
-    if c.client_credential || c.jwks_host {
-        return Some("binding-credential and JWKS-host leaks are not replayed".into());
+    if c.jwks_host {
+        return Some("JWKS-host leaks are not replayed (the testbed's JWKS host has no revocable certificate of its own)".into());
     }
     if matches!(policy, AttackerPolicy::Greedy | AttackerPolicy::Stealthy) {
         return Some(format!(
@@ -810,6 +810,11 @@ fn victim_key_end(
     );
     if matches!(kind, StrategyKind::Bearer) {
         return 0.0;
+    }
+    // A leaked client credential (certificate key, private_key_jwt key) is a copy: it works
+    // until the provider rejects it.
+    if c.client_credential && matches!(kind, StrategyKind::Mtls(_) | StrategyKind::Jwks(_)) {
+        return f64::INFINITY;
     }
     if shared_soft {
         return if c.core_disk || c.core_host || c.edge_host {

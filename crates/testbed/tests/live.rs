@@ -710,14 +710,21 @@ async fn mtls_bound_tokens_stop_when_the_crl_is_published() {
     // Revoked and published: the TLS handshake refuses the certificate.
     lab.bed.pki.revoke(id.serial);
     lab.bed.publish_crl().unwrap();
-    assert!(with_cert
+    let refused = with_cert
         .refresh(&lab.bed.token_url(), &rt, &auth, None, None)
         .await
-        .is_err());
-    assert!(with_cert
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        (refused.error.as_str(), refused.description.as_str()),
+        ("tls_alert", "CertificateRevoked")
+    );
+    let refused = with_cert
         .call(&lab.api(0), &t.access_token, None)
         .await
-        .is_err());
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(refused.error, "tls_alert");
     lab.bed.stop().await;
 }
 
