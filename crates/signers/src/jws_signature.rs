@@ -98,13 +98,20 @@ pub fn from_der(der: &[u8]) -> Result<[u8; 64], SignerError> {
 /// Affine coordinates from an uncompressed SEC1 point `04 || x || y`, possibly wrapped in a DER
 /// OCTET STRING as PKCS#11 `CKA_EC_POINT` is (PKCS#11 v3.1 §2.3.3); the point must lie on P-256.
 pub fn p256_point(bytes: &[u8]) -> Result<([u8; 32], [u8; 32]), SignerError> {
-    let point = match OctetStringRef::from_der(bytes) {
-        Ok(inner) => inner.as_bytes(),
-        Err(_) => bytes,
-    };
     let invalid = |what: String| SignerError::InvalidKey { reason: what };
-    let key = PublicKey::from_sec1_bytes(point)
-        .map_err(|_| invalid(format!("{} bytes are not a P-256 SEC1 point", point.len())))?;
+    // The bare point first: `04 || x || y` is also a well-formed DER OCTET STRING header when
+    // x begins with 0x3f (length 63), which would strip the point's first two bytes. A wrapped
+    // point (67 bytes) is never a valid bare point, so this order is unambiguous.
+    let key = match PublicKey::from_sec1_bytes(bytes) {
+        Ok(key) => key,
+        Err(_) => {
+            let point = OctetStringRef::from_der(bytes)
+                .map(|inner| inner.as_bytes())
+                .unwrap_or(bytes);
+            PublicKey::from_sec1_bytes(point)
+                .map_err(|_| invalid(format!("{} bytes are not a P-256 SEC1 point", point.len())))?
+        }
+    };
     let encoded = key.to_encoded_point(false);
     match (encoded.x(), encoded.y()) {
         (Some(x), Some(y)) => Ok(((*x).into(), (*y).into())),
@@ -115,6 +122,26 @@ pub fn p256_point(bytes: &[u8]) -> Result<([u8; 32], [u8; 32]), SignerError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_point_whose_x_begins_with_0x3f_is_not_read_as_der() {
+        // 04 3f … parses as an OCTET STRING of 63 bytes; found by a swtpm key in the drill test.
+        let (sec1, x) = (1u64..)
+            .find_map(|k| {
+                let mut scalar = [0u8; 32];
+                scalar[24..].copy_from_slice(&k.to_be_bytes());
+                let public = p256::SecretKey::from_slice(&scalar).ok()?.public_key();
+                let point = public.to_encoded_point(false);
+                let x: [u8; 32] = (*point.x()?).into();
+                (x[0] == 0x3f).then(|| (point.as_bytes().to_vec(), x))
+            })
+            .unwrap();
+        assert_eq!(p256_point(&sec1).unwrap().0, x);
+        // The same point wrapped in DER, as PKCS#11 returns it.
+        let mut wrapped = vec![0x04, 0x41];
+        wrapped.extend_from_slice(&sec1);
+        assert_eq!(p256_point(&wrapped).unwrap().0, x);
+    }
 
     #[test]
     fn pads_short_and_strips_long_values() {
