@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Extension, Json, Router};
-use leaklab_protocol::access_token::Confirmation;
+use leaklab_protocol::access_token::{AccessTokenClaims, Confirmation};
 use leaklab_protocol::challenge::{www_authenticate, Challenge};
 use leaklab_protocol::oauth_error::OAuthError;
 use leaklab_protocol::proof::ProofKind;
@@ -65,9 +65,10 @@ const AT_CACHE_CAP: usize = 10_000;
 
 pub struct RsState {
     pub config: RsConfig,
-    verified: std::sync::Mutex<
-        std::collections::HashMap<[u8; 32], leaklab_protocol::access_token::AccessTokenClaims>,
-    >,
+    verified: std::sync::Mutex<std::collections::HashMap<[u8; 32], Arc<AccessTokenClaims>>>,
+    /// The normal form of `base_url + path` per request path (the same few paths every call):
+    /// cleared at `HTU_CACHE_CAP` entries.
+    htus: std::sync::RwLock<std::collections::HashMap<String, NormalizedUri>>,
     clock: SharedClock,
     validator: AccessValidator,
     provider: Arc<AsStore>,
@@ -88,6 +89,7 @@ impl RsState {
     ) -> RsState {
         RsState {
             verified: Default::default(),
+            htus: Default::default(),
             validator: AccessValidator::new(&config.issuer, &config.audience, as_key),
             policy: VerifyPolicy {
                 max_age_secs: config.proof_max_age_secs,
@@ -113,7 +115,7 @@ impl RsState {
         &self,
         token: &str,
         now: i64,
-    ) -> Result<leaklab_protocol::access_token::AccessTokenClaims, crate::access::AccessError> {
+    ) -> Result<Arc<AccessTokenClaims>, crate::access::AccessError> {
         use sha2::{Digest, Sha256};
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let cached = self
@@ -125,7 +127,7 @@ impl RsState {
         let claims = match cached {
             Some(c) => c,
             None => {
-                let c = validate(token, &self.validator, now)?;
+                let c = Arc::new(validate(token, &self.validator, now)?);
                 let mut m = self.verified.lock().unwrap_or_else(|p| p.into_inner());
                 if m.len() >= AT_CACHE_CAP {
                     m.clear();
@@ -139,7 +141,30 @@ impl RsState {
         }
         Ok(claims)
     }
+
+    /// The `htu` this server expects for `path`.
+    fn htu(&self, path: &str) -> Result<NormalizedUri, String> {
+        let cached = self
+            .htus
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(path)
+            .cloned();
+        if let Some(u) = cached {
+            return Ok(u);
+        }
+        let u = NormalizedUri::parse(&format!("{}{}", self.config.base_url, path))
+            .map_err(|e| e.to_string())?;
+        let mut m = self.htus.write().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= HTU_CACHE_CAP {
+            m.clear();
+        }
+        m.insert(path.to_owned(), u.clone());
+        Ok(u)
+    }
 }
+
+const HTU_CACHE_CAP: usize = 1024;
 
 pub fn router(state: Arc<RsState>) -> Router {
     Router::new()
@@ -247,8 +272,7 @@ fn api_inner(
             }
             let values = header_values(headers, &axum::http::HeaderName::from_static("dpop"))
                 .map_err(|e| challenge(true, OAuthError::InvalidDpopProof, &e))?;
-            let htu_text = format!("{}{}", rs.config.base_url, path);
-            let htu = NormalizedUri::parse(&htu_text).map_err(|e| {
+            let htu = rs.htu(path).map_err(|e| {
                 challenge(
                     true,
                     OAuthError::InvalidRequest,
