@@ -34,9 +34,8 @@ pub struct DrillArgs {
     pub out: Option<PathBuf>,
 }
 
-/// The core device: a key in a swtpm started for the drill (the lab's harness), so the drill
-/// needs no TPM of the machine's own.
-/// The core device key on a swtpm this process starts; the first value keeps swtpm running.
+/// The core device: a key in a swtpm this process starts (the lab's harness), so the drill
+/// needs no TPM of the machine's own; the first value keeps swtpm running.
 #[cfg(feature = "tpm")]
 fn device() -> anyhow::Result<(Box<dyn std::any::Any>, Box<dyn Signer>)> {
     let tpm =
@@ -303,7 +302,7 @@ fn load(args: LoadArgs) -> anyhow::Result<Outcome> {
             }
         })
         .collect();
-    for r in &figures {
+    for (row, r) in rows.iter().zip(&figures) {
         println!(
             "{:<90} {:>7.0}/s {:>7.0}/server-CPU-s {:>7.0}/process-CPU-s  p50 {:>6} us  p99 {:>6} us  ({} ok, {} failed)",
             r.target, r.per_s, r.per_server_cpu_s, r.per_cpu_s, r.p50_us, r.p99_us, r.ok, r.failed
@@ -313,7 +312,7 @@ fn load(args: LoadArgs) -> anyhow::Result<Outcome> {
         {
             println!(
                 "    per server CPU-second / openssl verify/s on one thread ({v:.0}/s, median of {}): {m:.2} (slices {lo:.2} to {hi:.2})",
-                r.slices
+                row.ratios().len()
             );
         }
     }

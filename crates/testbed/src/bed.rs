@@ -122,6 +122,15 @@ impl Testbed {
         let pki = Arc::new(Pki::new()?);
         let tls = TlsSwitch::new(pki.server_config()?);
         let store = Arc::new(AsStore::open(&config.state_dir.join("as.sqlite"))?);
+        // Capacity counts the entries admitted in the last two windows, a bound on the live ones
+        // only when no entry outlives a window: a proof's entry lives max age + skew + 1 s.
+        let replay_limits = ReplayLimits {
+            owner_window_secs: config
+                .replay
+                .owner_window_secs
+                .max(config.proof_max_age_secs + config.proof_max_future_skew_secs + 1),
+            ..config.replay
+        };
         let admin_token = crate::store::new_token();
 
         let as_listener = tls::bind(config.as_port).await?;
@@ -144,7 +153,7 @@ impl Testbed {
             SharedReplayStore::open(
                 ReplayBackend::Sqlite,
                 &config.state_dir.join("as-replay.sqlite"),
-                config.replay,
+                replay_limits,
             )?,
             clock.clone(),
         )?);
@@ -158,7 +167,7 @@ impl Testbed {
         let replay = Arc::new(SharedReplayStore::open(
             config.rs_replay,
             &config.state_dir.join("rs-replay.sqlite"),
-            config.replay,
+            replay_limits,
         )?);
         let nonce_secret = store.meta_or_init("rs_nonce_secret", crate::store::new_token_bytes)?;
         let mut resources = Vec::new();

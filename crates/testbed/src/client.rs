@@ -28,9 +28,9 @@ pub struct Tokens {
     pub expires_in: i64,
 }
 
-/// A server that refuses the TLS handshake (e.g. a client certificate its CRL revokes) has
-/// refused the request: status 0 and error `tls_alert` with the alert. Other transport failures
-/// stay errors.
+/// A server that refuses the client's certificate in the TLS handshake (e.g. one its CRL
+/// revokes) has refused the request: status 0 and error `tls_alert` with the alert. Other
+/// alerts and transport failures stay errors (a broken setup must not read as a refusal).
 fn refused_handshake<T>(
     url: &str,
     source: reqwest::Error,
@@ -42,7 +42,15 @@ fn refused_handshake<T>(
                 .and_then(|io| io.get_ref())
                 .and_then(|inner| inner.downcast_ref::<rustls::Error>())
         });
-        if let Some(rustls::Error::AlertReceived(alert)) = tls {
+        if let Some(rustls::Error::AlertReceived(
+            alert @ (rustls::AlertDescription::CertificateRevoked
+            | rustls::AlertDescription::BadCertificate
+            | rustls::AlertDescription::CertificateExpired
+            | rustls::AlertDescription::CertificateUnknown
+            | rustls::AlertDescription::UnknownCA
+            | rustls::AlertDescription::CertificateRequired),
+        )) = tls
+        {
             return Ok(Err(Refusal {
                 status: 0,
                 error: "tls_alert".into(),

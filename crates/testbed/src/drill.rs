@@ -181,6 +181,9 @@ fn check_supported(sc: &Scenario) -> Result<(), DrillError> {
 fn skip_reason(sc: &Scenario, s: usize, l: usize, policy: AttackerPolicy) -> Option<String> {
     let st = &sc.strategies[s];
     let c = sc.leaks[l].compromise;
+    if st.rotation && (c.core_disk || c.core_host) && sc.attacker.start_delay.upper_bound() > 0.0 {
+        return Some("refresh-token rotation with an attacker start delay: the simulator's client may rotate the token between the leak and the attacker's start, while the drill's thief copies it when it starts".into());
+    }
     if st.rotation && (c.core_disk || c.core_host) && c.edge_host {
         return Some("refresh-token rotation with both the refresh token and an edge stolen: the simulator draws the client's refresh phase apart from the edges' phases, while the drill's edges refresh through the same rotating token".into());
     }
@@ -215,8 +218,9 @@ struct Live {
     core_key: Option<SharedSigner>,
     identity: Option<ClientIdentity>,
     /// This customer's HTTP client (with its certificate under mTLS), built once. Connections
-    /// are not pooled: every request still makes a fresh TLS handshake, so a newly published
-    /// CRL applies at once.
+    /// are not pooled, so every request makes a new TLS connection; it may resume an earlier
+    /// session, but publishing a CRL installs a new server configuration whose session cache is
+    /// empty, so the next connection is a full handshake that checks the certificate.
     http: HttpClient,
     /// [`victim_key_end`] for this customer.
     key_end: f64,

@@ -429,7 +429,8 @@ impl AsStore {
 #[derive(Clone, Copy, Debug)]
 pub struct ReplayLimits {
     /// Entries admitted over all owners in the last two windows of `owner_window_secs` (an
-    /// upper bound on the live entries while the window is at least a proof's lifetime);
+    /// upper bound on the live entries while the window is at least an entry's lifetime, which
+    /// the testbed ensures);
     /// beyond it the store is full (a server error, fail closed).
     pub capacity: u64,
     /// Entries per owner (a grant or a client) per window of `owner_window_secs`: a flood from
@@ -462,8 +463,10 @@ struct Admission {
 }
 
 impl Admission {
+    /// Moves to `epoch` if it is later; a request that read the clock just before a boundary
+    /// and arrives after it is counted in the current window, never rolls the counters back.
     fn roll(&mut self, epoch: i64) {
-        if epoch != self.epoch {
+        if epoch > self.epoch {
             self.admitted = if epoch == self.epoch + 1 {
                 [self.admitted[1], 0]
             } else {
@@ -487,6 +490,13 @@ impl Admission {
     fn count(&mut self, owner: &str) {
         *self.per_owner.entry(owner.to_owned()).or_insert(0) += 1;
         self.admitted[1] += 1;
+    }
+
+    fn uncount(&mut self, owner: &str) {
+        if let Some(n) = self.per_owner.get_mut(owner) {
+            *n = n.saturating_sub(1);
+        }
+        self.admitted[1] = self.admitted[1].saturating_sub(1);
     }
 }
 
@@ -652,20 +662,23 @@ impl SharedReplayStore {
         expires_at: i64,
     ) -> Result<Result<(), ReplayRefusal>, rusqlite::Error> {
         let epoch = now.div_euclid(self.limits.owner_window_secs.max(1));
+        // Counted before the entry is recorded and taken back if it is not, so concurrent
+        // requests cannot all pass the check before any of them counts.
         {
             let mut a = lock(&self.admission);
             a.roll(epoch);
             if let Err(r) = a.check(owner, &self.limits) {
                 return Ok(Err(r));
             }
+            a.count(owner);
         }
-        if !self.entries.record(key, now, expires_at)? {
-            return Ok(Err(ReplayRefusal::None));
+        match self.entries.record(key, now, expires_at) {
+            Ok(true) => Ok(Ok(())),
+            other => {
+                lock(&self.admission).uncount(owner);
+                other.map(|_| Err(ReplayRefusal::None))
+            }
         }
-        let mut a = lock(&self.admission);
-        a.roll(epoch);
-        a.count(owner);
-        Ok(Ok(()))
     }
 }
 
@@ -764,6 +777,23 @@ mod tests {
             );
             assert_eq!(e.refusal(), ReplayRefusal::Unavailable, "{backend:?}");
         }
+    }
+
+    #[test]
+    fn a_late_request_from_the_previous_window_does_not_reset_the_counters() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SharedReplayStore::open(ReplayBackend::Memory, dir.path(), limits(2, 10)).unwrap();
+        assert_eq!(insert(&s, "a", 1, 600), Ok(()));
+        // Read the clock at 599, arrives after the one at 600.
+        assert_eq!(insert(&s, "a", 2, 599), Ok(()));
+        let mut a = s.for_owner("a");
+        assert_eq!(a.check_and_insert(key(3), 601, 902), Err(ReplayError::Full));
+        assert_eq!(a.refusal(), ReplayRefusal::Unavailable);
+        // A refused replay is not counted against the owner.
+        let t = SharedReplayStore::open(ReplayBackend::Memory, dir.path(), limits(10, 2)).unwrap();
+        assert_eq!(insert(&t, "b", 4, 600), Ok(()));
+        assert_eq!(insert(&t, "b", 4, 601), Err(ReplayError::Replayed));
+        assert_eq!(insert(&t, "b", 5, 602), Ok(()));
     }
 
     #[test]
