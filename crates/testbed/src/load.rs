@@ -253,7 +253,6 @@ async fn measure(
     work: Vec<Work>,
     opts: &LoadOptions,
 ) -> Result<LoadRow, LoadError> {
-    let budget = Arc::new(std::sync::atomic::AtomicU64::new(MAX_REQUESTS));
     let rounds = opts.rounds.max(1);
     let per_round = opts.seconds / rounds as f64;
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)
@@ -262,6 +261,10 @@ async fn measure(
     let mut slices = Vec::new();
     let mut reference_error = None;
     for _ in 0..rounds {
+        // Each slice gets its share of the request cap, so no slice is left empty.
+        let budget = Arc::new(std::sync::atomic::AtomicU64::new(
+            MAX_REQUESTS / rounds as u64,
+        ));
         let cpu0 = cpu_seconds();
         let started = Instant::now();
         let deadline = started + Duration::from_secs_f64(per_round);
