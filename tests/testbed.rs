@@ -1,8 +1,9 @@
 //! The live testbed through the binary: a leak drill whose measured times to disable must match
 //! the simulator's for the same draws (real swtpm for the core device key, real HTTPS servers on
 //! 127.0.0.1), `testbed serve` killed with SIGKILL mid-refresh (no confirmed grant lost, no
-//! revoked token back), and an outside DPoP client (Python `cryptography`, a second proof
-//! implementation) walking README's steps. With CI=true a missing swtpm or venv fails.
+//! revoked token back), an outside DPoP client (Python `cryptography`, a second proof
+//! implementation) walking README's steps, and `testbed load` on a short budget. With CI=true a
+//! missing swtpm, venv or openssl fails.
 
 mod common;
 
@@ -321,4 +322,63 @@ fn a_broken_serve_config_names_the_file_and_key() {
         err.contains("port_number") && err.contains("at_lifetime"),
         "{err}"
     );
+}
+
+/// `testbed load` end to end on a short budget: every target answers without failures, each in
+/// its slices with the openssl reference after each (behaviour only; the speed figures are the
+/// command's own output, not asserted here).
+#[test]
+fn testbed_load_measures_every_target_with_the_reference_between_slices() {
+    if leaklab_signers::lab::which("openssl").is_none() {
+        return missing_part("openssl (the load's reference)");
+    }
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("load");
+    let run = leaklab()
+        .args([
+            "testbed",
+            "load",
+            "--seconds",
+            "0.6",
+            "--rounds",
+            "2",
+            "--concurrency",
+            "2",
+            "--no-device",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let csv = std::fs::read_to_string(dir.join("load.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let targets: Vec<&str> = rows.iter().map(|r| &r[col("target")]).collect();
+    assert_eq!(rows.len(), 3, "{csv}");
+    assert!(
+        targets[0].contains("memory") && targets[1].contains("SQLite"),
+        "{csv}"
+    );
+    for r in &rows {
+        assert!(r[col("answered_ok")].parse::<u64>().unwrap() > 0, "{csv}");
+        assert_eq!(&r[col("failed")], "0", "{csv}");
+        assert_eq!(&r[col("slices")], "2", "{csv}");
+        let ratio: f64 = r[col("ratio_to_openssl_verify_per_core")].parse().unwrap();
+        let (lo, hi): (f64, f64) = (
+            r[col("ratio_min")].parse().unwrap(),
+            r[col("ratio_max")].parse().unwrap(),
+        );
+        assert!(ratio > 0.0 && lo <= ratio && ratio <= hi, "{csv}");
+    }
+    assert!(std::fs::read_to_string(dir.join("index.html"))
+        .unwrap()
+        .contains("ratio_to_openssl_verify_per_core"));
 }
