@@ -21,6 +21,15 @@
 //! second before it loses the device. The measured TTD is the time of its last successful
 //! request; the attacker is still in at the horizon when a request one second before it succeeds.
 //!
+//! **Rotation.** Rotating grants get the simulator's client refresh: the first one after the leak
+//! (after the eviction when the attacker holds the core host and re-reads the token), which makes
+//! a stolen copy stale. Under reuse detection the maximal attacker refreshes only one second
+//! before something would end its ability to ([`Action::LastMoment`]), as the simulator's does.
+//!
+//! **Quiet turns.** After a successful refresh and until a defender acts on the customer, every
+//! turn of the maximal attacker would succeed, so its turns at token expiry are skipped; this
+//! turns a 90-day horizon from thousands of requests per customer into a handful.
+//!
 //! **The clock** is a [`ManualClock`] stepped from one scheduled instant to the next: no wall
 //! clock decides anything. `time_scale` only paces the steps for watching.
 //!
