@@ -24,7 +24,7 @@
 //! **Rotation.** Rotating grants get the simulator's client refresh: the first one after the leak
 //! (after the eviction when the attacker holds the core host and re-reads the token), which makes
 //! a stolen copy stale. Under reuse detection the maximal attacker refreshes only one second
-//! before something would end its ability to ([`Action::LastMoment`]), as the simulator's does.
+//! before something would end its ability to (`Action::LastMoment`), as the simulator's does.
 //!
 //! **Quiet turns.** After a successful refresh and until a defender acts on the customer, every
 //! turn of the maximal attacker would succeed, so its turns at token expiry are skipped; this
