@@ -123,6 +123,20 @@ impl Lab {
         (tokens, rt)
     }
 
+    /// A fresh DPoP proof by `key` for `at`: `GET` of the public API URL (the first
+    /// instance's, which both serve), issued now.
+    fn api_proof(&self, key: &mut SoftwareSigner, at: &str) -> String {
+        proof_at(
+            key,
+            ProofKind::Dpop,
+            "GET",
+            &self.api(0),
+            self.now(),
+            Some(at),
+            None,
+        )
+    }
+
     async fn call(
         &self,
         instance: usize,
@@ -194,15 +208,7 @@ async fn replayed_at_the_other_instance(backend: ReplayBackend) {
     let (tokens, _) = lab.dpop_token("replay", &mut key).await;
     assert_eq!(tokens.token_type, "DPoP");
     // Both instances serve one public URL (the first one's); the proof names it.
-    let p0 = proof_at(
-        &mut key,
-        ProofKind::Dpop,
-        "GET",
-        &lab.api(0),
-        lab.now(),
-        Some(&tokens.access_token),
-        None,
-    );
+    let p0 = lab.api_proof(&mut key, &tokens.access_token);
     assert!(lab.call(0, &tokens.access_token, Some(&p0)).await.is_ok());
     let other = lab
         .call(1, &tokens.access_token, Some(&p0))
@@ -217,15 +223,7 @@ async fn replayed_at_the_other_instance(backend: ReplayBackend) {
         "{backend:?}: {other:?}"
     );
     // A fresh proof works at either instance.
-    let p1 = proof_at(
-        &mut key,
-        ProofKind::Dpop,
-        "GET",
-        &lab.api(0),
-        lab.now(),
-        Some(&tokens.access_token),
-        None,
-    );
+    let p1 = lab.api_proof(&mut key, &tokens.access_token);
     assert!(lab.call(1, &tokens.access_token, Some(&p1)).await.is_ok());
     lab.bed.stop().await;
 }
@@ -468,15 +466,7 @@ async fn a_flood_of_throwaway_keys_locks_out_only_its_grant_and_a_full_store_is_
     let mut statuses = Vec::new();
     for _ in 0..30 {
         let mut k = SoftwareSigner::generate(&mut OsRng);
-        let p = proof_at(
-            &mut k,
-            ProofKind::Dpop,
-            "GET",
-            &lab.api(0),
-            lab.now(),
-            Some(&alice.access_token),
-            None,
-        );
+        let p = lab.api_proof(&mut k, &alice.access_token);
         statuses.push(
             lab.call(0, &alice.access_token, Some(&p))
                 .await
@@ -487,28 +477,12 @@ async fn a_flood_of_throwaway_keys_locks_out_only_its_grant_and_a_full_store_is_
     assert!(statuses[..20].iter().all(|s| *s == 401), "{statuses:?}");
     assert!(statuses[20..].iter().all(|s| *s == 429), "{statuses:?}");
     // Bob is not affected.
-    let p = proof_at(
-        &mut bob_key,
-        ProofKind::Dpop,
-        "GET",
-        &lab.api(0),
-        lab.now(),
-        Some(&bob.access_token),
-        None,
-    );
+    let p = lab.api_proof(&mut bob_key, &bob.access_token);
     assert!(lab.call(0, &bob.access_token, Some(&p)).await.is_ok());
     // Bob's replay-store quota (6 live entries): the 7th valid proof is a 429, not a proof error.
     let mut last = None;
     for _ in 0..6 {
-        let p = proof_at(
-            &mut bob_key,
-            ProofKind::Dpop,
-            "GET",
-            &lab.api(0),
-            lab.now(),
-            Some(&bob.access_token),
-            None,
-        );
+        let p = lab.api_proof(&mut bob_key, &bob.access_token);
         last = Some(lab.call(1, &bob.access_token, Some(&p)).await);
     }
     let refused = last.unwrap().unwrap_err();
@@ -532,15 +506,7 @@ async fn a_flood_of_throwaway_keys_locks_out_only_its_grant_and_a_full_store_is_
     let (t, _) = lab.dpop_token("full", &mut key).await;
     let mut answers = Vec::new();
     for _ in 0..3 {
-        let p = proof_at(
-            &mut key,
-            ProofKind::Dpop,
-            "GET",
-            &lab.api(0),
-            lab.now(),
-            Some(&t.access_token),
-            None,
-        );
+        let p = lab.api_proof(&mut key, &t.access_token);
         answers.push(
             lab.call(0, &t.access_token, Some(&p))
                 .await
@@ -593,15 +559,7 @@ async fn revocation_introspection_and_provider_revoke_all() {
         introspect(tokens.access_token.clone()).await["active"],
         false
     );
-    let p = proof_at(
-        &mut key,
-        ProofKind::Dpop,
-        "GET",
-        &lab.api(0),
-        lab.now(),
-        Some(&tokens.access_token),
-        None,
-    );
+    let p = lab.api_proof(&mut key, &tokens.access_token);
     assert_eq!(
         lab.call(0, &tokens.access_token, Some(&p))
             .await
@@ -635,15 +593,7 @@ async fn revocation_introspection_and_provider_revoke_all() {
     let mut k2 = SoftwareSigner::generate(&mut OsRng);
     let (t2, _) = lab.dpop_token("app", &mut k2).await;
     lab.admin.revoke_all("app").await.unwrap();
-    let p = proof_at(
-        &mut k2,
-        ProofKind::Dpop,
-        "GET",
-        &lab.api(0),
-        lab.now(),
-        Some(&t2.access_token),
-        None,
-    );
+    let p = lab.api_proof(&mut k2, &t2.access_token);
     assert_eq!(
         lab.call(1, &t2.access_token, Some(&p))
             .await
