@@ -20,6 +20,33 @@ fn leaklab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_leaklab"))
 }
 
+/// Runs `leaklab ARGS --out DIR` from the repository root, which must succeed; returns the text,
+/// header and rows of `DIR/CSV`.
+fn run_to_csv(
+    args: &[&str],
+    dir: &Path,
+    csv: &str,
+) -> (String, csv::StringRecord, Vec<csv::StringRecord>) {
+    let run = leaklab()
+        .args(args)
+        .arg("--out")
+        .arg(dir)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let text = std::fs::read_to_string(dir.join(csv)).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    let rows = reader.records().map(Result::unwrap).collect();
+    (text, headers, rows)
+}
+
 #[test]
 fn drill_measured_ttd_matches_the_simulator_for_every_replayed_cell() {
     if leaklab_signers::lab::which("swtpm").is_none() {
@@ -27,27 +54,11 @@ fn drill_measured_ttd_matches_the_simulator_for_every_replayed_cell() {
     }
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("drill");
-    let run = leaklab()
-        .args([
-            "drill",
-            "tests/data/drill-small.toml",
-            "--customers",
-            "8",
-            "--out",
-        ])
-        .arg(&dir)
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&run.stderr)
+    let (csv, headers, rows) = run_to_csv(
+        &["drill", "tests/data/drill-small.toml", "--customers", "8"],
+        &dir,
+        "drill.csv",
     );
-    let csv = std::fs::read_to_string(dir.join("drill.csv")).unwrap();
-    let mut reader = csv::Reader::from_reader(csv.as_bytes());
-    let headers = reader.headers().unwrap().clone();
     let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
     let (agrees, customer, skipped, strategy, leak) = (
         col("agrees"),
@@ -56,7 +67,6 @@ fn drill_measured_ttd_matches_the_simulator_for_every_replayed_cell() {
         col("strategy"),
         col("leak"),
     );
-    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let replayed: Vec<_> = rows.iter().filter(|r| !r[customer].is_empty()).collect();
     // Every strategy is replayed on every leak class, with customers: rotation with reuse
     // detection included (the maximal attacker defers its refresh to the instant before the
@@ -334,8 +344,8 @@ fn testbed_load_measures_every_target_with_the_reference_between_slices() {
     }
     let out = tempfile::tempdir().unwrap();
     let dir = out.path().join("load");
-    let run = leaklab()
-        .args([
+    let (csv, headers, rows) = run_to_csv(
+        &[
             "testbed",
             "load",
             "--seconds",
@@ -345,22 +355,11 @@ fn testbed_load_measures_every_target_with_the_reference_between_slices() {
             "--concurrency",
             "2",
             "--no-device",
-            "--out",
-        ])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&run.stdout);
-    assert!(
-        run.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&run.stderr)
+        ],
+        &dir,
+        "load.csv",
     );
-    let csv = std::fs::read_to_string(dir.join("load.csv")).unwrap();
-    let mut reader = csv::Reader::from_reader(csv.as_bytes());
-    let headers = reader.headers().unwrap().clone();
     let col = |name: &str| headers.iter().position(|h| h == name).unwrap();
-    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     let targets: Vec<&str> = rows.iter().map(|r| &r[col("target")]).collect();
     assert_eq!(rows.len(), 3, "{csv}");
     assert!(
