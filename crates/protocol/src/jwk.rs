@@ -169,7 +169,36 @@ impl Jwk {
 
     /// RFC 7638 canonical JSON: required members only, sorted, no whitespace.
     pub fn thumbprint_input(&self) -> String {
-        serde_json::to_string(&Value::Object(self.required_members())).expect("strings serialize")
+        // Written member by member rather than through a `Map`: a resource server computes this
+        // on every proof. Values are JSON-escaped by serde_json.
+        let members: [(&str, &str); 4];
+        let members: &[(&str, &str)] = match self {
+            Jwk::Ec { crv, x, y } => {
+                members = [("crv", crv), ("kty", "EC"), ("x", x), ("y", y)];
+                &members
+            }
+            Jwk::Rsa { n, e } => {
+                members = [("e", e), ("kty", "RSA"), ("n", n), ("", "")];
+                &members[..3]
+            }
+            Jwk::Okp { crv, x } => {
+                members = [("crv", crv), ("kty", "OKP"), ("x", x), ("", "")];
+                &members[..3]
+            }
+        };
+        let mut out = Vec::with_capacity(160);
+        out.push(b'{');
+        for (i, (name, value)) in members.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.push(b'"');
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+            serde_json::to_writer(&mut out, value).expect("strings serialize");
+        }
+        out.push(b'}');
+        String::from_utf8(out).expect("JSON text is UTF-8")
     }
 
     /// RFC 7638 JWK SHA-256 thumbprint, base64url without padding (the `jkt` value).

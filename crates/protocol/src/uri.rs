@@ -150,6 +150,24 @@ mod tests {
         assert_ne!(n("https://a/Token"), n("https://a/token"));
     }
 
+    /// The verifier compares a proof's `htu` byte for byte with the expected normal form before
+    /// parsing it, which is sound only if a normal form normalises to itself.
+    #[test]
+    fn the_normal_form_is_a_fixed_point() {
+        for u in [
+            "eXAMPLE://a/./b/../b/%63/%7bfoo%7d",
+            "http://example.com:80",
+            "HTTPS://Server.Example.COM:443/token?x=1#f",
+            "https://server.example.com:8443/a/./b/../c",
+            "https://[0:0::1]:8443",
+            "https://a/%7euser/%2e%2E/x",
+            "https://a/b%2fc/%C3%A9?q",
+        ] {
+            let once = n(u);
+            assert_eq!(n(&once), once, "{u}");
+        }
+    }
+
     #[test]
     fn rejects_garbage() {
         for u in [

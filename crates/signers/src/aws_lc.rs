@@ -56,15 +56,38 @@ impl Signer for AwsLcSigner {
 /// ES256 verification with aws-lc-rs, for `VerifyPolicy::es256` (a resource server verifies a
 /// proof on every call; this is several times faster than the pure-Rust default). A point that is
 /// not on the curve is reported as an invalid signature.
+///
+/// A client signs many proofs with one key, so each thread keeps the last [`PARSED_KEYS`] keys it
+/// parsed (point validation and the `EVP_PKEY` built once per key, not per proof: a few percent
+/// of a resource server's call). The cache is keyed by the whole point; a full cache is cleared,
+/// so a flood of fresh keys costs one parse each, as without it.
 pub fn verify_es256(
     jwk: &Jwk,
     signing_input: &[u8],
     signature: &[u8],
 ) -> Result<(), leaklab_protocol::jws::SignatureError> {
-    use aws_lc_rs::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED};
+    use aws_lc_rs::signature::{ParsedPublicKey, ECDSA_P256_SHA256_FIXED};
     use leaklab_protocol::jws::SignatureError;
+    use std::collections::HashMap;
+    thread_local! {
+        static KEYS: std::cell::RefCell<HashMap<[u8; 65], ParsedPublicKey>> =
+            std::cell::RefCell::new(HashMap::new());
+    }
     let point = jwk.p256_sec1().map_err(SignatureError::KeyMismatch)?;
-    UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point[..])
-        .verify(signing_input, signature)
-        .map_err(|_| SignatureError::Invalid)
+    KEYS.with_borrow_mut(|keys| {
+        if !keys.contains_key(&point) {
+            let parsed = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &point[..])
+                .map_err(|_| SignatureError::Invalid)?;
+            if keys.len() >= PARSED_KEYS {
+                keys.clear();
+            }
+            keys.insert(point, parsed);
+        }
+        keys[&point]
+            .verify_sig(signing_input, signature)
+            .map_err(|_| SignatureError::Invalid)
+    })
 }
+
+/// Parsed verification keys kept per thread by [`verify_es256`].
+pub const PARSED_KEYS: usize = 1024;
