@@ -70,7 +70,8 @@ fn drill_measured_ttd_matches_the_simulator_for_every_replayed_cell() {
     let replayed: Vec<_> = rows.iter().filter(|r| !r[customer].is_empty()).collect();
     // Every strategy is replayed on every leak class, with customers: rotation with reuse
     // detection included (the maximal attacker defers its refresh to the instant before the
-    // client's rotating refresh).
+    // client's rotating refresh), and a JWKS-host leak (the attacker's JWKS served under the
+    // host's certificate until the provider refuses it by CRL or expiry).
     for s in [
         "bearer",
         "bearer-rotation",
@@ -80,7 +81,7 @@ fn drill_measured_ttd_matches_the_simulator_for_every_replayed_cell() {
         "single-dpop-hsm",
         "split-dpop",
     ] {
-        for l in ["rt-store", "core-host", "edge"] {
+        for l in ["rt-store", "core-host", "edge", "jwks-host"] {
             assert!(
                 replayed.iter().any(|r| &r[strategy] == s && &r[leak] == l),
                 "{s} × {l} has no replayed customer:\n{csv}"

@@ -171,7 +171,28 @@ impl JwksFetcher {
                 "no trust anchor: set root_certs_pem or system_roots".into(),
             ));
         }
-        let builder = Client::builder()
+        let builder = Self::builder(cfg);
+        let builder = if cfg.system_roots {
+            builder.tls_certs_merge(roots)
+        } else {
+            builder.tls_certs_only(roots)
+        };
+        Self::finish(cfg, builder)
+    }
+
+    /// Like [`JwksFetcher::new`] but with a rustls configuration of the caller's, which decides
+    /// trust alone ([`FetchConfig::root_certs_pem`] and [`FetchConfig::system_roots`] are not
+    /// used): e.g. a verifier that checks the host certificate against a CRL, or a time
+    /// provider other than the system clock (rustls `ClientConfig::builder_with_details`).
+    pub fn with_tls(
+        cfg: &FetchConfig,
+        tls: rustls::ClientConfig,
+    ) -> Result<JwksFetcher, FetchError> {
+        Self::finish(cfg, Self::builder(cfg).tls_backend_preconfigured(tls))
+    }
+
+    fn builder(cfg: &FetchConfig) -> reqwest::ClientBuilder {
+        Client::builder()
             .user_agent("leaklab-jwks-fetch")
             .redirect(redirect::Policy::none())
             .no_proxy()
@@ -179,12 +200,13 @@ impl JwksFetcher {
             .http1_only()
             .pool_max_idle_per_host(0)
             .connect_timeout(nonzero(cfg.connect_timeout))
-            .read_timeout(nonzero(cfg.read_timeout));
-        let builder = if cfg.system_roots {
-            builder.tls_certs_merge(roots)
-        } else {
-            builder.tls_certs_only(roots)
-        };
+            .read_timeout(nonzero(cfg.read_timeout))
+    }
+
+    fn finish(
+        cfg: &FetchConfig,
+        builder: reqwest::ClientBuilder,
+    ) -> Result<JwksFetcher, FetchError> {
         let client = builder.build().map_err(|e| FetchError::Client(chain(&e)))?;
         Ok(JwksFetcher {
             client,

@@ -465,6 +465,8 @@ pub struct CustomerPlan {
     pub bindings: Bindings,
     /// [`Strategy::credential_disabled_at`] for this customer.
     pub credential_disabled_at: f64,
+    /// [`Strategy::jwks_host_end`] for this customer.
+    pub jwks_host: Option<strategy::JwksHostEnd>,
     pub outcome: model::Outcome,
 }
 
@@ -523,6 +525,7 @@ pub fn customer_plans(
         };
         let bindings = strategies[strategy].bindings(&ctx);
         let credential_disabled_at = strategies[strategy].credential_disabled_at(&ctx);
+        let jwks_host = strategies[strategy].jwks_host_end(&ctx);
         let run = Run {
             scenario,
             strategy: &scenario.strategies[strategy],
@@ -540,6 +543,7 @@ pub fn customer_plans(
             world: world.clone(),
             bindings,
             credential_disabled_at,
+            jwks_host,
             outcome,
         });
     }

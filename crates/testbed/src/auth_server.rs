@@ -23,7 +23,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use leaklab_jwks_fetch::{FetchConfig, JwksFetcher};
 use leaklab_protocol::access_token::{AccessTokenClaims, Audience, Confirmation};
 use leaklab_protocol::client_auth::{
-    verify_client_assertion, AssertionPolicy, JwksCache, CLIENT_ASSERTION_TYPE,
+    verify_client_assertion, AssertionPolicy, ClientAuthError, JwksCache, KeyLookupError,
+    CLIENT_ASSERTION_TYPE,
 };
 use leaklab_protocol::introspection::{ActiveToken, Introspection};
 use leaklab_protocol::jwk::Jwk;
@@ -68,6 +69,9 @@ pub struct AsConfig {
     pub admin_token: String,
     /// Trust anchors (PEM) for fetching clients' JWKS over HTTPS.
     pub jwks_trust_pem: Vec<u8>,
+    /// The CA's CRL for fetches that check the host's revocation (see [`AsState::set_jwks_crl`]);
+    /// `None`: such fetches fail until one is set.
+    pub jwks_crl: Option<rustls::pki_types::CertificateRevocationListDer<'static>>,
 }
 
 impl AsConfig {
@@ -89,8 +93,72 @@ pub struct AsState {
     policy: VerifyPolicy,
     nonces: Option<NonceIssuer>,
     jwks: tokio::sync::Mutex<JwksCache>,
-    fetcher: JwksFetcher,
+    fetchers: std::sync::RwLock<JwksFetchers>,
     failures: FailureQuota,
+}
+
+/// The JWKS fetchers, on the AS's clock: one trusts a host certificate until it expires, the
+/// other also checks it against the CA's published CRL (a client registration chooses).
+#[derive(Clone)]
+struct JwksFetchers {
+    plain: JwksFetcher,
+    checking: JwksFetcher,
+}
+
+/// A client's unknown `kid` makes the AS fetch its JWKS again (a key the client added since the
+/// last fetch), at most once per this many seconds per client.
+pub const UNKNOWN_KID_REFETCH_SECS: i64 = 60;
+
+/// rustls reads the time of certificate checks from here: the AS's clock, so a drill's
+/// compressed time decides when a host certificate has expired.
+struct ClockTime(SharedClock);
+
+impl std::fmt::Debug for ClockTime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClockTime")
+    }
+}
+
+impl rustls::time_provider::TimeProvider for ClockTime {
+    fn current_time(&self) -> Option<rustls::pki_types::UnixTime> {
+        let secs = u64::try_from(self.0.now()).ok()?;
+        Some(rustls::pki_types::UnixTime::since_unix_epoch(
+            std::time::Duration::from_secs(secs),
+        ))
+    }
+}
+
+/// A JWKS fetcher trusting `trust_pem`, checking host certificates against `crl` if given.
+fn jwks_fetcher(
+    trust_pem: &[u8],
+    crl: Option<rustls::pki_types::CertificateRevocationListDer<'static>>,
+    clock: &SharedClock,
+) -> Result<JwksFetcher, AsError> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let err = |e: &dyn std::fmt::Display| AsError::Fetcher(e.to_string());
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(trust_pem) {
+        roots.add(cert.map_err(|e| err(&e))?).map_err(|e| err(&e))?;
+    }
+    let mut verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    );
+    if let Some(crl) = crl {
+        verifier = verifier.with_crls([crl]).only_check_end_entity_revocation();
+    }
+    let verifier = verifier.build().map_err(|e| err(&e))?;
+    let mut tls =
+        rustls::ClientConfig::builder_with_details(provider, Arc::new(ClockTime(clock.clone())))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| err(&e))?
+            .with_webpki_verifier(verifier)
+            .with_no_client_auth();
+    // Every fetch checks the host's certificate afresh: a resumed session would skip the check
+    // and keep trusting a certificate revoked or expired since the last fetch.
+    tls.resumption = rustls::client::Resumption::disabled();
+    JwksFetcher::with_tls(&FetchConfig::default(), tls).map_err(|e| err(&e))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -154,12 +222,10 @@ impl AsState {
             )),
             None => None,
         };
-        let fetcher = JwksFetcher::new(&FetchConfig {
-            root_certs_pem: config.jwks_trust_pem.clone(),
-            system_roots: false,
-            ..FetchConfig::default()
-        })
-        .map_err(|e| AsError::Fetcher(e.to_string()))?;
+        let fetchers = JwksFetchers {
+            plain: jwks_fetcher(&config.jwks_trust_pem, None, &clock)?,
+            checking: jwks_fetcher(&config.jwks_trust_pem, config.jwks_crl.clone(), &clock)?,
+        };
         Ok(AsState {
             kid: public_jwk.thumbprint(),
             jwks: tokio::sync::Mutex::new(JwksCache::new(config.jwks_max_age_secs)),
@@ -173,8 +239,31 @@ impl AsState {
             token_htu,
             policy,
             nonces,
-            fetcher,
+            fetchers: std::sync::RwLock::new(fetchers),
         })
+    }
+
+    /// Host certificates of JWKS fetches that check revocation are checked against `crl` from
+    /// now on (a CRL the CA published).
+    pub fn set_jwks_crl(
+        &self,
+        crl: rustls::pki_types::CertificateRevocationListDer<'static>,
+    ) -> Result<(), AsError> {
+        let checking = jwks_fetcher(&self.config.jwks_trust_pem, Some(crl), &self.clock)?;
+        self.fetchers
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .checking = checking;
+        Ok(())
+    }
+
+    fn jwks_fetcher(&self, check_host_revocation: bool) -> JwksFetcher {
+        let f = self.fetchers.read().unwrap_or_else(|p| p.into_inner());
+        if check_host_revocation {
+            f.checking.clone()
+        } else {
+            f.plain.clone()
+        }
     }
 
     /// The public key resource servers verify access tokens with.
@@ -314,31 +403,52 @@ async fn authenticate(
                 return Err(fail("client certificate missing or not the registered one"));
             }
         }
-        ClientAuthMethod::PrivateKeyJwt { jwks_uri } => {
+        ClientAuthMethod::PrivateKeyJwt {
+            jwks_uri,
+            check_host_revocation,
+        } => {
             if form.get("client_assertion_type") != Some(CLIENT_ASSERTION_TYPE) {
                 return Err(fail("client_assertion_type must be jwt-bearer"));
             }
             let Some(assertion) = assertion else {
                 return Err(fail("client_assertion missing"));
             };
+            let fetcher = state.jwks_fetcher(*check_host_revocation);
+            let fetch_failed = |e: leaklab_jwks_fetch::FetchError| {
+                fail(&format!("client JWKS could not be fetched: {e}"))
+            };
             let mut cache = state.jwks.lock().await;
-            if let Err(e) = state
-                .fetcher
+            fetcher
                 .refresh_if_due(&mut cache, &client_id, jwks_uri, now)
                 .await
-            {
-                return Err(fail(&format!("client JWKS could not be fetched: {e}")));
-            }
+                .map_err(fetch_failed)?;
             let mut replay = state.replay.for_owner(&client_id);
-            let verified = verify_client_assertion(
-                assertion,
-                &client_id,
-                &state.config.token_url(),
-                &AssertionPolicy::default(),
-                &cache,
-                &mut replay,
-                now,
-            );
+            let verify = |cache: &JwksCache, replay: &mut crate::store::OwnerReplay<'_>| {
+                verify_client_assertion(
+                    assertion,
+                    &client_id,
+                    &state.config.token_url(),
+                    &AssertionPolicy::default(),
+                    cache,
+                    replay,
+                    now,
+                )
+            };
+            let mut verified = verify(&cache, &mut replay);
+            // A key the client published since the last fetch: fetch again (rate-limited).
+            if matches!(
+                verified,
+                Err(ClientAuthError::Key(KeyLookupError::UnknownKid(_)))
+            ) && cache
+                .fetched_at(&client_id)
+                .is_none_or(|at| now.saturating_sub(at) >= UNKNOWN_KID_REFETCH_SECS)
+            {
+                let fetched = fetcher.fetch(jwks_uri).await.map_err(fetch_failed)?;
+                cache
+                    .store(&client_id, &fetched.document, now)
+                    .map_err(|e| fail(&format!("client JWKS: {e}")))?;
+                verified = verify(&cache, &mut replay);
+            }
             if let Err(e) = verified {
                 if replay.refusal() != ReplayRefusal::None {
                     return Err(replay_refused(replay.refusal()));

@@ -103,6 +103,12 @@ async fn serve_jwks(State(docs): State<JwksDocs>, UrlPath(client): UrlPath<Strin
     }
 }
 
+fn jwks_router(docs: JwksDocs) -> Router {
+    Router::new()
+        .route("/jwks/{client}", get(serve_jwks))
+        .with_state(docs)
+}
+
 /// A running testbed.
 pub struct Testbed {
     pub pki: Arc<Pki>,
@@ -148,6 +154,7 @@ impl Testbed {
                 failures_per_minute: config.failures_per_minute,
                 admin_token: admin_token.clone(),
                 jwks_trust_pem: pki.ca_pem().into_bytes(),
+                jwks_crl: Some(pki.published_crl()),
             },
             store.clone(),
             SharedReplayStore::open(
@@ -206,9 +213,7 @@ impl Testbed {
         let jwks_host = tls::serve(
             tls::bind(0).await?,
             tls.clone(),
-            Router::new()
-                .route("/jwks/{client}", get(serve_jwks))
-                .with_state(jwks_docs.clone()),
+            jwks_router(jwks_docs.clone()),
             config.limits,
         )?;
         Ok(Testbed {
@@ -242,11 +247,31 @@ impl Testbed {
         format!("{}/jwks/{client_id}", self.jwks_host.base_url())
     }
 
-    /// Publishes the CA's CRL and has every server use it for new connections.
-    pub fn publish_crl(&self) -> Result<(), PkiError> {
+    /// Publishes the CA's CRL and has every server use it for new connections, and the AS for
+    /// JWKS fetches that check the host's revocation.
+    pub fn publish_crl(&self) -> Result<(), BedError> {
         self.pki.publish_crl()?;
         self.tls.replace(self.pki.server_config()?);
+        self.as_state.set_jwks_crl(self.pki.published_crl())?;
         Ok(())
+    }
+
+    /// A JWKS host of its own (its own certificate, valid until `not_after`, see
+    /// [`Pki::issue_server`]) serving the same documents as the testbed's: for a drill in
+    /// which that host's TLS key leaks. Returns the certificate's serial and the server; the
+    /// caller stops it.
+    pub async fn start_jwks_host(
+        &self,
+        not_after: Option<i64>,
+    ) -> Result<(u64, Running), BedError> {
+        let (serial, config) = self.pki.issue_server(not_after)?;
+        let host = tls::serve(
+            tls::bind(0).await?,
+            TlsSwitch::new(config),
+            jwks_router(self.jwks_docs.clone()),
+            crate::tls::Limits::default(),
+        )?;
+        Ok((serial, host))
     }
 
     pub async fn stop(self) {

@@ -196,8 +196,14 @@ fn skip_reason(sc: &Scenario, s: usize, l: usize, policy: AttackerPolicy) -> Opt
     if st.rotation && (c.core_disk || c.core_host) && c.edge_host {
         return Some("refresh-token rotation with both the refresh token and an edge stolen: the simulator draws the client's refresh phase apart from the edges' phases, while the drill's edges refresh through the same rotating token".into());
     }
-    if c.jwks_host {
-        return Some("JWKS-host leaks are not replayed (the testbed's JWKS host has no revocable certificate of its own)".into());
+    // The JWKS host's TLS key matters to `private_key_jwt` only. Replayed when it is the
+    // attacker's only way in; with the signing key usable too, the simulator ages the provider's
+    // one JWKS cache independently for the two ways, which no live cache can do.
+    let key_usable = c.client_credential
+        || c.core_host
+        || (c.core_disk && sc.core_key_storage == KeyStorage::Disk);
+    if c.jwks_host && matches!(st.kind, StrategyKind::Jwks(_)) && key_usable {
+        return Some("a JWKS-host leak together with the JWKS signing key: the simulator draws the provider's cache age apart for the two ways in, while the testbed's provider has one cache".into());
     }
     if matches!(policy, AttackerPolicy::Greedy | AttackerPolicy::Stealthy) {
         return Some(format!(
@@ -233,6 +239,8 @@ struct Live {
     http: HttpClient,
     /// [`victim_key_end`] for this customer.
     key_end: f64,
+    /// With a JWKS-host leak: the customer's JWKS host (its certificate's serial, the server).
+    jwks_host: Option<(u64, crate::tls::Running)>,
     /// Edge keys (split DPoP: one per edge; single DPoP shared software: the shared key).
     edges: Vec<Edge>,
     thief: Thief,
@@ -297,6 +305,10 @@ enum Action {
     RevokeAll,
     RevokeCertificate,
     RemoveJwksKey,
+    /// The CA revokes the JWKS host's certificate and the provider's fetcher has the CRL.
+    RejectJwksHost,
+    /// The provider's cached JWKS (from the hijacked host) ages out.
+    ExpireJwksCache,
     LoseDevice,
     LoseEdge,
 }
@@ -333,6 +345,19 @@ fn proof_with(
     p.refresh_token = refresh_token;
     let mut g = lock(key);
     proof::create(&p, g.as_mut(), &mut OsRng).map_err(sign_err)
+}
+
+/// A JWKS document with `keys`, each with its thumbprint as `kid`.
+fn jwks_document(keys: &[&SharedSigner]) -> String {
+    let keys: Vec<serde_json::Value> = keys
+        .iter()
+        .map(|k| {
+            let mut jwk = lock(k).public_jwk().to_json();
+            jwk["kid"] = jkt(k).into();
+            jwk
+        })
+        .collect();
+    serde_json::json!({ "keys": keys }).to_string()
 }
 
 fn secs(t: f64) -> i64 {
@@ -402,6 +427,7 @@ async fn run_cell(
         let client_id = format!("{}-c{id}", strategy.name);
         let mut core_key = None;
         let mut identity = None;
+        let mut jwks_host = None;
         let mut edges: Vec<Edge> = (0..edges_n)
             .map(|_| Edge {
                 key: None,
@@ -429,14 +455,29 @@ async fn run_cell(
                 } else {
                     software()
                 };
-                let mut jwk = lock(&key).public_jwk().to_json();
-                jwk["kid"] = jkt(&key).into();
-                bed.jwks_docs
-                    .set(&client_id, serde_json::json!({"keys": [jwk]}).to_string());
+                bed.jwks_docs.set(&client_id, jwks_document(&[&key]));
                 core_key = Some(key);
+                // A JWKS-host leak: the customer's JWKS comes from a host of its own whose
+                // certificate the provider stops trusting at the drawn time: by the CRL, or
+                // (a fetcher that does not check revocation) by its expiry.
+                let check_host_revocation = plan.jwks_host.is_some_and(|h| h.checks_revocation);
+                let jwks_uri = match plan.jwks_host {
+                    Some(h) => {
+                        let expires = (!h.checks_revocation
+                            && h.rejected_at.is_finite()
+                            && h.rejected_at < sc.horizon)
+                            .then(|| T0 + secs(h.rejected_at) - 1);
+                        let (serial, host) = bed.start_jwks_host(expires).await?;
+                        let uri = format!("{}/jwks/{client_id}", host.base_url());
+                        jwks_host = Some((serial, host));
+                        uri
+                    }
+                    None => bed.jwks_uri(&client_id),
+                };
                 (
                     ClientAuthMethod::PrivateKeyJwt {
-                        jwks_uri: bed.jwks_uri(&client_id),
+                        jwks_uri,
+                        check_host_revocation,
                     },
                     ClientMetadata::default(),
                     false,
@@ -511,6 +552,7 @@ async fn run_cell(
             core_key,
             identity,
             key_end: victim_key_end(sc, s, compromise, plan, policy),
+            jwks_host,
             edges,
             thief: Thief::default(),
         });
@@ -570,9 +612,17 @@ async fn run_cell(
                 p.credential_disabled_at,
                 Action::RevokeCertificate,
             ),
-            StrategyKind::Jwks(_) => {
-                defend(&mut agenda, p.credential_disabled_at, Action::RemoveJwksKey)
-            }
+            StrategyKind::Jwks(_) => match p.jwks_host {
+                // The hijacked host serves the attacker's JWKS whatever the vendor removes
+                // from its own; what ends it is the provider refusing the host.
+                Some(h) => {
+                    if h.checks_revocation {
+                        defend(&mut agenda, h.rejected_at, Action::RejectJwksHost);
+                    }
+                    defend(&mut agenda, h.cache_expires_at, Action::ExpireJwksCache);
+                }
+                None => defend(&mut agenda, p.credential_disabled_at, Action::RemoveJwksKey),
+            },
             _ => {}
         }
         if key_end > 0.0 && key_end.is_finite() {
@@ -693,6 +743,15 @@ async fn run_cell(
                     th.victim = Some(VictimKey::Device(software()));
                 }
                 th.own_key = Some(software());
+                // With the JWKS host's TLS key the attacker serves a JWKS with its own key under
+                // the host's name (the legitimate key stays, so the agent goes on working).
+                if c.jwks_host.is_some() {
+                    if let (Some(own), Some(legit)) = (&th.own_key, &c.core_key) {
+                        bed.jwks_docs
+                            .set(&c.client_id, jwks_document(&[legit, own]));
+                        th.victim = Some(VictimKey::Copy(own.clone()));
+                    }
+                }
                 if compromise.edge_host {
                     th.edge_foothold_until = if foothold { f64::INFINITY } else { 0.0 };
                     for exp in steal_edges(c, T0 + t) {
@@ -734,19 +793,28 @@ async fn run_cell(
                 // here) takes its place for the legitimate agent; the provider's cached copy
                 // ages out now.
                 let key = software();
-                let mut jwk = lock(&key).public_jwk().to_json();
-                jwk["kid"] = jkt(&key).into();
-                bed.jwks_docs
-                    .set(&c.client_id, serde_json::json!({"keys": [jwk]}).to_string());
+                bed.jwks_docs.set(&c.client_id, jwks_document(&[&key]));
                 c.core_key = Some(key);
                 admin.expire_jwks(&c.client_id).await?;
             }
+            Action::RejectJwksHost => {
+                if let Some((serial, _)) = &c.jwks_host {
+                    bed.pki.revoke(*serial);
+                    bed.publish_crl()?;
+                }
+            }
+            Action::ExpireJwksCache => admin.expire_jwks(&c.client_id).await?,
             Action::LoseDevice => {
                 if matches!(c.thief.victim, Some(VictimKey::Device(_))) {
                     c.thief.victim = Some(VictimKey::None);
                 }
             }
             Action::LoseEdge => c.thief.edge_foothold_until = 0.0,
+        }
+    }
+    for c in &mut live {
+        if let Some((_, host)) = c.jwks_host.take() {
+            host.stop().await;
         }
     }
     bed.stop().await;

@@ -25,6 +25,8 @@ pub enum PkiError {
     Tls(#[from] rustls::Error),
     #[error("client certificate verifier: {0}")]
     Verifier(#[from] rustls::server::VerifierBuilderError),
+    #[error("certificate validity: {0}")]
+    Time(String),
 }
 
 /// A client certificate and its key, as a client needs them.
@@ -139,6 +141,46 @@ impl Pki {
         })
     }
 
+    /// A server identity of its own for `127.0.0.1` (a host whose certificate can be revoked or
+    /// expire apart from the testbed's servers), valid until `not_after` (unix seconds; `None`:
+    /// rcgen's far-future default): its serial and a TLS configuration without client auth.
+    pub fn issue_server(
+        &self,
+        not_after: Option<i64>,
+    ) -> Result<(u64, Arc<ServerConfig>), PkiError> {
+        let serial = {
+            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            s.next_serial += 1;
+            s.next_serial
+        };
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()])?;
+        params.serial_number = Some(SerialNumber::from(serial));
+        params.not_before = date_time_ymd(2000, 1, 1);
+        if let Some(t) = not_after {
+            let secs =
+                u64::try_from(t).map_err(|_| PkiError::Time(format!("{t} is before 1970")))?;
+            params.not_after = date_time_ymd(1970, 1, 1) + std::time::Duration::from_secs(secs);
+        }
+        let cert = params.signed_by(&key, &*self.ca)?;
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
+        let mut config = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()?
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.der().clone()], key)?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok((serial, Arc::new(config)))
+    }
+
+    /// The currently published CRL.
+    pub fn published_crl(&self) -> CertificateRevocationListDer<'static> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .published
+            .clone()
+    }
+
     /// Marks a certificate revoked at the CA; servers see it after [`Pki::publish_crl`] and a
     /// reload of their TLS configuration.
     pub fn revoke(&self, serial: u64) {
@@ -160,12 +202,7 @@ impl Pki {
     /// optional (bearer and DPoP clients send none) but, when sent, must chain to the CA and not
     /// be on the CRL.
     pub fn server_config(&self) -> Result<Arc<ServerConfig>, PkiError> {
-        let crl = self
-            .state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .published
-            .clone();
+        let crl = self.published_crl();
         let mut roots = RootCertStore::empty();
         roots.add(self.ca.der().clone())?;
         let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())

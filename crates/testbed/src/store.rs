@@ -43,7 +43,13 @@ pub enum ClientAuthMethod {
     /// A public client (RFC 6749 §2.1).
     None,
     /// RFC 7523 client assertion signed with a key from the client's JWKS.
-    PrivateKeyJwt { jwks_uri: String },
+    PrivateKeyJwt {
+        jwks_uri: String,
+        /// Fetches check the JWKS host's certificate against the CA's CRL; otherwise it is
+        /// trusted until it expires (the provider's fetcher policy).
+        #[serde(default)]
+        check_host_revocation: bool,
+    },
     /// RFC 8705 §2.1 PKI client authentication: a certificate from the testbed CA with this
     /// `x5t#S256` (the registration pins the certificate).
     TlsClientAuth { x5t_s256: String },

@@ -693,6 +693,7 @@ async fn private_key_jwt_through_the_fetched_jwks_until_the_key_is_removed() {
             client_id: "jwt-agent".into(),
             auth: ClientAuthMethod::PrivateKeyJwt {
                 jwks_uri: lab.bed.jwks_uri("jwt-agent"),
+                check_host_revocation: false,
             },
             metadata: ClientMetadata::default(),
             rotation: false,
@@ -753,5 +754,134 @@ async fn private_key_jwt_through_the_fetched_jwks_until_the_key_is_removed() {
         .unwrap()
         .unwrap_err();
     assert_eq!(refused.error, "invalid_client", "{refused:?}");
+    lab.bed.stop().await;
+}
+
+/// The JWKS host's TLS key leaked: the attacker serves its own key under the host's name. The
+/// provider fetches it on the unknown `kid` (at most once a minute), keeps it in its cache after
+/// the certificate is revoked, and refuses the host at the next fetch: by the CRL when its
+/// fetcher checks revocation, by the certificate's expiry on the provider's clock otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hijacked_jwks_host_works_until_the_provider_refuses_its_certificate() {
+    let lab = lab(|c| c.jwks_max_age_secs = 3600).await;
+    let url = lab.bed.token_url();
+    let t0 = lab.now();
+    let expires = t0 + 7200;
+    let jwk = |key: &SoftwareSigner| {
+        let mut j = key.public_jwk().to_json();
+        j["kid"] = key.public_jwk().thumbprint().into();
+        j
+    };
+    let assertion = |key: &mut SoftwareSigner, client: &str, now: i64| {
+        let kid = key.public_jwk().thumbprint();
+        ClientAuth::Assertion(
+            leaklab_protocol::client_auth::create_client_assertion(
+                key,
+                Some(&kid),
+                client,
+                &url,
+                now,
+                60,
+                &mut OsRng,
+            )
+            .unwrap(),
+        )
+    };
+    let mut legit = SoftwareSigner::generate(&mut OsRng);
+    let mut thief = SoftwareSigner::generate(&mut OsRng);
+    let mut clients = Vec::new();
+    for (client, checks, not_after) in [("checks", true, None), ("expiry", false, Some(expires))] {
+        let (serial, host) = lab.bed.start_jwks_host(not_after).await.unwrap();
+        let doc = |keys: Vec<serde_json::Value>| serde_json::json!({ "keys": keys }).to_string();
+        lab.bed.jwks_docs.set(client, doc(vec![jwk(&legit)]));
+        lab.admin
+            .register(&ClientConfig {
+                client_id: client.into(),
+                auth: ClientAuthMethod::PrivateKeyJwt {
+                    jwks_uri: format!("{}/jwks/{client}", host.base_url()),
+                    check_host_revocation: checks,
+                },
+                metadata: ClientMetadata::default(),
+                rotation: false,
+                reuse_detection: false,
+                certificate_bound_access_tokens: false,
+            })
+            .await
+            .unwrap();
+        let (_, rt) = lab
+            .admin
+            .provision(client, "frank", &RtBinding::ClientAuth)
+            .await
+            .unwrap();
+        let a = assertion(&mut legit, client, t0);
+        assert!(lab
+            .http
+            .refresh(&url, &rt, &a, None, None)
+            .await
+            .unwrap()
+            .is_ok());
+        // The hijack: the attacker's key is served next to the agent's.
+        lab.bed
+            .jwks_docs
+            .set(client, doc(vec![jwk(&legit), jwk(&thief)]));
+        clients.push((client, serial, host, rt));
+    }
+    let attempt = |rt: String, a: ClientAuth| {
+        let (http, url) = (lab.http.clone(), url.clone());
+        async move { http.refresh(&url, &rt, &a, None, None).await.unwrap() }
+    };
+    // The unknown kid right after a fetch: no refetch yet.
+    for (client, _, _, rt) in &clients {
+        let refused = attempt(rt.clone(), assertion(&mut thief, client, t0))
+            .await
+            .unwrap_err();
+        assert_eq!(refused.error, "invalid_client", "{refused:?}");
+    }
+    // A minute later the provider fetches again and takes the attacker's key.
+    lab.clock.set(t0 + 60);
+    for (client, _, _, rt) in &clients {
+        let a = assertion(&mut thief, client, t0 + 60);
+        assert!(attempt(rt.clone(), a).await.is_ok(), "{client}");
+    }
+    for (_, serial, _, _) in &clients {
+        lab.bed.pki.revoke(*serial);
+    }
+    lab.bed.publish_crl().unwrap();
+    // Revoked, but the cached copy still serves until it ages out.
+    for (client, _, _, rt) in &clients {
+        let a = assertion(&mut thief, client, t0 + 61);
+        lab.clock.set(t0 + 61);
+        assert!(attempt(rt.clone(), a).await.is_ok(), "{client}");
+    }
+    // Aged out: the checking fetcher refuses the revoked host; the other one does not check.
+    let now = t0 + 60 + 3600;
+    lab.clock.set(now);
+    let (checks, expiry) = (&clients[0], &clients[1]);
+    let refused = attempt(checks.3.clone(), assertion(&mut thief, checks.0, now))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.description.contains("could not be fetched"),
+        "{refused:?}"
+    );
+    assert!(
+        attempt(expiry.3.clone(), assertion(&mut thief, expiry.0, now))
+            .await
+            .is_ok()
+    );
+    // Aged out again, past the certificate's expiry on the provider's clock.
+    let now = t0 + 60 + 7200;
+    assert!(now > expires);
+    lab.clock.set(now);
+    let refused = attempt(expiry.3.clone(), assertion(&mut thief, expiry.0, now))
+        .await
+        .unwrap_err();
+    assert!(
+        refused.description.contains("could not be fetched"),
+        "{refused:?}"
+    );
+    for (_, _, host, _) in clients {
+        host.stop().await;
+    }
     lab.bed.stop().await;
 }

@@ -17,7 +17,7 @@
 //!   the certificate until it expires (remaining life uniform over `tls_cert_lifetime`). The
 //!   attacker's keys then stay in the customer's cache for its remaining age.
 
-use super::{Bindings, Context, Strategy};
+use super::{Bindings, Context, JwksHostEnd, Strategy};
 use crate::scenario::JwksParams;
 use leaklab_base::rng::stream_id;
 
@@ -44,8 +44,39 @@ impl Strategy for Jwks {
         self.key_removed_at(ctx)
     }
 
+    fn jwks_host_end(&self, ctx: &Context<'_>) -> Option<JwksHostEnd> {
+        if !ctx.compromise.jwks_host {
+            return None;
+        }
+        let revoked = ctx.world.credential_action
+            + self
+                .0
+                .ca_revocation_delay
+                .quantile(ctx.uniform(const { stream_id("jwks/ca-revocation") }));
+        let checks_revocation = ctx.uniform(const { stream_id("jwks/checks-revocation") })
+            < self.0.revocation_checking_share;
+        let rejected_at = if checks_revocation {
+            revoked
+                + self
+                    .0
+                    .crl_validity
+                    .quantile(ctx.uniform(const { stream_id("jwks/crl-validity") }))
+                    * ctx.uniform(const { stream_id("jwks/crl-phase") })
+        } else {
+            self.0
+                .tls_cert_lifetime
+                .quantile(ctx.uniform(const { stream_id("jwks/tls-cert-lifetime") }))
+                * ctx.uniform(const { stream_id("jwks/tls-cert-age") })
+        };
+        Some(JwksHostEnd {
+            checks_revocation,
+            rejected_at,
+            cache_expires_at: rejected_at
+                + self.ttl(ctx) * ctx.uniform(const { stream_id("jwks/stale-cache-age") }),
+        })
+    }
+
     fn bindings(&self, ctx: &Context<'_>) -> Bindings {
-        let ttl = self.ttl(ctx);
         let key = if ctx.compromise.client_credential {
             f64::INFINITY
         } else {
@@ -56,31 +87,7 @@ impl Strategy for Jwks {
         } else {
             0.0
         };
-        let via_host = if ctx.compromise.jwks_host {
-            let revoked = ctx.world.credential_action
-                + self
-                    .0
-                    .ca_revocation_delay
-                    .quantile(ctx.uniform(const { stream_id("jwks/ca-revocation") }));
-            let rejected = if ctx.uniform(const { stream_id("jwks/checks-revocation") })
-                < self.0.revocation_checking_share
-            {
-                revoked
-                    + self
-                        .0
-                        .crl_validity
-                        .quantile(ctx.uniform(const { stream_id("jwks/crl-validity") }))
-                        * ctx.uniform(const { stream_id("jwks/crl-phase") })
-            } else {
-                self.0
-                    .tls_cert_lifetime
-                    .quantile(ctx.uniform(const { stream_id("jwks/tls-cert-lifetime") }))
-                    * ctx.uniform(const { stream_id("jwks/tls-cert-age") })
-            };
-            rejected + ttl * ctx.uniform(const { stream_id("jwks/stale-cache-age") })
-        } else {
-            0.0
-        };
+        let via_host = self.jwks_host_end(ctx).map_or(0.0, |h| h.cache_expires_at);
         Bindings {
             refresh: via_key.max(via_host),
             stolen_access: f64::INFINITY,

@@ -127,6 +127,27 @@ pub trait Strategy: Send + Sync {
     fn credential_disabled_at(&self, _ctx: &Context<'_>) -> f64 {
         f64::INFINITY
     }
+
+    /// With the JWKS host's TLS key stolen (the attacker serves its own JWKS under the host's
+    /// name): when this customer's authorization server stops trusting that certificate and when
+    /// its cached copy of the attacker's JWKS ages out after that. `None` for strategies
+    /// without a JWKS host and for leaks that spare it. The live drill acts at these times.
+    fn jwks_host_end(&self, _ctx: &Context<'_>) -> Option<JwksHostEnd> {
+        None
+    }
+}
+
+/// See [`Strategy::jwks_host_end`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct JwksHostEnd {
+    /// The customer's JWKS fetcher checks the host certificate's revocation (CRL); otherwise it
+    /// trusts the certificate until it expires.
+    pub checks_revocation: bool,
+    /// From then on the fetcher refuses the host: it holds a CRL listing the certificate, or
+    /// the certificate has expired.
+    pub rejected_at: f64,
+    /// The cached copy fetched from the attacker ages out (the next fetch fails).
+    pub cache_expires_at: f64,
 }
 
 /// Builds the strategy module for a configuration.
