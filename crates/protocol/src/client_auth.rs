@@ -136,11 +136,6 @@ impl JwksCache {
 
     /// Drops the cached copy for `client_id`: the next use fetches the JWKS again (what a cache
     /// entry's ageing out amounts to).
-    /// When `client_id`'s cached copy was fetched.
-    pub fn fetched_at(&self, client_id: &str) -> Option<i64> {
-        self.clients.get(client_id).map(|c| c.fetched_at)
-    }
-
     pub fn forget(&mut self, client_id: &str) {
         self.clients.remove(client_id);
     }

@@ -91,3 +91,31 @@ pub fn verify_es256(
 
 /// Parsed verification keys kept per thread by [`verify_es256`].
 pub const PARSED_KEYS: usize = 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The per-thread cache of parsed keys never lets one key verify another's signature, nor
+    /// after it was cleared for being full.
+    #[test]
+    fn cached_keys_verify_only_their_own_signatures() {
+        let mut a = AwsLcSigner::generate().expect("key");
+        let mut b = AwsLcSigner::generate().expect("key");
+        let msg = b"signing input";
+        let (sa, sb) = (a.sign(msg).expect("sign"), b.sign(msg).expect("sign"));
+        for _ in 0..2 {
+            assert!(verify_es256(a.public_jwk(), msg, &sa).is_ok());
+            assert!(verify_es256(b.public_jwk(), msg, &sb).is_ok());
+            assert!(verify_es256(b.public_jwk(), msg, &sa).is_err());
+            assert!(verify_es256(a.public_jwk(), msg, &sb).is_err());
+            assert!(verify_es256(a.public_jwk(), b"other input", &sa).is_err());
+            // More keys than the cache holds: it is cleared and a and b are parsed again.
+            for _ in 0..PARSED_KEYS {
+                let mut k = AwsLcSigner::generate().expect("key");
+                let s = k.sign(msg).expect("sign");
+                assert!(verify_es256(k.public_jwk(), msg, &s).is_ok());
+            }
+        }
+    }
+}

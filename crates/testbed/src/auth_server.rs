@@ -63,6 +63,10 @@ pub struct AsConfig {
     pub nonce_lifetime_secs: Option<i64>,
     /// How long a fetched client JWKS is used before it is fetched again.
     pub jwks_max_age_secs: i64,
+    /// An assertion with an unknown `kid` makes the AS fetch the client's JWKS again (a key
+    /// the client added since the last fetch), at most once per this many seconds per client,
+    /// counted from the last attempt whether or not it succeeded.
+    pub unknown_kid_refetch_secs: i64,
     /// Failed proofs or client authentications per client per minute before `429`.
     pub failures_per_minute: u32,
     /// Bearer secret for the admin and introspection endpoints.
@@ -70,7 +74,7 @@ pub struct AsConfig {
     /// Trust anchors (PEM) for fetching clients' JWKS over HTTPS.
     pub jwks_trust_pem: Vec<u8>,
     /// The CA's CRL for fetches that check the host's revocation (see [`AsState::set_jwks_crl`]);
-    /// `None`: such fetches fail until one is set.
+    /// `None`: such fetches are refused until one is set (failing closed).
     pub jwks_crl: Option<rustls::pki_types::CertificateRevocationListDer<'static>>,
 }
 
@@ -92,22 +96,25 @@ pub struct AsState {
     token_htu: NormalizedUri,
     policy: VerifyPolicy,
     nonces: Option<NonceIssuer>,
-    jwks: tokio::sync::Mutex<JwksCache>,
+    /// Held for lookups and stores only, never across a fetch.
+    jwks: std::sync::Mutex<JwksCache>,
     fetchers: std::sync::RwLock<JwksFetchers>,
+    /// Per client: the last unknown-`kid` refetch attempt.
+    unknown_kid_fetches: std::sync::Mutex<std::collections::HashMap<String, i64>>,
     failures: FailureQuota,
 }
 
 /// The JWKS fetchers, on the AS's clock: one trusts a host certificate until it expires, the
 /// other also checks it against the CA's published CRL (a client registration chooses).
-#[derive(Clone)]
 struct JwksFetchers {
     plain: JwksFetcher,
-    checking: JwksFetcher,
+    /// `None` until the AS has a CRL to check against.
+    checking: Option<JwksFetcher>,
 }
 
-/// A client's unknown `kid` makes the AS fetch its JWKS again (a key the client added since the
-/// last fetch), at most once per this many seconds per client.
-pub const UNKNOWN_KID_REFETCH_SECS: i64 = 60;
+fn lock_jwks(m: &std::sync::Mutex<JwksCache>) -> std::sync::MutexGuard<'_, JwksCache> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// rustls reads the time of certificate checks from here: the AS's clock, so a drill's
 /// compressed time decides when a host certificate has expired.
@@ -224,11 +231,19 @@ impl AsState {
         };
         let fetchers = JwksFetchers {
             plain: jwks_fetcher(&config.jwks_trust_pem, None, &clock)?,
-            checking: jwks_fetcher(&config.jwks_trust_pem, config.jwks_crl.clone(), &clock)?,
+            checking: match &config.jwks_crl {
+                Some(crl) => Some(jwks_fetcher(
+                    &config.jwks_trust_pem,
+                    Some(crl.clone()),
+                    &clock,
+                )?),
+                None => None,
+            },
         };
         Ok(AsState {
             kid: public_jwk.thumbprint(),
-            jwks: tokio::sync::Mutex::new(JwksCache::new(config.jwks_max_age_secs)),
+            jwks: std::sync::Mutex::new(JwksCache::new(config.jwks_max_age_secs)),
+            unknown_kid_fetches: Default::default(),
             failures: FailureQuota::new(config.failures_per_minute),
             config,
             store,
@@ -253,17 +268,53 @@ impl AsState {
         self.fetchers
             .write()
             .unwrap_or_else(|p| p.into_inner())
-            .checking = checking;
+            .checking = Some(checking);
         Ok(())
     }
 
-    fn jwks_fetcher(&self, check_host_revocation: bool) -> JwksFetcher {
+    /// The fetcher for a client, taken right before each fetch (so a fetch started after a CRL
+    /// was set checks against it).
+    fn jwks_fetcher(&self, check_host_revocation: bool) -> Option<JwksFetcher> {
         let f = self.fetchers.read().unwrap_or_else(|p| p.into_inner());
         if check_host_revocation {
             f.checking.clone()
         } else {
-            f.plain.clone()
+            Some(f.plain.clone())
         }
+    }
+
+    /// Fetches `client_id`'s JWKS into the cache.
+    async fn fetch_jwks(
+        &self,
+        client_id: &str,
+        jwks_uri: &str,
+        check_host_revocation: bool,
+        now: i64,
+    ) -> Result<(), String> {
+        let fetcher = self
+            .jwks_fetcher(check_host_revocation)
+            .ok_or("no CRL to check the JWKS host's certificate against")?;
+        let fetched = fetcher.fetch(jwks_uri).await.map_err(|e| e.to_string())?;
+        lock_jwks(&self.jwks)
+            .store(client_id, &fetched.document, now)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Whether an unknown `kid` may make the AS fetch `client_id`'s JWKS now (and records the
+    /// attempt when it may).
+    fn unknown_kid_refetch(&self, client_id: &str, now: i64) -> bool {
+        let mut last = self
+            .unknown_kid_fetches
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let allowed = last
+            .get(client_id)
+            .is_none_or(|at| now.saturating_sub(*at) >= self.config.unknown_kid_refetch_secs);
+        if allowed {
+            last.insert(client_id.to_owned(), now);
+        }
+        allowed
     }
 
     /// The public key resource servers verify access tokens with.
@@ -413,41 +464,37 @@ async fn authenticate(
             let Some(assertion) = assertion else {
                 return Err(fail("client_assertion missing"));
             };
-            let fetcher = state.jwks_fetcher(*check_host_revocation);
-            let fetch_failed = |e: leaklab_jwks_fetch::FetchError| {
-                fail(&format!("client JWKS could not be fetched: {e}"))
+            let fetch = || async {
+                state
+                    .fetch_jwks(&client_id, jwks_uri, *check_host_revocation, now)
+                    .await
+                    .map_err(|e| fail(&format!("client JWKS could not be fetched: {e}")))
             };
-            let mut cache = state.jwks.lock().await;
-            fetcher
-                .refresh_if_due(&mut cache, &client_id, jwks_uri, now)
-                .await
-                .map_err(fetch_failed)?;
+            // The cache is never held across a fetch: one slow host holds up no other client.
+            if lock_jwks(&state.jwks).refetch_due(&client_id, now) {
+                fetch().await?;
+            }
             let mut replay = state.replay.for_owner(&client_id);
-            let verify = |cache: &JwksCache, replay: &mut crate::store::OwnerReplay<'_>| {
+            let verify = |replay: &mut crate::store::OwnerReplay<'_>| {
                 verify_client_assertion(
                     assertion,
                     &client_id,
                     &state.config.token_url(),
                     &AssertionPolicy::default(),
-                    cache,
+                    &lock_jwks(&state.jwks),
                     replay,
                     now,
                 )
             };
-            let mut verified = verify(&cache, &mut replay);
+            let mut verified = verify(&mut replay);
             // A key the client published since the last fetch: fetch again (rate-limited).
             if matches!(
                 verified,
                 Err(ClientAuthError::Key(KeyLookupError::UnknownKid(_)))
-            ) && cache
-                .fetched_at(&client_id)
-                .is_none_or(|at| now.saturating_sub(at) >= UNKNOWN_KID_REFETCH_SECS)
+            ) && state.unknown_kid_refetch(&client_id, now)
             {
-                let fetched = fetcher.fetch(jwks_uri).await.map_err(fetch_failed)?;
-                cache
-                    .store(&client_id, &fetched.document, now)
-                    .map_err(|e| fail(&format!("client JWKS: {e}")))?;
-                verified = verify(&cache, &mut replay);
+                fetch().await?;
+                verified = verify(&mut replay);
             }
             if let Err(e) = verified {
                 if replay.refusal() != ReplayRefusal::None {
@@ -882,6 +929,6 @@ async fn admin_expire_jwks(
     if let Err(r) = admin_only(&state, &headers) {
         return r;
     }
-    state.jwks.lock().await.forget(&client_id);
+    lock_jwks(&state.jwks).forget(&client_id);
     StatusCode::NO_CONTENT.into_response()
 }

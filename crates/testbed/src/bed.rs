@@ -30,6 +30,8 @@ pub struct BedConfig {
     pub nonce_lifetime_secs: Option<i64>,
     pub at_revocation: AtRevocation,
     pub jwks_max_age_secs: i64,
+    /// See [`AsConfig::unknown_kid_refetch_secs`].
+    pub unknown_kid_refetch_secs: i64,
     pub failures_per_minute: u32,
     pub replay: ReplayLimits,
     /// Where the resource servers' shared replay store lives (the AS's is always SQLite).
@@ -49,6 +51,7 @@ impl BedConfig {
             nonce_lifetime_secs: None,
             at_revocation: AtRevocation::Expiry,
             jwks_max_age_secs: 300,
+            unknown_kid_refetch_secs: 60,
             failures_per_minute: 100,
             replay: ReplayLimits::default(),
             rs_replay: ReplayBackend::default(),
@@ -117,6 +120,7 @@ pub struct Testbed {
     pub jwks_docs: JwksDocs,
     pub admin_token: String,
     tls: TlsSwitch,
+    crl_lock: std::sync::Mutex<()>,
     auth: Running,
     resources: Vec<Running>,
     jwks_host: Running,
@@ -151,6 +155,7 @@ impl Testbed {
                 proof_max_future_skew_secs: config.proof_max_future_skew_secs,
                 nonce_lifetime_secs: config.nonce_lifetime_secs,
                 jwks_max_age_secs: config.jwks_max_age_secs,
+                unknown_kid_refetch_secs: config.unknown_kid_refetch_secs,
                 failures_per_minute: config.failures_per_minute,
                 admin_token: admin_token.clone(),
                 jwks_trust_pem: pki.ca_pem().into_bytes(),
@@ -223,6 +228,7 @@ impl Testbed {
             jwks_docs,
             admin_token,
             tls,
+            crl_lock: Default::default(),
             auth,
             resources,
             jwks_host,
@@ -250,6 +256,8 @@ impl Testbed {
     /// Publishes the CA's CRL and has every server use it for new connections, and the AS for
     /// JWKS fetches that check the host's revocation.
     pub fn publish_crl(&self) -> Result<(), BedError> {
+        // One publication at a time, so a slower one cannot install an older CRL last.
+        let _one = self.crl_lock.lock().unwrap_or_else(|p| p.into_inner());
         self.pki.publish_crl()?;
         self.tls.replace(self.pki.server_config()?);
         self.as_state.set_jwks_crl(self.pki.published_crl())?;

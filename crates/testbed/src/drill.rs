@@ -394,6 +394,9 @@ async fn run_cell(
     config.proof_max_age_secs = window;
     config.proof_max_future_skew_secs = 0;
     config.jwks_max_age_secs = i64::MAX / 4;
+    // The simulator lets an attacker's key served from a hijacked JWKS host work from the
+    // leak on: the provider fetches on an unknown kid without a rate limit.
+    config.unknown_kid_refetch_secs = 0;
     config.failures_per_minute = u32::MAX;
     config.at_revocation = match sc.grant.at_revocation {
         SimAtRevocation::Introspection => AtRevocation::Introspection,

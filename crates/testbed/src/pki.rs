@@ -158,8 +158,13 @@ impl Pki {
         params.serial_number = Some(SerialNumber::from(serial));
         params.not_before = date_time_ymd(2000, 1, 1);
         if let Some(t) = not_after {
-            let secs =
-                u64::try_from(t).map_err(|_| PkiError::Time(format!("{t} is before 1970")))?;
+            // X.509 validity ends by 9999-12-31 (RFC 5280 §4.1.2.5).
+            let secs = u64::try_from(t)
+                .ok()
+                .filter(|s| *s <= 253_402_300_799)
+                .ok_or_else(|| {
+                    PkiError::Time(format!("{t} is not a time between 1970 and 9999"))
+                })?;
             params.not_after = date_time_ymd(1970, 1, 1) + std::time::Duration::from_secs(secs);
         }
         let cert = params.signed_by(&key, &*self.ca)?;

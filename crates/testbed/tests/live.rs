@@ -820,24 +820,33 @@ async fn a_hijacked_jwks_host_works_until_the_provider_refuses_its_certificate()
             .await
             .unwrap()
             .is_ok());
-        // The hijack: the attacker's key is served next to the agent's.
-        lab.bed
-            .jwks_docs
-            .set(client, doc(vec![jwk(&legit), jwk(&thief)]));
         clients.push((client, serial, host, rt));
     }
     let attempt = |rt: String, a: ClientAuth| {
         let (http, url) = (lab.http.clone(), url.clone());
         async move { http.refresh(&url, &rt, &a, None, None).await.unwrap() }
     };
-    // The unknown kid right after a fetch: no refetch yet.
+    let refused = |r: Result<Tokens, Refusal>| {
+        let r = r.unwrap_err();
+        assert_eq!(r.error, "invalid_client", "{r:?}");
+    };
+    // An unknown kid makes the provider fetch again; the key is not there yet.
     for (client, _, _, rt) in &clients {
-        let refused = attempt(rt.clone(), assertion(&mut thief, client, t0))
-            .await
-            .unwrap_err();
-        assert_eq!(refused.error, "invalid_client", "{refused:?}");
+        refused(attempt(rt.clone(), assertion(&mut thief, client, t0)).await);
     }
-    // A minute later the provider fetches again and takes the attacker's key.
+    // The hijack: the attacker's key is served next to the agent's. Within a minute of the last
+    // attempt the provider does not fetch again.
+    for (client, _, _, _) in &clients {
+        let keys = vec![jwk(&legit), jwk(&thief)];
+        lab.bed
+            .jwks_docs
+            .set(client, serde_json::json!({ "keys": keys }).to_string());
+    }
+    lab.clock.set(t0 + 59);
+    for (client, _, _, rt) in &clients {
+        refused(attempt(rt.clone(), assertion(&mut thief, client, t0 + 59)).await);
+    }
+    // A minute later it fetches and takes the attacker's key.
     lab.clock.set(t0 + 60);
     for (client, _, _, rt) in &clients {
         let a = assertion(&mut thief, client, t0 + 60);
