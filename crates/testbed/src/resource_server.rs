@@ -14,17 +14,16 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use axum::{Extension, Json, Router};
+use axum::{Json, Router};
 use leaklab_protocol::access_token::{AccessTokenClaims, Confirmation};
 use leaklab_protocol::challenge::{www_authenticate, Challenge};
 use leaklab_protocol::oauth_error::OAuthError;
 use leaklab_protocol::proof::ProofKind;
 use leaklab_protocol::uri::NormalizedUri;
 use leaklab_protocol::verify::{self, NonceCheck, ProofError, ProofRequest, VerifyPolicy};
-use serde_json::json;
 
 use crate::access::{validate, AccessValidator};
 use crate::clock::SharedClock;
@@ -188,15 +187,24 @@ fn challenge(dpop: bool, error: OAuthError, description: &str) -> Response {
     r
 }
 
-async fn api(
-    State(rs): State<Arc<RsState>>,
-    peer: Option<Extension<PeerCertificate>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let peer = peer.map(|Extension(p)| p).unwrap_or_default();
-    api_inner(&rs, &peer, &method, uri.path(), &headers).unwrap_or_else(|e| e)
+// The whole request rather than extractors: the `HeaderMap` and `Uri` extractors clone them,
+// on every call.
+async fn api(State(rs): State<Arc<RsState>>, req: axum::extract::Request) -> Response {
+    let no_peer = PeerCertificate::default();
+    let peer = req
+        .extensions()
+        .get::<PeerCertificate>()
+        .unwrap_or(&no_peer);
+    api_inner(&rs, peer, req.method(), req.uri().path(), req.headers()).unwrap_or_else(|e| e)
+}
+
+/// What a successful call answers.
+#[derive(serde::Serialize)]
+struct Answer<'a> {
+    path: &'a str,
+    sub: &'a str,
+    client_id: &'a str,
+    token_iat: i64,
 }
 
 fn api_inner(
@@ -338,11 +346,11 @@ fn api_inner(
             }
         }
     }
-    Ok(Json(json!({
-        "path": path,
-        "sub": claims.sub,
-        "client_id": claims.client_id,
-        "token_iat": claims.iat,
-    }))
+    Ok(Json(Answer {
+        path,
+        sub: &claims.sub,
+        client_id: &claims.client_id,
+        token_iat: claims.iat,
+    })
     .into_response())
 }
