@@ -1,6 +1,6 @@
 //! JSON Web Keys (RFC 7517) as far as leaklab needs them, and RFC 7638 thumbprints.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::b64;
 
@@ -136,69 +136,45 @@ impl Jwk {
 
     /// The JSON form (members in RFC 7638 lexicographic order).
     pub fn to_json(&self) -> Value {
-        Value::Object(self.required_members())
+        // serde_json is built with `preserve_order`, so insertion order is serialization order.
+        self.with_required_members(|members| {
+            Value::Object(
+                members
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
+                    .collect(),
+            )
+        })
     }
 
-    fn required_members(&self) -> Map<String, Value> {
-        // serde_json is built with `preserve_order`, so insertion order is serialization order:
-        // insert in lexicographic order as RFC 7638 §3.3 requires.
-        let mut m = Map::new();
-        let mut put = |k: &str, v: &str| {
-            m.insert(k.to_string(), Value::String(v.to_string()));
-        };
+    /// `f` of the RFC 7638 §3.2 required members, in the lexicographic order §3.3 requires.
+    fn with_required_members<R>(&self, f: impl FnOnce(&[(&str, &str)]) -> R) -> R {
         match self {
-            Jwk::Ec { crv, x, y } => {
-                put("crv", crv);
-                put("kty", "EC");
-                put("x", x);
-                put("y", y);
-            }
-            Jwk::Rsa { n, e } => {
-                put("e", e);
-                put("kty", "RSA");
-                put("n", n);
-            }
-            Jwk::Okp { crv, x } => {
-                put("crv", crv);
-                put("kty", "OKP");
-                put("x", x);
-            }
+            Jwk::Ec { crv, x, y } => f(&[("crv", crv), ("kty", "EC"), ("x", x), ("y", y)]),
+            Jwk::Rsa { n, e } => f(&[("e", e), ("kty", "RSA"), ("n", n)]),
+            Jwk::Okp { crv, x } => f(&[("crv", crv), ("kty", "OKP"), ("x", x)]),
         }
-        m
     }
 
     /// RFC 7638 canonical JSON: required members only, sorted, no whitespace.
     pub fn thumbprint_input(&self) -> String {
         // Written member by member rather than through a `Map`: a resource server computes this
         // on every proof. Values are JSON-escaped by serde_json.
-        let members: [(&str, &str); 4];
-        let members: &[(&str, &str)] = match self {
-            Jwk::Ec { crv, x, y } => {
-                members = [("crv", crv), ("kty", "EC"), ("x", x), ("y", y)];
-                &members
+        self.with_required_members(|members| {
+            let mut out = Vec::with_capacity(160);
+            out.push(b'{');
+            for (i, (name, value)) in members.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.push(b'"');
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b"\":");
+                serde_json::to_writer(&mut out, value).expect("strings serialize");
             }
-            Jwk::Rsa { n, e } => {
-                members = [("e", e), ("kty", "RSA"), ("n", n), ("", "")];
-                &members[..3]
-            }
-            Jwk::Okp { crv, x } => {
-                members = [("crv", crv), ("kty", "OKP"), ("x", x), ("", "")];
-                &members[..3]
-            }
-        };
-        let mut out = Vec::with_capacity(160);
-        out.push(b'{');
-        for (i, (name, value)) in members.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.push(b'"');
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b"\":");
-            serde_json::to_writer(&mut out, value).expect("strings serialize");
-        }
-        out.push(b'}');
-        String::from_utf8(out).expect("JSON text is UTF-8")
+            out.push(b'}');
+            String::from_utf8(out).expect("JSON text is UTF-8")
+        })
     }
 
     /// RFC 7638 JWK SHA-256 thumbprint, base64url without padding (the `jkt` value).

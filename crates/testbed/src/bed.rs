@@ -277,7 +277,7 @@ impl Testbed {
             tls::bind(0).await?,
             TlsSwitch::new(config),
             jwks_router(self.jwks_docs.clone()),
-            crate::tls::Limits::default(),
+            Limits::default(),
         )?;
         Ok((serial, host))
     }

@@ -116,6 +116,12 @@ impl Pki {
         Ok(params.signed_by(&**ca)?.der().clone())
     }
 
+    fn next_serial(&self) -> u64 {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        s.next_serial += 1;
+        s.next_serial
+    }
+
     /// The CA certificate, PEM (the trust anchor clients need).
     pub fn ca_pem(&self) -> String {
         self.ca.pem()
@@ -123,11 +129,7 @@ impl Pki {
 
     /// Issues a client certificate (for mTLS client authentication) with a fresh key.
     pub fn issue_client(&self, name: &str) -> Result<ClientIdentity, PkiError> {
-        let serial = {
-            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            s.next_serial += 1;
-            s.next_serial
-        };
+        let serial = self.next_serial();
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(Vec::<String>::new())?;
         params.distinguished_name.push(DnType::CommonName, name);
@@ -148,11 +150,7 @@ impl Pki {
         &self,
         not_after: Option<i64>,
     ) -> Result<(u64, Arc<ServerConfig>), PkiError> {
-        let serial = {
-            let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            s.next_serial += 1;
-            s.next_serial
-        };
+        let serial = self.next_serial();
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()])?;
         params.serial_number = Some(SerialNumber::from(serial));

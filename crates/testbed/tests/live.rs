@@ -59,6 +59,21 @@ fn dpop_client(id: &str, rotation: bool) -> ClientConfig {
     }
 }
 
+/// A `private_key_jwt` client with its JWKS at `jwks_uri` (bearer tokens, no rotation).
+fn jwt_client(id: &str, jwks_uri: &str, check_host_revocation: bool) -> ClientConfig {
+    ClientConfig {
+        client_id: id.into(),
+        auth: ClientAuthMethod::PrivateKeyJwt {
+            jwks_uri: jwks_uri.into(),
+            check_host_revocation,
+        },
+        metadata: ClientMetadata::default(),
+        rotation: false,
+        reuse_detection: false,
+        certificate_bound_access_tokens: false,
+    }
+}
+
 fn proof_at(
     key: &mut SoftwareSigner,
     kind: ProofKind,
@@ -689,17 +704,11 @@ async fn private_key_jwt_through_the_fetched_jwks_until_the_key_is_removed() {
         .jwks_docs
         .set("jwt-agent", serde_json::json!({"keys": [jwk]}).to_string());
     lab.admin
-        .register(&ClientConfig {
-            client_id: "jwt-agent".into(),
-            auth: ClientAuthMethod::PrivateKeyJwt {
-                jwks_uri: lab.bed.jwks_uri("jwt-agent"),
-                check_host_revocation: false,
-            },
-            metadata: ClientMetadata::default(),
-            rotation: false,
-            reuse_detection: false,
-            certificate_bound_access_tokens: false,
-        })
+        .register(&jwt_client(
+            "jwt-agent",
+            &lab.bed.jwks_uri("jwt-agent"),
+            false,
+        ))
         .await
         .unwrap();
     let (_, rt) = lab
@@ -795,17 +804,11 @@ async fn a_hijacked_jwks_host_works_until_the_provider_refuses_its_certificate()
         let doc = |keys: Vec<serde_json::Value>| serde_json::json!({ "keys": keys }).to_string();
         lab.bed.jwks_docs.set(client, doc(vec![jwk(&legit)]));
         lab.admin
-            .register(&ClientConfig {
-                client_id: client.into(),
-                auth: ClientAuthMethod::PrivateKeyJwt {
-                    jwks_uri: format!("{}/jwks/{client}", host.base_url()),
-                    check_host_revocation: checks,
-                },
-                metadata: ClientMetadata::default(),
-                rotation: false,
-                reuse_detection: false,
-                certificate_bound_access_tokens: false,
-            })
+            .register(&jwt_client(
+                client,
+                &format!("{}/jwks/{client}", host.base_url()),
+                checks,
+            ))
             .await
             .unwrap();
         let (_, rt) = lab
