@@ -16,6 +16,37 @@
 //! * [`access_token`]: RFC 9068 `at+jwt` access tokens with `cnf`; [`introspection`]: RFC 7662.
 //! * [`challenge`]: `WWW-Authenticate` challenges; [`oauth_error`]: the OAuth error codes.
 //! * [`client_auth`]: `private_key_jwt` (RFC 7523) through a sans-IO JWKS cache.
+//!
+//! A client makes a DPoP proof for a resource-server call; the server verifies it at its own
+//! `now` against its replay store, and a second use of the same proof is refused:
+//!
+//! ```
+//! use leaklab_protocol::proof::{self, ProofKind, ProofParams};
+//! use leaklab_protocol::replay::MemoryReplayStore;
+//! use leaklab_protocol::signer::SoftwareSigner;
+//! use leaklab_protocol::uri::NormalizedUri;
+//! use leaklab_protocol::verify::{self, ProofRequest, VerifyPolicy};
+//!
+//! let mut rng = rand::rngs::OsRng;
+//! let mut key = SoftwareSigner::generate(&mut rng);
+//! let now = 1_700_000_000; // unix seconds: time is the caller's, never read here
+//! let url = "https://rs.example/api";
+//! let mut params = ProofParams::new(ProofKind::Dpop, "GET", url, now);
+//! params.access_token = Some("the-access-token");
+//! let jws = proof::create(&params, &mut key, &mut rng)?;
+//!
+//! let htu = NormalizedUri::parse(url)?;
+//! let headers = [jws.as_str()];
+//! let mut request = ProofRequest::new(ProofKind::Dpop, &headers, "GET", &htu);
+//! request.access_token = Some("the-access-token");
+//! let mut replay = MemoryReplayStore::new(1024);
+//! let proof = verify::verify(&request, &VerifyPolicy::default(), now + 2, &mut replay)?;
+//! assert_eq!(proof.jkt.len(), 43); // RFC 7638 SHA-256 thumbprint, base64url
+//!
+//! let again = verify::verify(&request, &VerifyPolicy::default(), now + 3, &mut replay);
+//! assert_eq!(again.unwrap_err().reason(), "jti_replay");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod access_token;
 pub mod b64;
