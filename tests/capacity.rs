@@ -119,7 +119,7 @@ fn mmc_mean_wait_matches_erlang_c_at_rho_0_9() {
 fn empirical_service_matches_pollaczek_khinchine() {
     // M/G/1 with the measured software-p256 distribution of the fixture at rho = 0.7.
     let m = parse_measured_csv(
-        &std::fs::read_to_string(data("signers-fixture.csv")).unwrap(),
+        &std::fs::read_to_string(repo_file("crates/capacity/tests/data/signers-fixture.csv")).unwrap(),
         "fixture",
     )
     .unwrap();
@@ -618,7 +618,7 @@ fn cli_planner_with_scenario_and_measured_profile() {
          strategy = \"all\"\ndevice = \"measured:swtpm\"\nslo_p99_ms = 5\nsim_arrivals = 50000\n",
     )
     .unwrap();
-    let fixture = data("signers-fixture.csv");
+    let fixture = repo_file("crates/capacity/tests/data/signers-fixture.csv");
     let v = json_of(&leaklab(&[
         "capacity",
         "--scenario",

@@ -17,7 +17,7 @@ use super::request::{
 use super::{as_ms, service, CapacityError, ProfileSet};
 
 /// The published profiles shipped with leaklab (used unless another file is named).
-const BUILTIN_PROFILES: &str = include_str!("../../../scenarios/device-profiles.toml");
+const BUILTIN_PROFILES: &str = include_str!("../data/device-profiles.toml");
 const BUILTIN_PROFILES_NAME: &str = "scenarios/device-profiles.toml (built in)";
 
 /// The answer to one request.

@@ -81,7 +81,7 @@ pub fn render_text(claims: &[Claim]) -> String {
 
 /// The ietf124 scenario the claims are judged on, built in so `reproduce` works from any
 /// directory.
-pub const IETF124_SCENARIO: &str = include_str!("../../../scenarios/ietf124.toml");
+pub const IETF124_SCENARIO: &str = include_str!("../data/ietf124.toml");
 
 /// What `leaklab reproduce --json` prints: the scenario's name and every judged claim.
 #[derive(Clone, Debug, Serialize)]
