@@ -329,21 +329,25 @@ mod tests {
             .map_err(|e| e.to_string())
     }
 
-    fn plan_request(extra: &[&str]) -> Result<PlanRequest, String> {
-        let base = [
-            "plan",
-            "--agents",
-            "10",
-            "--edges-per-agent",
-            "2",
-            "--calls-per-s",
-            "1",
-            "--at-lifetime",
-            "15m",
-            "--device",
-            "tpm-infineon-slb9670",
+    /// `capacity plan` with a small workload, `set` replacing or adding flags.
+    fn plan_request(set: &[(&str, &str)]) -> Result<PlanRequest, String> {
+        let mut flags = vec![
+            ("--agents", "10"),
+            ("--edges-per-agent", "2"),
+            ("--calls-per-s", "1"),
+            ("--at-lifetime", "15m"),
+            ("--device", "tpm-infineon-slb9670"),
         ];
-        match parse(&[&base[..], extra].concat())? {
+        for &(flag, value) in set {
+            match flags.iter_mut().find(|(f, _)| *f == flag) {
+                Some(entry) => entry.1 = value,
+                None => flags.push((flag, value)),
+            }
+        }
+        let args: Vec<&str> = std::iter::once("plan")
+            .chain(flags.iter().flat_map(|(f, v)| [*f, *v]))
+            .collect();
+        match parse(&args)? {
             CapacityCommand::Plan(a) => Ok(a.request()),
             _ => panic!("not a plan"),
         }
@@ -365,13 +369,17 @@ mod tests {
 
     #[test]
     fn bad_flags_are_refused() {
-        let e = |extra: &[&str]| plan_request(extra).unwrap_err();
-        assert!(e(&["--headroom", "0"]).contains("--headroom"));
-        assert!(e(&["--headroom", "1.01"]).contains("(0, 1]"));
-        assert!(e(&["--at-lifetime", "900"]).contains("--at-lifetime"));
-        assert!(e(&["--connection-lifetime", "0s"]).contains("--connection-lifetime"));
-        assert!(e(&["--calls-per-s", "1e300"]).contains("--calls-per-s"));
-        assert!(e(&["--strategy", "dpop"]).contains("split-dpop"));
+        let e = |flag: &str, value: &str| plan_request(&[(flag, value)]).unwrap_err();
+        assert!(e("--headroom", "0").contains("--headroom"));
+        assert!(e("--headroom", "1.01").contains("(0, 1]"));
+        assert!(e("--at-lifetime", "900").contains("--at-lifetime"));
+        assert!(e("--connection-lifetime", "0s").contains("--connection-lifetime"));
+        let calls = e("--calls-per-s", "1e300");
+        assert!(
+            calls.contains("--calls-per-s") && calls.contains("maximum"),
+            "{calls}"
+        );
+        assert!(e("--strategy", "dpop").contains("split-dpop"));
         let direct = parse(&[
             "queue",
             "--arrival-rate",
@@ -397,7 +405,7 @@ mod tests {
             assert_eq!(of(b.name()).unwrap(), vec![b]);
         }
         assert_eq!(Strategies::value_variants().len(), Binding::ALL.len() + 1);
-        let e = plan_request(&["--strategy", "dpop"]).unwrap_err();
+        let e = plan_request(&[("--strategy", "dpop")]).unwrap_err();
         for name in ["bearer", "mtls", "jwks", "single-dpop", "split-dpop", "all"] {
             assert!(e.contains(name), "{e}");
         }

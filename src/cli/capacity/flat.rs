@@ -6,7 +6,7 @@
 //! table supplies the `plan` flags that were not given. It prints one deprecation line on stderr;
 //! what the subcommand prints is unchanged.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -93,7 +93,6 @@ fn take_value(args: &mut Vec<OsString>, name: &str) -> anyhow::Result<Option<OsS
 /// as seconds, so the subcommand reads back exactly the table's values.
 fn table_flags(t: &CapacityScenario, args: &[OsString]) -> Vec<OsString> {
     let seconds = |s: Option<f64>| s.map(|s| format!("{s}s"));
-    let text = |v: Option<String>| v;
     let pairs: [(&[&str], Option<String>); 14] = [
         (&["--agents"], t.agents.map(|v| v.to_string())),
         (
@@ -107,8 +106,8 @@ fn table_flags(t: &CapacityScenario, args: &[OsString]) -> Vec<OsString> {
         (&["--at-lifetime"], seconds(t.at_lifetime_s)),
         (&["--refresh-interval"], seconds(t.refresh_interval_s)),
         (&["--connection-lifetime"], seconds(t.connection_lifetime_s)),
-        (&["--strategy"], text(t.strategy.clone())),
-        (&["--device"], text(t.device.clone())),
+        (&["--strategy"], t.strategy.clone()),
+        (&["--device"], t.device.clone()),
         (&["--devices"], t.devices.map(|v| v.to_string())),
         (&["--slo-p99-ms"], t.slo_p99_ms.map(|v| v.to_string())),
         (&["--headroom"], t.headroom.map(|v| v.to_string())),
@@ -119,7 +118,7 @@ fn table_flags(t: &CapacityScenario, args: &[OsString]) -> Vec<OsString> {
     pairs
         .into_iter()
         .filter(|(names, _)| !given(args, names))
-        .filter_map(|(names, value)| Some([OsStr::new(names[0]).into(), value?.into()]))
+        .filter_map(|(names, value)| Some([OsString::from(names[0]), OsString::from(value?)]))
         .flatten()
         .collect()
 }
