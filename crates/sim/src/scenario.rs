@@ -1109,3 +1109,108 @@ fn check_unique<'a>(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[scenario]
+name = "minimal"
+
+[[strategy]]
+kind = "mtls"
+
+[[strategy]]
+kind = "jwks"
+
+[[leak]]
+name = "rt-store"
+compromises = ["core-disk"]
+"#;
+
+    /// A file that leaves every table out gets each struct's `Default`: the values
+    /// docs/model.md §14 cites.
+    #[test]
+    fn absent_tables_take_the_cited_defaults() {
+        let s = Scenario::from_toml("minimal.toml", MINIMAL).unwrap();
+        assert_eq!(s.grant, Grant::default());
+        assert_eq!(s.response, Response::default());
+        assert_eq!(s.detection, Detection::default());
+        assert_eq!(s.vendor, Vendor::default());
+        assert_eq!(s.provider, Provider::default());
+        assert_eq!(s.dpop, Dpop::default());
+        assert_eq!(s.attacker, Attacker::default());
+        assert_eq!(
+            s.strategies[0].kind,
+            StrategyKind::Mtls(MtlsParams::default())
+        );
+        assert_eq!(
+            s.strategies[1].kind,
+            StrategyKind::Jwks(JwksParams::default())
+        );
+        assert_eq!(s.leaks[0].affected_share, Leak::DEFAULT_AFFECTED_SHARE);
+        assert_eq!(s.core_key_storage, KeyStorage::Hsm);
+        assert_eq!((s.seed, s.replications, s.customers), (1, 20, 10_000));
+        assert_eq!((s.horizon, s.grid_points), (90.0 * DAY, 200));
+        // Spot checks against the table in docs/model.md §14.
+        assert_eq!(s.grant.at_lifetime, Dist::Fixed(HOUR));
+        assert_eq!(s.dpop.proof_window, 5.0 * MINUTE);
+        assert_eq!(s.attacker.greedy_calls_per_hour, 3600.0);
+    }
+
+    #[test]
+    fn present_but_empty_sub_tables_take_their_defaults_too() {
+        let text = format!(
+            "{MINIMAL}\n[vendor]\nmass_revoke = {{}}\n[detection]\nreuse_alert = {{}}\n\
+             [[device]]\nprofile = \"azure-managed-hsm\"\n"
+        );
+        let s = Scenario::from_toml("s.toml", &text).unwrap();
+        assert_eq!(s.vendor.mass_revoke, Some(MassRevoke::default()));
+        assert_eq!(s.detection.reuse_alert, Some(Alert::default()));
+        assert_eq!(s.devices[0].slo_p99, Device::DEFAULT_SLO_P99);
+    }
+
+    #[test]
+    fn enum_keys_name_their_allowed_values() {
+        for (table, key, allowed) in [
+            ("agent", "core_key_storage", "disk, tpm, hsm"),
+            ("grant", "at_revocation", "expiry, introspection"),
+            ("attacker", "refresh", "at-start, on-expiry, never"),
+        ] {
+            let text = format!("{MINIMAL}\n[{table}]\n{key} = \"nope\"\n");
+            let e = Scenario::from_toml("x.toml", &text)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(
+                e,
+                format!(
+                    "x.toml: key `{table}.{key}`: value \"nope\": not allowed (allowed: {allowed})"
+                )
+            );
+        }
+        let text = MINIMAL.replace("kind = \"mtls\"", "kind = \"mtls\"\nca = \"nope\"");
+        let e = Scenario::from_toml("x.toml", &text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with("not allowed (allowed: vendor, customer)"),
+            "{e}"
+        );
+        let text = format!("{MINIMAL}\n[attacker]\npolicies = [\"greedy\", \"sneaky\"]\n");
+        let e = Scenario::from_toml("x.toml", &text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("\"sneaky\" is not allowed (allowed: maximal, at-expiry, greedy, stealthy)"),
+            "{e}"
+        );
+        let text = format!("{MINIMAL}\n[attacker]\npolicies = [\"stealthy\", \"greedy\"]\n");
+        let s = Scenario::from_toml("x.toml", &text).unwrap();
+        assert_eq!(
+            s.attacker.policies,
+            [AttackerPolicy::Stealthy, AttackerPolicy::Greedy]
+        );
+        assert_eq!(AttackerPolicy::AtExpiry.name(), "at-expiry");
+    }
+}
