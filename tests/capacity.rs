@@ -1,5 +1,6 @@
 //! `leaklab capacity`: the queue against closed forms, the planner's arithmetic, device
-//! profiles, and the command line (direct mode, planner, scenario files, bad input).
+//! profiles, and the command line (`plan`, `queue`, `profiles`, bad input, and the deprecated
+//! flat form with its `[capacity]` scenario table).
 
 mod common;
 use common::manifest_dir;
@@ -119,7 +120,8 @@ fn mmc_mean_wait_matches_erlang_c_at_rho_0_9() {
 fn empirical_service_matches_pollaczek_khinchine() {
     // M/G/1 with the measured software-p256 distribution of the fixture at rho = 0.7.
     let m = parse_measured_csv(
-        &std::fs::read_to_string(data("signers-fixture.csv")).unwrap(),
+        &std::fs::read_to_string(repo_file("crates/capacity/tests/data/signers-fixture.csv"))
+            .unwrap(),
         "fixture",
     )
     .unwrap();
@@ -318,10 +320,32 @@ fn one_line_error(out: &Output, needles: &[&str]) {
     }
 }
 
+/// The flat form's one deprecation line, naming the subcommand to use instead.
+fn deprecation_line(subcommand: &str) -> String {
+    format!(
+        "leaklab: warning: the flat `leaklab capacity --…` form is deprecated and goes in the \
+         next release; use `leaklab capacity {subcommand} …`"
+    )
+}
+
+/// The flat form's error: the deprecation line, then the one error line.
+fn deprecated_error(out: &Output, subcommand: &str, needles: &[&str]) {
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.trim_end().lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert_eq!(lines[0], deprecation_line(subcommand));
+    assert!(lines[1].starts_with("leaklab: error: "), "{err}");
+    for n in needles {
+        assert!(lines[1].contains(n), "`{n}` not in {err}");
+    }
+}
+
 #[test]
 fn cli_direct_mode_prints_queue_statistics() {
     let out = leaklab(&[
         "capacity",
+        "queue",
         "--arrival-rate",
         "5",
         "--service-time-ms",
@@ -349,6 +373,7 @@ fn cli_direct_mode_prints_queue_statistics() {
     // Same seed, same bytes.
     let again = leaklab(&[
         "capacity",
+        "queue",
         "--arrival-rate",
         "5",
         "--service-time-ms",
@@ -364,6 +389,7 @@ fn cli_direct_mode_prints_queue_statistics() {
 fn cli_direct_mode_deterministic_multi_server_and_unstable() {
     let v = json_of(&leaklab(&[
         "capacity",
+        "queue",
         "--arrival-rate",
         "30",
         "--service-time-ms",
@@ -390,6 +416,7 @@ fn cli_direct_mode_deterministic_multi_server_and_unstable() {
 
     let v = json_of(&leaklab(&[
         "capacity",
+        "queue",
         "--arrival-rate",
         "20",
         "--service-time-ms",
@@ -407,6 +434,7 @@ fn cli_bad_input_exits_2_with_one_line() {
     one_line_error(
         &leaklab(&[
             "capacity",
+            "queue",
             "--arrival-rate",
             "-1",
             "--service-time-ms",
@@ -415,20 +443,35 @@ fn cli_bad_input_exits_2_with_one_line() {
         &["--arrival-rate", "> 0"],
     );
     one_line_error(
-        &leaklab(&["capacity", "--arrival-rate", "0", "--service-time-ms", "10"]),
+        &leaklab(&[
+            "capacity",
+            "queue",
+            "--arrival-rate",
+            "0",
+            "--service-time-ms",
+            "10",
+        ]),
         &["--arrival-rate"],
     );
     one_line_error(
-        &leaklab(&["capacity", "--arrival-rate", "1", "--service-time-ms", "0"]),
+        &leaklab(&[
+            "capacity",
+            "queue",
+            "--arrival-rate",
+            "1",
+            "--service-time-ms",
+            "0",
+        ]),
         &["--service-time-ms"],
     );
     one_line_error(
-        &leaklab(&["capacity", "--arrival-rate", "1"]),
+        &leaklab(&["capacity", "queue", "--arrival-rate", "1"]),
         &["--service-time-ms"],
     );
     one_line_error(
         &leaklab(&[
             "capacity",
+            "queue",
             "--arrival-rate",
             "1",
             "--service-time-ms",
@@ -441,6 +484,7 @@ fn cli_bad_input_exits_2_with_one_line() {
     one_line_error(
         &leaklab(&[
             "capacity",
+            "queue",
             "--arrival-rate",
             "1",
             "--service-time-ms",
@@ -452,6 +496,7 @@ fn cli_bad_input_exits_2_with_one_line() {
     );
     let plan = [
         "capacity",
+        "plan",
         "--agents",
         "10",
         "--edges-per-agent",
@@ -558,6 +603,7 @@ fn cli_bad_input_exits_2_with_one_line() {
     one_line_error(
         &leaklab(&[
             "capacity",
+            "queue",
             "--arrival-rate",
             "1e300",
             "--service-time-ms",
@@ -568,6 +614,7 @@ fn cli_bad_input_exits_2_with_one_line() {
     one_line_error(
         &leaklab(&[
             "capacity",
+            "queue",
             "--arrival-rate",
             "1",
             "--service-time-ms",
@@ -576,7 +623,7 @@ fn cli_bad_input_exits_2_with_one_line() {
         &["--service-time-ms", "maximum"],
     );
     one_line_error(
-        &leaklab(&["capacity", "--agents", "10"]),
+        &leaklab(&["capacity", "plan", "--agents", "10"]),
         &["--edges-per-agent"],
     );
 }
@@ -586,8 +633,9 @@ fn cli_scenario_file_refuses_unknown_keys() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.toml");
     std::fs::write(&path, "[capacity]\nagents = 10\nedge_per_agent = 4\n").unwrap();
-    one_line_error(
+    deprecated_error(
         &leaklab(&["capacity", "--scenario", path.to_str().unwrap()]),
+        "plan",
         &["s.toml", "edge_per_agent", "edges_per_agent", "allowed"],
     );
 }
@@ -597,8 +645,9 @@ fn cli_scenario_file_refuses_old_kebab_case_keys() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.toml");
     std::fs::write(&path, "[capacity]\nagents = 10\ncalls-per-sec = 1\n").unwrap();
-    one_line_error(
+    deprecated_error(
         &leaklab(&["capacity", "--scenario", path.to_str().unwrap()]),
+        "plan",
         &[
             "old.toml",
             "capacity.calls-per-sec",
@@ -618,7 +667,7 @@ fn cli_planner_with_scenario_and_measured_profile() {
          strategy = \"all\"\ndevice = \"measured:swtpm\"\nslo_p99_ms = 5\nsim_arrivals = 50000\n",
     )
     .unwrap();
-    let fixture = data("signers-fixture.csv");
+    let fixture = repo_file("crates/capacity/tests/data/signers-fixture.csv");
     let v = json_of(&leaklab(&[
         "capacity",
         "--scenario",
@@ -673,12 +722,47 @@ fn cli_planner_with_scenario_and_measured_profile() {
     assert_eq!(v["plans"].as_array().unwrap().len(), 1);
     assert_eq!(v["plans"][0]["sizing"], "given");
     assert_eq!(v["plans"][0]["devices"], 1);
+    // The table stands for the `plan` flags it names: the same answer, byte for byte.
+    let flat = leaklab(&[
+        "capacity",
+        "--scenario",
+        path.to_str().unwrap(),
+        "--signers-csv",
+        fixture.to_str().unwrap(),
+        "--json",
+    ]);
+    let plan = leaklab(&[
+        "capacity",
+        "plan",
+        "--agents",
+        "1000",
+        "--edges-per-agent",
+        "4",
+        "--calls-per-s",
+        "1",
+        "--at-lifetime",
+        "15m",
+        "--strategy",
+        "all",
+        "--device",
+        "measured:swtpm",
+        "--slo-p99-ms",
+        "5",
+        "--sim-arrivals",
+        "50000",
+        "--signers-csv",
+        fixture.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(plan.status.success());
+    assert_eq!(flat.stdout, plan.stdout);
 }
 
 #[test]
 fn cli_readme_question_counts_refreshes_per_edge_and_keeps_headroom() {
     let v = json_of(&leaklab(&[
         "capacity",
+        "plan",
         "--agents",
         "100000",
         "--edges-per-agent",
@@ -711,6 +795,7 @@ fn cli_readme_question_counts_refreshes_per_edge_and_keeps_headroom() {
     // --headroom overrides the default.
     let v = json_of(&leaklab(&[
         "capacity",
+        "plan",
         "--agents",
         "100000",
         "--edges-per-agent",
@@ -738,6 +823,7 @@ fn cli_readme_question_counts_refreshes_per_edge_and_keeps_headroom() {
 fn cli_planner_reports_impossible_slo() {
     let v = json_of(&leaklab(&[
         "capacity",
+        "plan",
         "--agents",
         "10",
         "--edges-per-agent",
@@ -767,6 +853,7 @@ fn cli_out_writes_tables_and_plots_deterministically() {
         let out_dir = dir.path().join(name);
         let out = leaklab(&[
             "capacity",
+            "plan",
             "--agents",
             "100000",
             "--edges-per-agent",
@@ -819,4 +906,222 @@ fn cli_out_writes_tables_and_plots_deterministically() {
     // 19 utilisation points for each strategy with device load: mtls, jwks, single-dpop, split-dpop
     assert_eq!(sweep.lines().count(), 1 + 4 * 19);
     assert!(a.join("capacity-mtls.svg").exists());
+}
+
+// ------------------------------------------------------------------ the deprecated flat form
+
+/// Runs the flat form and its subcommand; both succeed with the same stdout, and the flat form
+/// prints exactly the deprecation line on stderr (the subcommand prints nothing there).
+fn same_as_subcommand(flat: &[&str], subcommand: &str) -> Output {
+    let old = leaklab(flat);
+    let new_args: Vec<&str> = std::iter::once("capacity")
+        .chain([subcommand])
+        .chain(
+            flat[1..]
+                .iter()
+                .copied()
+                .filter(|a| *a != "--list-profiles"),
+        )
+        .collect();
+    let new = leaklab(&new_args);
+    assert!(
+        new.status.success(),
+        "{}",
+        String::from_utf8_lossy(&new.stderr)
+    );
+    assert!(
+        old.status.success(),
+        "{}",
+        String::from_utf8_lossy(&old.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&old.stderr),
+        format!("{}\n", deprecation_line(subcommand))
+    );
+    assert!(
+        new.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&new.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&old.stdout),
+        String::from_utf8_lossy(&new.stdout)
+    );
+    old
+}
+
+#[test]
+fn flat_form_is_an_alias_with_one_deprecation_line() {
+    let out = same_as_subcommand(
+        &[
+            "capacity",
+            "--arrival-rate",
+            "5",
+            "--service-time-ms",
+            "100",
+            "--arrivals",
+            "20000",
+            "--json",
+        ],
+        "queue",
+    );
+    assert_eq!(json_of(&out)["model"], "M/M/1");
+    same_as_subcommand(
+        &[
+            "capacity",
+            "--arrival-rate",
+            "30",
+            "--service-time-ms",
+            "100",
+            "--devices",
+            "4",
+            "--service",
+            "deterministic",
+            "--arrivals",
+            "20000",
+        ],
+        "queue",
+    );
+    let out = same_as_subcommand(&["capacity", "--list-profiles"], "profiles");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("tpm-infineon-slb9670"));
+    same_as_subcommand(&["capacity", "--list-profiles", "--json"], "profiles");
+    let out = same_as_subcommand(
+        &[
+            "capacity",
+            "--agents",
+            "1000",
+            "--edges-per-agent",
+            "2",
+            "--calls-per-sec",
+            "0.5",
+            "--at-lifetime",
+            "1h",
+            "--strategy",
+            "split-dpop",
+            "--device",
+            "azure-managed-hsm",
+            "--sim-arrivals",
+            "20000",
+        ],
+        "plan",
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("split-dpop"));
+}
+
+#[test]
+fn flat_form_writes_the_same_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (dir.path().join("old"), dir.path().join("new"));
+    let args = |sub: Option<&'static str>, out: &Path| -> Vec<String> {
+        let mut v: Vec<String> = vec!["capacity".into()];
+        v.extend(sub.map(String::from));
+        v.extend(
+            [
+                "--agents",
+                "100000",
+                "--edges-per-agent",
+                "4",
+                "--calls-per-s",
+                "1",
+                "--at-lifetime",
+                "15m",
+                "--device",
+                "azure-managed-hsm",
+                "--sim-arrivals",
+                "20000",
+                "--out",
+            ]
+            .map(String::from),
+        );
+        v.push(out.display().to_string());
+        v
+    };
+    let run = |v: Vec<String>| leaklab(&v.iter().map(String::as_str).collect::<Vec<_>>());
+    let (o, n) = (run(args(None, &old)), run(args(Some("plan"), &new)));
+    assert!(o.status.success() && n.status.success());
+    // stdout names the directory, which differs; the rest is the same.
+    let strip = |out: &Output, dir: &Path| {
+        String::from_utf8_lossy(&out.stdout).replace(&dir.display().to_string(), "DIR")
+    };
+    assert_eq!(strip(&o, &old), strip(&n, &new));
+    let mut names: Vec<_> = std::fs::read_dir(&new)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 7, "{names:?}");
+    for name in names {
+        let (a, b) = (
+            std::fs::read(old.join(&name)).unwrap(),
+            std::fs::read(new.join(&name)).unwrap(),
+        );
+        if name == "capacity.json" {
+            // It lists the written files, under each run's own directory.
+            let text = |bytes: &[u8], dir: &Path| {
+                String::from_utf8_lossy(bytes).replace(&dir.display().to_string(), "DIR")
+            };
+            assert_eq!(text(&a, &old), text(&b, &new));
+        } else {
+            assert_eq!(a, b, "{name:?}");
+        }
+    }
+}
+
+#[test]
+fn flat_form_refuses_the_other_modes_flags() {
+    deprecated_error(
+        &leaklab(&[
+            "capacity",
+            "--arrival-rate",
+            "1",
+            "--service-time-ms",
+            "5",
+            "--agents",
+            "3",
+        ]),
+        "queue",
+        &["--agents"],
+    );
+    deprecated_error(
+        &leaklab(&["capacity", "--agents", "10"]),
+        "plan",
+        &["--edges-per-agent"],
+    );
+}
+
+#[test]
+fn subcommands_have_their_own_flags() {
+    one_line_error(
+        &leaklab(&["capacity", "plan", "--arrival-rate", "5"]),
+        &["--arrival-rate"],
+    );
+    one_line_error(
+        &leaklab(&[
+            "capacity",
+            "queue",
+            "--arrival-rate",
+            "5",
+            "--service-time-ms",
+            "1",
+            "--out",
+            "x",
+        ]),
+        &["--out"],
+    );
+    one_line_error(
+        &leaklab(&["capacity", "profiles", "--device", "x"]),
+        &["--device"],
+    );
+    // The deprecated table is the flat form's only.
+    one_line_error(
+        &leaklab(&["capacity", "plan", "--scenario", "x.toml"]),
+        &["--scenario"],
+    );
+    // Without a subcommand, `capacity` shows its help (on stderr, exit 2) naming all three.
+    let out = leaklab(&["capacity"]);
+    assert_eq!(out.status.code(), Some(2));
+    let help = String::from_utf8_lossy(&out.stderr);
+    for sub in ["plan", "queue", "profiles"] {
+        assert!(help.contains(sub), "{help}");
+    }
 }

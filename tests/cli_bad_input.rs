@@ -403,6 +403,8 @@ fn usage_errors_are_one_line() {
         &["--htm", "--htu"],
     );
     assert_error(&leaklab(&["capacity", "--devices", "-3"]), &["-3"]);
+    assert_error(&leaklab(&["capacity", "plan", "--devices", "-3"]), &["-3"]);
+    assert_error(&leaklab(&["capacity", "bogus"]), &["bogus"]);
     // --help and --version are not errors.
     assert_eq!(leaklab(&["--help"]).status.code(), Some(0));
     assert_eq!(leaklab(&["--version"]).status.code(), Some(0));
@@ -529,6 +531,7 @@ fn capacity_direct_mode_bad_numbers() {
     let run = |rate: &str, ms: &str, extra: &[&str]| {
         let mut args = vec![
             "capacity",
+            "queue",
             "--arrival-rate",
             rate,
             "--service-time-ms",
@@ -554,6 +557,7 @@ fn capacity_direct_mode_bad_numbers() {
 fn capacity_planner_bad_input() {
     let base = [
         "capacity",
+        "plan",
         "--agents",
         "10",
         "--edges-per-agent",
@@ -596,6 +600,7 @@ fn capacity_planner_bad_input() {
     );
     let huge = [
         "capacity",
+        "plan",
         "--agents",
         "10",
         "--edges-per-agent",
@@ -620,25 +625,29 @@ fn capacity_bad_files() {
     std::fs::write(tmp.path().join("plain.toml"), SCENARIO).expect("write");
     let run = |args: &[&str]| leaklab_in(tmp.path(), args);
     assert_error(
+        &run(&["capacity", "profiles", "--profiles", "missing.toml"]),
+        &["missing.toml"],
+    );
+    assert_error(
+        &run(&["capacity", "profiles", "--profiles", "broken.toml"]),
+        &["broken.toml", "line 1, column 5"],
+    );
+    assert_error(
+        &run(&["capacity", "profiles", "--profiles", "typed.toml"]),
+        &["typed.toml", "line 2"],
+    );
+    assert_error(
+        &run(&["capacity", "profiles", "--signers-csv", "garbage.csv"]),
+        &["garbage.csv"],
+    );
+    // The deprecated flat form reaches the same checks.
+    assert_error(
         &run(&["capacity", "--profiles", "missing.toml", "--list-profiles"]),
         &["missing.toml"],
     );
     assert_error(
-        &run(&["capacity", "--profiles", "broken.toml", "--list-profiles"]),
-        &["broken.toml", "line 1, column 5"],
-    );
-    assert_error(
-        &run(&["capacity", "--profiles", "typed.toml", "--list-profiles"]),
-        &["typed.toml", "line 2"],
-    );
-    assert_error(
-        &run(&[
-            "capacity",
-            "--signers-csv",
-            "garbage.csv",
-            "--list-profiles",
-        ]),
-        &["garbage.csv"],
+        &run(&["capacity", "--scenario", "missing.toml"]),
+        &["missing.toml", "cannot read"],
     );
     assert_error(
         &run(&["capacity", "--scenario", "broken.toml"]),
@@ -686,6 +695,6 @@ fn unknown_signer_names_the_choices() {
             "--htu",
             "https://rs.example/r",
         ]),
-        &["--signer", "unknown signer `hsm`", "software, tpm, pkcs11"],
+        &["--signer", "invalid value 'hsm'", "software, tpm, pkcs11"],
     );
 }

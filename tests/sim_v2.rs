@@ -460,15 +460,21 @@ fn shortcuts_agree_with_the_event_by_event_path() {
                             slow.ttd
                         );
                         assert!(
-                            close(fast.usable_seconds, slow.usable_seconds),
+                            close(fast.counters.usable_seconds, slow.counters.usable_seconds),
                             "{what}: usable"
                         );
-                        assert_eq!(fast.refresh_ok, slow.refresh_ok, "{what}: refreshes");
-                        assert_eq!(fast.refresh_failed, slow.refresh_failed, "{what}");
+                        assert_eq!(
+                            fast.counters.refresh_ok, slow.counters.refresh_ok,
+                            "{what}: refreshes"
+                        );
+                        assert_eq!(
+                            fast.counters.refresh_failed, slow.counters.refresh_failed,
+                            "{what}"
+                        );
                         assert!(close(fast.lockout_seconds, slow.lockout_seconds), "{what}");
                         assert_eq!(fast.first_alert, slow.first_alert, "{what}");
-                        calls_fast += fast.calls_ok;
-                        calls_slow += slow.calls_ok;
+                        calls_fast += fast.counters.calls_ok;
+                        calls_slow += slow.counters.calls_ok;
                         runs += 1;
                     }
                 }

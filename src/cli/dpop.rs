@@ -38,9 +38,9 @@ pub enum DpopCommand {
     Proof {
         #[command(flatten)]
         request: RequestArgs,
-        /// `software`, `tpm` or `pkcs11`.
-        #[arg(long, default_value = "software")]
-        signer: SignerKind,
+        /// Where the key lives.
+        #[arg(long, value_enum, default_value_t = SignerArg::Software)]
+        signer: SignerArg,
         /// Key file (software: private JWK JSON, see `keygen`); a fresh key if omitted.
         #[arg(long)]
         key: Option<PathBuf>,
@@ -59,6 +59,25 @@ pub enum DpopCommand {
         #[arg(long, allow_negative_numbers = true)]
         max_age: Option<i64>,
     },
+}
+
+/// Where a proof's key lives: a software key (a key file, or a fresh key), a key created in the
+/// TPM the environment names (TCTI), or on the PKCS#11 token it names.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum SignerArg {
+    Software,
+    Tpm,
+    Pkcs11,
+}
+
+impl From<SignerArg> for SignerKind {
+    fn from(s: SignerArg) -> Self {
+        match s {
+            SignerArg::Software => SignerKind::Software,
+            SignerArg::Tpm => SignerKind::Tpm,
+            SignerArg::Pkcs11 => SignerKind::Pkcs11,
+        }
+    }
 }
 
 /// The request a proof is made for (`proof`) or arrives with (`verify`).
@@ -139,7 +158,7 @@ pub fn run(cmd: DpopCommand) -> anyhow::Result<Outcome> {
             key,
         } => {
             let iat = r.now()?;
-            let mut signer = leaklab_signers::open(signer, key.as_deref())?;
+            let mut signer = leaklab_signers::open(signer.into(), key.as_deref())?;
             let params = ProofParams {
                 nonce: r.nonce.as_deref(),
                 access_token: r.access_token.as_deref(),

@@ -41,9 +41,10 @@ enum Command {
     /// Measure signing devices (e.g. `bench signers`) for capacity planning.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
-    /// Size the HSM/TPM signing fleet for a workload, or run the signing queue (direct mode).
-    // Boxed: its many flags make it far larger than the other variants.
-    Capacity(Box<capacity::CapacityArgs>),
+    /// Size the HSM/TPM signing fleet for a workload (`plan`), run one signing queue (`queue`),
+    /// or list the device profiles (`profiles`).
+    #[command(subcommand)]
+    Capacity(capacity::CapacityCommand),
     /// Leak drill: play a scenario's draws against live servers (AS, RS, agent, attacker on
     /// 127.0.0.1) and compare each customer's measured time to disable with the simulator's.
     Drill(testbed::DrillArgs),
@@ -61,7 +62,11 @@ pub enum Outcome {
 
 pub fn main() -> ExitCode {
     quiet_tss_logging();
-    let cli = match Cli::try_parse() {
+    let args = match capacity::flat::expand(std::env::args_os().collect()) {
+        Ok(args) => args,
+        Err(err) => return error(&err),
+    };
+    let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => return usage_error(&err),
     };
@@ -73,18 +78,20 @@ pub fn main() -> ExitCode {
         Command::Merge(args) => sweep::merge(args),
         Command::Dpop(cmd) => dpop::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
-        Command::Capacity(args) => capacity::run(*args),
+        Command::Capacity(cmd) => capacity::run(cmd),
         Command::Drill(args) => testbed::drill(args),
         Command::Testbed(cmd) => testbed::run(cmd),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Negative) => ExitCode::from(1),
-        Err(err) => {
-            eprintln!("leaklab: error: {}", one_line(&format!("{err:#}")));
-            ExitCode::from(2)
-        }
+        Err(err) => error(&err),
     }
+}
+
+fn error(err: &anyhow::Error) -> ExitCode {
+    eprintln!("leaklab: error: {}", one_line(&format!("{err:#}")));
+    ExitCode::from(2)
 }
 
 /// The TPM stack (tpm2-tss) logs its own WARNING/ERROR lines to stderr, so a missing TPM would

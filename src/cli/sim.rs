@@ -31,18 +31,35 @@ pub struct RunArgs {
     /// Override the scenario's seed.
     #[arg(long)]
     pub seed: Option<u64>,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
+    /// Also write one row per affected customer, strategy, leak and replication.
+    #[arg(long)]
+    pub per_customer: bool,
+}
+
+/// The run-size flags `run` and `reproduce` share.
+#[derive(Args)]
+pub struct OverrideArgs {
     /// Override the number of replications (at least 2, for confidence intervals).
     #[arg(long, value_parser = clap::value_parser!(u32).range(2..=10_000))]
     pub replications: Option<u32>,
     /// Override the number of customers.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub customers: Option<u64>,
-    /// Also write one row per affected customer, strategy, leak and replication.
-    #[arg(long)]
-    pub per_customer: bool,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+}
+
+impl OverrideArgs {
+    fn with_seed(&self, seed: Option<u64>) -> Overrides {
+        Overrides {
+            seed,
+            replications: self.replications,
+            customers: self.customers,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -60,15 +77,8 @@ pub struct ReproduceArgs {
     /// Use this scenario file instead of the built-in scenarios/ietf124.toml.
     #[arg(long)]
     pub scenario: Option<PathBuf>,
-    /// Override the number of replications.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=10_000))]
-    pub replications: Option<u32>,
-    /// Override the number of customers.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
-    pub customers: Option<u64>,
-    /// No progress bar.
-    #[arg(long)]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
     /// Judge the claims over the sourced parameter ranges (scenarios/ietf124-robust.toml)
     /// instead of at one point; writes results/ietf124-robust/.
     #[arg(long)]
@@ -122,11 +132,7 @@ fn simulate(scenario: &Scenario, per_customer: bool, quiet: bool) -> (RunResults
 
 pub fn run_scenario(args: RunArgs) -> anyhow::Result<Outcome> {
     let (mut scenario, mut text) = load(&args.file)?;
-    let overrides = scenario.apply(Overrides {
-        seed: args.seed,
-        replications: args.replications,
-        customers: args.customers,
-    });
+    let overrides = scenario.apply(args.overrides.with_seed(args.seed));
     let out = args
         .out
         .clone()
@@ -140,7 +146,7 @@ pub fn run_scenario(args: RunArgs) -> anyhow::Result<Outcome> {
         scenario.describe(),
         threads()
     );
-    let (results, wall) = simulate(&scenario, args.per_customer, args.quiet);
+    let (results, wall) = simulate(&scenario, args.per_customer, args.overrides.quiet);
     // The run's overrides are part of what was simulated: record them with the scenario text.
     text.extend(overrides);
     let written = write_run(
@@ -173,13 +179,14 @@ pub fn run_scenario(args: RunArgs) -> anyhow::Result<Outcome> {
 pub fn reproduce(args: ReproduceArgs) -> anyhow::Result<Outcome> {
     let Claims::Ietf124 = args.claims;
     if args.robust {
-        if args.scenario.is_some() || args.replications.is_some() || args.customers.is_some() {
+        let o = &args.overrides;
+        if args.scenario.is_some() || o.replications.is_some() || o.customers.is_some() {
             anyhow::bail!("--robust runs the built-in study scenarios/ietf124-robust.toml; --scenario, --replications and --customers do not apply (use `leaklab sweep` for a study of your own)");
         }
         return super::sweep::robust(
             args.shard.unwrap_or(leaklab_study::Shard::ALL),
             args.out,
-            args.quiet,
+            o.quiet,
         );
     }
     let (mut scenario, file) = match &args.scenario {
@@ -192,18 +199,14 @@ pub fn reproduce(args: ReproduceArgs) -> anyhow::Result<Outcome> {
             "built-in ietf124".into(),
         ),
     };
-    scenario.apply(Overrides {
-        seed: None,
-        replications: args.replications,
-        customers: args.customers,
-    });
+    scenario.apply(args.overrides.with_seed(None));
     if !args.json {
         eprintln!(
             "leaklab: simulating {file}: {} customers, {} replications",
             scenario.customers, scenario.replications
         );
     }
-    let (results, _) = simulate(&scenario, false, args.quiet || args.json);
+    let (results, _) = simulate(&scenario, false, args.overrides.quiet || args.json);
     let claims = evaluate(&results)?;
     if !args.json {
         eprintln!("leaklab: judging the findings beyond the slides (small variant runs)");

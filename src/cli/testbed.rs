@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use leaklab_protocol::signer::Signer;
 use leaklab_report::drill_output::{self, DrillRow};
 use leaklab_sim::scenario::{AttackerPolicy, KeyStorage, Scenario};
@@ -24,14 +24,30 @@ pub struct DrillArgs {
     #[arg(long)]
     pub time_scale: Option<f64>,
     /// Attacker policy (default: the scenario's first).
-    #[arg(long, value_parser = ["maximal", "at-expiry"])]
-    pub policy: Option<String>,
+    #[arg(long, value_enum)]
+    pub policy: Option<DrillPolicy>,
     /// Replication whose draws are replayed.
     #[arg(long, default_value_t = 0)]
     pub replication: u32,
     /// Output directory (default: results/drill-<scenario name>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// The attacker policies the drill can play.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum DrillPolicy {
+    Maximal,
+    AtExpiry,
+}
+
+impl From<DrillPolicy> for AttackerPolicy {
+    fn from(p: DrillPolicy) -> Self {
+        match p {
+            DrillPolicy::Maximal => AttackerPolicy::Maximal,
+            DrillPolicy::AtExpiry => AttackerPolicy::AtExpiry,
+        }
+    }
 }
 
 /// The core device: a key in a swtpm this process starts (the lab's harness), so the drill
@@ -54,10 +70,7 @@ pub fn drill(args: DrillArgs) -> anyhow::Result<Outcome> {
     let text = std::fs::read_to_string(&args.scenario)
         .with_context(|| format!("{}: cannot read", args.scenario.display()))?;
     let scenario = Scenario::from_toml(&args.scenario.display().to_string(), &text)?;
-    let policy = args.policy.as_deref().map(|p| match p {
-        "at-expiry" => AttackerPolicy::AtExpiry,
-        _ => AttackerPolicy::Maximal,
-    });
+    let policy = args.policy.map(AttackerPolicy::from);
     let out = args
         .out
         .clone()

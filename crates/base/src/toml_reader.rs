@@ -62,6 +62,32 @@ pub fn toml_error_line(text: &str, e: &toml::de::Error) -> String {
     }
 }
 
+/// An enum a scenario names by string: every value with its name, in the order errors list them.
+pub trait Choice: Copy + PartialEq + 'static {
+    const CHOICES: &'static [(&'static str, Self)];
+
+    /// The name this value is written as.
+    fn name(self) -> &'static str {
+        Self::CHOICES
+            .iter()
+            .find(|(_, v)| *v == self)
+            .map_or("", |(n, _)| n)
+    }
+
+    /// The value written as `name`, if any.
+    fn from_name(name: &str) -> Option<Self> {
+        Self::CHOICES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| *v)
+    }
+
+    /// Every name, in order.
+    fn names() -> Vec<&'static str> {
+        Self::CHOICES.iter().map(|(n, _)| *n).collect()
+    }
+}
+
 /// A view of one TOML table at a dotted path.
 pub struct Table<'a> {
     file: &'a str,
@@ -204,6 +230,34 @@ impl<'a> Table<'a> {
                 )
             }),
         }
+    }
+
+    /// A string naming one value of `T`.
+    pub fn choice_enum<T: Choice>(
+        &self,
+        key: &'static str,
+        default: T,
+    ) -> Result<T, ScenarioError> {
+        match self.string(key)? {
+            None => Ok(default),
+            Some(s) => T::from_name(&s).ok_or_else(|| {
+                self.error(
+                    key,
+                    format!("not allowed (allowed: {})", T::names().join(", ")),
+                )
+            }),
+        }
+    }
+
+    /// A list of strings, each naming one value of `T`.
+    pub fn choice_enums<T: Choice>(
+        &self,
+        key: &'static str,
+    ) -> Result<Option<Vec<T>>, ScenarioError> {
+        let names = T::names();
+        Ok(self
+            .choices(key, &names)?
+            .map(|items| items.into_iter().filter_map(T::from_name).collect()))
     }
 
     pub fn boolean(&self, key: &'static str, default: bool) -> Result<bool, ScenarioError> {

@@ -16,26 +16,29 @@
 //!   from `leaklab bench signers` measurements.
 //! * [`planner`]: a workload and a binding strategy from [`leaklab_base::catalogue`] give device
 //!   signatures per second; the planner sizes the device fleet for them.
-//! * [`scenario`]: the `[capacity]` table of a scenario file, read strictly.
-//! * [`request`]: command-line values merged with the `[capacity]` table and the defaults.
-//! * [`study`]: runs a request and returns one serialisable answer ([`study::CapacityOutput`]).
+//! * [`command`]: the capacity command's requests (list profiles, run a queue, plan a fleet),
+//!   their defaults, and one serialisable answer each ([`command::CapacityOutput`]).
+//! * [`table`]: the deprecated `[capacity]` table of a scenario file, read strictly for the
+//!   flat `leaklab capacity --…` form, which goes in the next release.
 //!
 //! All times inside the crate are `f64` seconds; reports name their unit in each field.
 
 pub mod closed_form;
+pub mod command;
 pub mod planner;
 pub mod profile;
 pub mod queue;
-pub mod request;
-pub mod scenario;
 pub mod service;
-pub mod study;
+pub mod table;
 
+pub use command::{
+    builtin_profiles, list_profiles, load_profiles, plan, run_queue, CapacityOutput,
+    CapacityReport, PlanRequest, ProfileListing, ProfileSources, QueueReport, QueueRequest,
+    ServiceModel, StrategySweep,
+};
 pub use planner::{StrategyPlan, Workload};
 pub use profile::{DeviceProfile, ProfileSet};
 pub use queue::{simulate, QueueConfig, QueueStats, Summary};
-pub use request::{CapacityFlags, ServiceModel};
-pub use study::{run, CapacityOutput, CapacityReport, QueueReport};
 
 use leaklab_base::duration::DurationError;
 use leaklab_base::toml_reader::ScenarioError;
@@ -81,15 +84,6 @@ pub enum CapacityError {
     /// A scenario file problem, naming the file, the key, the value and what is allowed.
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
-    /// An unknown strategy name.
-    #[error("unknown strategy `{name}`; allowed: {}", allowed.join(", "))]
-    UnknownStrategy { name: String, allowed: Vec<String> },
-    /// A required value given neither as a flag nor in the scenario's `[capacity]` table.
-    #[error("missing --{flag} (or `{key}` in the scenario's [capacity] table)")]
-    Missing { flag: String, key: String },
-    /// Flags that do not belong together.
-    #[error("{0}")]
-    Conflict(String),
     /// A file that cannot be read.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -109,25 +103,23 @@ impl CapacityError {
 
 /// Checks that `value` is finite and strictly positive.
 pub(crate) fn positive(name: &str, value: f64) -> Result<f64, CapacityError> {
-    if value.is_finite() && value > 0.0 {
-        Ok(value)
-    } else {
-        Err(CapacityError::param(
-            name,
-            format!("must be a finite number > 0, got {value}"),
-        ))
-    }
+    check_positive(value, f64::INFINITY).map_err(|message| CapacityError::param(name, message))
 }
 
 /// Checks that `value` is in (0, `max`].
 pub(crate) fn positive_at_most(name: &str, value: f64, max: f64) -> Result<f64, CapacityError> {
-    positive(name, value)?;
+    check_positive(value, max).map_err(|message| CapacityError::param(name, message))
+}
+
+/// `value` if it is in (0, `max`], else why not: the one wording of the model's range checks,
+/// also used by the command line's value parsers (which name the flag themselves).
+pub fn check_positive(value: f64, max: f64) -> Result<f64, String> {
+    if !(value.is_finite() && value > 0.0) {
+        return Err(format!("must be a finite number > 0, got {value}"));
+    }
     if value > max {
-        return Err(CapacityError::param(
-            name,
-            // Scientific notation: a rate like 1e308 would otherwise print 309 digits.
-            format!("{value:e} is above the supported maximum {max:e}"),
-        ));
+        // Scientific notation: a rate like 1e308 would otherwise print 309 digits.
+        return Err(format!("{value:e} is above the supported maximum {max:e}"));
     }
     Ok(value)
 }

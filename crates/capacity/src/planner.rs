@@ -115,23 +115,6 @@ pub fn signing_load(workload: &Workload, binding: Binding) -> SigningLoad {
     }
 }
 
-/// Parses one strategy name (a catalogue name) or `all` (the whole catalogue, in its order).
-pub fn parse_strategies(name: &str) -> Result<Vec<Binding>, CapacityError> {
-    if name == "all" {
-        return Ok(Binding::ALL.to_vec());
-    }
-    Binding::from_name(name)
-        .map(|b| vec![b])
-        .ok_or_else(|| CapacityError::UnknownStrategy {
-            name: name.to_string(),
-            allowed: Binding::ALL
-                .iter()
-                .map(|b| b.name().to_string())
-                .chain(["all".to_string()])
-                .collect(),
-        })
-}
-
 /// How to size and simulate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlanSettings {
@@ -651,18 +634,5 @@ mod tests {
         .unwrap();
         assert_eq!(plan.sizing, Sizing::NoDeviceLoad);
         assert_eq!(plan.devices, Some(0));
-    }
-
-    #[test]
-    fn strategy_names() {
-        assert_eq!(parse_strategies("all").unwrap(), Binding::ALL.to_vec());
-        assert_eq!(
-            parse_strategies("split-dpop").unwrap(),
-            vec![Binding::SplitDpop]
-        );
-        let e = parse_strategies("dpop").unwrap_err().to_string();
-        for name in ["bearer", "mtls", "jwks", "single-dpop", "split-dpop", "all"] {
-            assert!(e.contains(name), "{e}");
-        }
     }
 }

@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 
 use leaklab_base::dist::Dist;
+use leaklab_base::signers_csv::{self, SIGN_OPERATION};
 use serde::{Deserialize, Serialize};
 
 use super::queue::QueueConfig;
@@ -246,31 +247,6 @@ pub fn parse_published(
     Ok(out)
 }
 
-/// The columns of `results/signers.csv` / `.parquet`, in order: written by
-/// `leaklab bench signers`, read here. One list for both sides.
-pub const SIGNERS_CSV_COLUMNS: [&str; 17] = [
-    "device",
-    "backend",
-    "operation",
-    "concurrency",
-    "ops_per_s",
-    "mean_us",
-    "p10_us",
-    "p50_us",
-    "p90_us",
-    "p99_us",
-    "p999_us",
-    "max_us",
-    "samples",
-    "reference",
-    "ratio_to_reference",
-    "host",
-    "leaklab_version",
-];
-
-/// The operation name `leaklab bench signers` uses for one ES256 signature.
-pub const SIGN_OPERATION: &str = "es256 sign";
-
 /// A name part usable on a command line: lower case, runs of other characters become `-`.
 fn slug(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -342,7 +318,7 @@ pub fn parse_measured_csv(
     if header.iter().all(str::is_empty) {
         return Err(err("empty file (expected a header row)".into()));
     }
-    let missing: Vec<&str> = SIGNERS_CSV_COLUMNS
+    let missing: Vec<&str> = signers_csv::COLUMNS
         .iter()
         .copied()
         .filter(|c| !header.iter().any(|h| h == *c))
@@ -513,7 +489,7 @@ servers = 4
 
     #[test]
     fn measured_csv_from_fixture() {
-        let text = include_str!("../../../tests/data/signers-fixture.csv");
+        let text = include_str!("../tests/data/signers-fixture.csv");
         let m = parse_measured_csv(text, "fixture.csv").unwrap();
         let names: Vec<&str> = m.profiles.iter().map(|p| p.name.as_str()).collect();
         assert!(

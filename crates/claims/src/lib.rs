@@ -8,8 +8,8 @@ use serde::Serialize;
 pub mod findings;
 
 use leaklab_base::duration::{format_duration, DAY, HOUR};
+use leaklab_capacity::builtin_profiles;
 use leaklab_capacity::queue::simulate as simulate_queue;
-use leaklab_capacity::study::builtin_profiles;
 use leaklab_capacity::{CapacityError, DeviceProfile};
 use leaklab_sim::runner::RunResults;
 use leaklab_sim::stats::Interval;
@@ -81,7 +81,7 @@ pub fn render_text(claims: &[Claim]) -> String {
 
 /// The ietf124 scenario the claims are judged on, built in so `reproduce` works from any
 /// directory.
-pub const IETF124_SCENARIO: &str = include_str!("../../../scenarios/ietf124.toml");
+pub const IETF124_SCENARIO: &str = include_str!("../data/ietf124.toml");
 
 /// What `leaklab reproduce --json` prints: the scenario's name and every judged claim.
 #[derive(Clone, Debug, Serialize)]
@@ -142,13 +142,23 @@ fn days(x: f64) -> String {
     }
 }
 
-struct Lookup<'a> {
-    rows: &'a [SummaryRow],
+/// One run's summary, read by the claims: a metric's interval for a strategy and leak, its
+/// values per replication, or the same metric for every strategy.
+struct RunSummary<'a> {
+    rows: Vec<SummaryRow>,
     results: &'a RunResults,
 }
 
-impl Lookup<'_> {
-    fn get(
+impl<'a> RunSummary<'a> {
+    fn new(results: &'a RunResults) -> Self {
+        RunSummary {
+            rows: summarize(results),
+            results,
+        }
+    }
+
+    /// The metric's mean and 95% interval; the part of the scenario `claim` needs when missing.
+    fn interval(
         &self,
         claim: &'static str,
         strategy: &'static str,
@@ -169,7 +179,7 @@ impl Lookup<'_> {
                 name: leak,
             });
         }
-        find(self.rows, strategy, leak, metric)
+        find(&self.rows, strategy, leak, metric)
             .map(|r| r.interval)
             .ok_or(MissingPart {
                 claim,
@@ -178,7 +188,7 @@ impl Lookup<'_> {
             })
     }
 
-    fn per_rep(&self, strategy: &str, leak: &str, metric: &str) -> Vec<f64> {
+    fn per_replication(&self, strategy: &str, leak: &str, metric: &str) -> Vec<f64> {
         self.results.metric(strategy, leak, metric)
     }
 
@@ -190,7 +200,7 @@ impl Lookup<'_> {
             .strategies
             .iter()
             .filter_map(|s| {
-                find(self.rows, &s.name, leak, metric).map(|r| {
+                find(&self.rows, &s.name, leak, metric).map(|r| {
                     Measurement::of(format!("{} {leak} {metric}", s.name), &r.interval, unit)
                 })
             })
@@ -198,105 +208,132 @@ impl Lookup<'_> {
     }
 }
 
+impl Verdict {
+    fn of(reproduced: bool) -> Verdict {
+        if reproduced {
+            Verdict::Reproduced
+        } else {
+            Verdict::NotReproduced
+        }
+    }
+}
+
+/// A claim's judge: one claim, or one per `[[device]]`.
+type Judge = fn(&RunSummary<'_>) -> Result<Vec<Claim>, ClaimsError>;
+
+/// The slides' claims, in the slides' order.
+const CLAIMS: [Judge; 5] = [
+    revocation_tail,
+    mtls_days,
+    jwks_crl,
+    device_bottleneck,
+    split_containment,
+];
+
 /// Judges every claim from a run of the ietf124 scenario.
 pub fn evaluate(results: &RunResults) -> Result<Vec<Claim>, ClaimsError> {
-    let rows = summarize(results);
-    let q = Lookup {
-        rows: &rows,
-        results,
-    };
+    let run = RunSummary::new(results);
     let mut claims = Vec::new();
-
-    // 1. Simple revocation: immediate / eventual / never — and binding removes the tail.
-    {
-        let id = "simple-revocation-tail";
-        let immediate = q.get(id, "bearer", "rt-store", "share_disabled_within_1d")?;
-        let never = q.get(id, "bearer", "rt-store", "share_never")?;
-        let split_never = q.get(id, "split-dpop", "rt-store", "share_never")?;
-        let eventual: Vec<f64> = q
-            .per_rep("bearer", "rt-store", "share_disabled_within_1d")
-            .iter()
-            .zip(q.per_rep("bearer", "rt-store", "share_never"))
-            .map(|(d, n)| 1.0 - d - n)
-            .collect();
-        let eventual = Interval::of(&eventual);
-        const MIN_SHARE: f64 = 0.01;
-        let ok = immediate.low > MIN_SHARE
-            && eventual.low > MIN_SHARE
-            && never.low > MIN_SHARE
-            && never.low > split_never.high;
-        claims.push(Claim {
-            id,
-            claim: "With plain revocation across many customers, some respond immediately, some eventually, some never",
-            condition: "bearer tokens, refresh-token store leaked: shares of affected customers disabled within 1 day / later / never, against split DPoP on the same customers".into(),
-            threshold: format!("each bearer share's 95% CI above {:.0}%, and bearer's never-disabled share above split DPoP's (CIs apart)", 100.0 * MIN_SHARE),
-            measurements: vec![
-                Measurement::of("bearer rt-store share disabled within 1 d", &immediate, "share"),
-                Measurement::of("bearer rt-store share disabled later", &eventual, "share"),
-                Measurement::of("bearer rt-store share never disabled", &never, "share"),
-                Measurement::of("split-dpop rt-store share never disabled", &split_never, "share"),
-            ],
-            simulated: format!("within 1 d {}; later {}; never {}; split DPoP never {}", ci(&immediate, pct), ci(&eventual, pct), ci(&never, pct), ci(&split_never, pct)),
-            verdict: if ok { Verdict::Reproduced } else { Verdict::NotReproduced },
-        });
+    for judge in CLAIMS {
+        claims.extend(judge(&run)?);
     }
+    Ok(claims)
+}
 
-    // 2. mTLS: days up to never.
-    {
-        let id = "mtls-days-to-never";
-        let p50 = q.get(id, "mtls", "client-credential", "ttd_p50_s")?;
-        let never = q.get(id, "mtls", "client-credential", "share_never")?;
-        let ok = p50.low >= DAY && never.low > 0.0;
-        claims.push(Claim {
-            id,
-            claim: "mTLS (private-CA client certificate, CRL): time to disable is days up to never",
-            condition: "client key and refresh tokens leaked".into(),
-            threshold:
-                "median TTD's 95% CI at or above 1 day and the never-disabled share's CI above 0"
-                    .into(),
-            measurements: vec![
-                Measurement::of("mtls client-credential median TTD", &p50, "s"),
-                Measurement::of(
-                    "mtls client-credential share never disabled",
-                    &never,
-                    "share",
-                ),
-            ]
-            .into_iter()
-            .chain(q.across_strategies("client-credential", "ttd_p50_s", "s"))
-            .collect(),
-            simulated: format!("median TTD {}; never {}", ci(&p50, days), ci(&never, pct)),
-            verdict: if ok {
-                Verdict::Reproduced
-            } else {
-                Verdict::NotReproduced
-            },
-        });
-    }
+/// Simple revocation: immediate / eventual / never, and binding removes the tail.
+fn revocation_tail(run: &RunSummary<'_>) -> Result<Vec<Claim>, ClaimsError> {
+    let id = "simple-revocation-tail";
+    let immediate = run.interval(id, "bearer", "rt-store", "share_disabled_within_1d")?;
+    let never = run.interval(id, "bearer", "rt-store", "share_never")?;
+    let split_never = run.interval(id, "split-dpop", "rt-store", "share_never")?;
+    let eventual: Vec<f64> = run
+        .per_replication("bearer", "rt-store", "share_disabled_within_1d")
+        .iter()
+        .zip(run.per_replication("bearer", "rt-store", "share_never"))
+        .map(|(d, n)| 1.0 - d - n)
+        .collect();
+    let eventual = Interval::of(&eventual);
+    const MIN_SHARE: f64 = 0.01;
+    let ok = immediate.low > MIN_SHARE
+        && eventual.low > MIN_SHARE
+        && never.low > MIN_SHARE
+        && never.low > split_never.high;
+    Ok(vec![Claim {
+        id,
+        claim: "With plain revocation across many customers, some respond immediately, some eventually, some never",
+        condition: "bearer tokens, refresh-token store leaked: shares of affected customers disabled within 1 day / later / never, against split DPoP on the same customers".into(),
+        threshold: format!("each bearer share's 95% CI above {:.0}%, and bearer's never-disabled share above split DPoP's (CIs apart)", 100.0 * MIN_SHARE),
+        measurements: vec![
+            Measurement::of("bearer rt-store share disabled within 1 d", &immediate, "share"),
+            Measurement::of("bearer rt-store share disabled later", &eventual, "share"),
+            Measurement::of("bearer rt-store share never disabled", &never, "share"),
+            Measurement::of("split-dpop rt-store share never disabled", &split_never, "share"),
+        ],
+        simulated: format!("within 1 d {}; later {}; never {}; split DPoP never {}", ci(&immediate, pct), ci(&eventual, pct), ci(&never, pct), ci(&split_never, pct)),
+        verdict: Verdict::of(ok),
+    }])
+}
 
-    // 3. JWKS: about 3.5 days with a 7-day CRL.
-    {
-        let id = "jwks-3.5-days";
-        let mean = q.get(id, "jwks", "jwks-host", "ttd_mean_censored_nonresponders_s")?;
-        let never = q.get(id, "jwks", "jwks-host", "share_never_nonresponders")?;
-        let ok = mean.low >= 3.0 * DAY && mean.high <= 4.0 * DAY;
-        claims.push(Claim {
-            id,
-            claim: "JWKS / private_key_jwt behind web PKI: time to disable around 3.5 days assuming 7-day CRL validity",
-            condition: "JWKS host TLS key and refresh tokens leaked; customers who do not act themselves".into(),
-            threshold: "mean TTD's 95% CI within [3.0, 4.0] days".into(),
-            measurements: vec![
-                Measurement::of("jwks jwks-host mean TTD (non-responders, censored at the horizon)", &mean, "s"),
-                Measurement::of("jwks jwks-host share never disabled (non-responders)", &never, "share"),
-            ].into_iter().chain(q.across_strategies("jwks-host", "ttd_mean_censored_nonresponders_s", "s")).collect(),
-            simulated: format!("mean TTD {}; never disabled {}", ci(&mean, days), ci(&never, pct)),
-            verdict: if ok { Verdict::Reproduced } else { Verdict::NotReproduced },
-        });
-    }
+/// mTLS: days up to never.
+fn mtls_days(run: &RunSummary<'_>) -> Result<Vec<Claim>, ClaimsError> {
+    let id = "mtls-days-to-never";
+    let p50 = run.interval(id, "mtls", "client-credential", "ttd_p50_s")?;
+    let never = run.interval(id, "mtls", "client-credential", "share_never")?;
+    let ok = p50.low >= DAY && never.low > 0.0;
+    Ok(vec![Claim {
+        id,
+        claim: "mTLS (private-CA client certificate, CRL): time to disable is days up to never",
+        condition: "client key and refresh tokens leaked".into(),
+        threshold:
+            "median TTD's 95% CI at or above 1 day and the never-disabled share's CI above 0".into(),
+        measurements: vec![
+            Measurement::of("mtls client-credential median TTD", &p50, "s"),
+            Measurement::of(
+                "mtls client-credential share never disabled",
+                &never,
+                "share",
+            ),
+        ]
+        .into_iter()
+        .chain(run.across_strategies("client-credential", "ttd_p50_s", "s"))
+        .collect(),
+        simulated: format!("median TTD {}; never {}", ci(&p50, days), ci(&never, pct)),
+        verdict: Verdict::of(ok),
+    }])
+}
 
-    // 4. Signing load: per-call signing makes the HSM/TPM the bottleneck, refresh-only does not.
-    {
-        let id = "single-dpop-device-bottleneck";
+/// JWKS: about 3.5 days with a 7-day CRL.
+fn jwks_crl(run: &RunSummary<'_>) -> Result<Vec<Claim>, ClaimsError> {
+    let id = "jwks-3.5-days";
+    let mean = run.interval(id, "jwks", "jwks-host", "ttd_mean_censored_nonresponders_s")?;
+    let never = run.interval(id, "jwks", "jwks-host", "share_never_nonresponders")?;
+    let ok = mean.low >= 3.0 * DAY && mean.high <= 4.0 * DAY;
+    Ok(vec![Claim {
+        id,
+        claim: "JWKS / private_key_jwt behind web PKI: time to disable around 3.5 days assuming 7-day CRL validity",
+        condition: "JWKS host TLS key and refresh tokens leaked; customers who do not act themselves".into(),
+        threshold: "mean TTD's 95% CI within [3.0, 4.0] days".into(),
+        measurements: vec![
+            Measurement::of("jwks jwks-host mean TTD (non-responders, censored at the horizon)", &mean, "s"),
+            Measurement::of("jwks jwks-host share never disabled (non-responders)", &never, "share"),
+        ].into_iter().chain(run.across_strategies("jwks-host", "ttd_mean_censored_nonresponders_s", "s")).collect(),
+        simulated: format!("mean TTD {}; never disabled {}", ci(&mean, days), ci(&never, pct)),
+        verdict: Verdict::of(ok),
+    }])
+}
+
+/// The legitimate fleet's device load (signatures/s) under single and split DPoP.
+struct DeviceLoads {
+    /// Single DPoP with the key in the device: every call and every refresh.
+    single: f64,
+    /// The same at a low call rate of one call per hour per edge.
+    single_low: f64,
+    /// Split DPoP: refreshes only.
+    split: f64,
+}
+
+impl DeviceLoads {
+    fn of(results: &RunResults, id: &'static str) -> Result<DeviceLoads, ClaimsError> {
         let leak = results
             .scenario
             .leaks
@@ -306,161 +343,175 @@ pub fn evaluate(results: &RunResults) -> Result<Vec<Claim>, ClaimsError> {
         let calls = results.metric("single-dpop-hsm", leak, "device_call_signs_per_s");
         let refresh = results.metric("single-dpop-hsm", leak, "device_refresh_signs_per_s");
         let split = results.metric("split-dpop", leak, "device_signs_per_s");
-        if calls.is_empty() {
-            return Err(MissingPart {
-                claim: id,
-                what: "strategy",
-                name: "single-dpop-hsm",
+        for (values, name) in [(&calls, "single-dpop-hsm"), (&split, "split-dpop")] {
+            if values.is_empty() {
+                return Err(MissingPart {
+                    claim: id,
+                    what: "strategy",
+                    name,
+                }
+                .into());
             }
-            .into());
-        }
-        if split.is_empty() {
-            return Err(MissingPart {
-                claim: id,
-                what: "strategy",
-                name: "split-dpop",
-            }
-            .into());
         }
         let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
         let rate = results.scenario.grant.calls_per_s_per_edge;
         let low_rate = 1.0 / HOUR;
-        let single_load = mean(&calls) + mean(&refresh);
-        let single_low_load =
-            mean(&calls) * if rate > 0.0 { low_rate / rate } else { 0.0 } + mean(&refresh);
-        let split_load = mean(&split);
-        if results.scenario.devices.is_empty() {
-            return Err(MissingPart {
-                claim: id,
-                what: "[[device]]",
-                name: "profile",
-            }
-            .into());
-        }
-        let profiles = builtin_profiles().map_err(ClaimsError::Device)?;
-        for device in &results.scenario.devices {
-            let dev = profiles.get(&device.profile).map_err(ClaimsError::Device)?;
-            let capacity = dev.capacity_per_s();
-            let p99 = |load: f64| queue_p99(load, dev, results.scenario.seed);
-            let (single_p99, single_low_p99, split_p99) =
-                (p99(single_load), p99(single_low_load), p99(split_load));
-            let meets = |p: Option<f64>| p.is_some_and(|p| p <= device.slo_p99);
-            // The claim's condition as a boundary: the largest fleet one device serves within its
-            // objective (the load of the scenario's fleet scales with the number of customers).
-            let customers = results.scenario.customers as f64;
-            let fleet = |load: f64| {
-                largest_fleet(load / customers, dev, device.slo_p99, results.scenario.seed)
-            };
-            let ok = !meets(single_p99) && meets(single_low_p99) && meets(split_p99);
-            let show = |load: f64, p: Option<f64>| {
-                format!(
-                    "{load:.1} signs/s, utilisation {:.2}, p99 {}",
-                    load / capacity,
-                    p.map_or("unbounded (queue unstable)".into(), |p| format!(
-                        "{:.1} ms",
-                        p * 1e3
-                    ))
-                )
-            };
-            let point = |name: &str, v: f64, unit| Measurement {
-                name: name.to_string(),
-                value: v,
-                ci_low: v,
-                ci_high: v,
-                unit,
-            };
-            let p99_or_inf = |p: Option<f64>| p.unwrap_or(f64::INFINITY);
-            claims.push(Claim {
-                id,
-                threshold: format!(
-                    "single DPoP misses the p99 objective ({:.0} ms) at the scenario's call rate; meets it at 1 call/hour per edge; split DPoP meets it",
-                    device.slo_p99 * 1e3
-                ),
-                measurements: vec![
-                    point("single-dpop-hsm device signs per second", single_load, "1/s"),
-                    point("single-dpop-hsm p99 signing latency", p99_or_inf(single_p99), "s"),
-                    point("single-dpop-hsm device signs per second at 1 call/hour", single_low_load, "1/s"),
-                    point("single-dpop-hsm p99 signing latency at 1 call/hour", p99_or_inf(single_low_p99), "s"),
-                    point("split-dpop device signs per second", split_load, "1/s"),
-                    point("split-dpop p99 signing latency", p99_or_inf(split_p99), "s"),
-                    point("largest fleet within the p99 objective: single DPoP", fleet(single_load), "customers"),
-                    point("largest fleet within the p99 objective: single DPoP at 1 call/hour", fleet(single_low_load), "customers"),
-                    point("largest fleet within the p99 objective: split DPoP", fleet(split_load), "customers"),
-                ],
-                claim: "Single DPoP is fine at a low signing rate, but an HSM/TPM that signs every access-token use becomes the bottleneck; refresh-only signing (split DPoP) does not",
-                condition: format!(
-                    "one {} ({:.1} signs/s, {}) for the agent's {} customers, p99 signing latency objective {:.0} ms; {} calls/s per edge vs a low rate of 1 call/hour per edge",
-                    dev.description,
-                    capacity,
-                    dev.source,
-                    results.scenario.customers,
-                    device.slo_p99 * 1e3,
-                    rate
-                ),
-                simulated: format!(
-                    "single DPoP (device signs every call): {}; same at 1 call/hour: {}; split DPoP (refresh only): {}. The objective holds up to {} customers per device for single DPoP, {} at 1 call/hour, {} for split DPoP",
-                    show(single_load, single_p99),
-                    show(single_low_load, single_low_p99),
-                    show(split_load, split_p99),
-                    fleet(single_load),
-                    fleet(single_low_load),
-                    fleet(split_load)
-                ),
-                verdict: if ok { Verdict::Reproduced } else { Verdict::NotReproduced },
-            });
-        }
+        Ok(DeviceLoads {
+            single: mean(&calls) + mean(&refresh),
+            single_low: mean(&calls) * if rate > 0.0 { low_rate / rate } else { 0.0 }
+                + mean(&refresh),
+            split: mean(&split),
+        })
     }
+}
 
-    // 5. Split DPoP: a leaked RT is unusable; an edge compromise is bounded by the AT lifetime.
-    {
-        let id = "split-dpop-containment";
-        let refreshes = q.get(id, "split-dpop", "rt-store", "attacker_refresh_ok")?;
-        let rt_ttd = q.get(id, "split-dpop", "rt-store", "ttd_max_s")?;
-        let edge_max = q.per_rep("split-dpop", "edge", "ttd_max_s");
-        if results.scenario.leak("edge").is_none() {
-            return Err(MissingPart {
-                claim: id,
-                what: "leak",
-                name: "edge",
-            }
-            .into());
+/// Signing load: per-call signing makes the HSM/TPM the bottleneck, refresh-only does not.
+fn device_bottleneck(run: &RunSummary<'_>) -> Result<Vec<Claim>, ClaimsError> {
+    let id = "single-dpop-device-bottleneck";
+    let results = run.results;
+    let loads = DeviceLoads::of(results, id)?;
+    if results.scenario.devices.is_empty() {
+        return Err(MissingPart {
+            claim: id,
+            what: "[[device]]",
+            name: "profile",
         }
-        let worst_edge = edge_max.iter().copied().fold(0.0, f64::max);
-        let at_max = results.scenario.grant.at_lifetime.upper_bound();
-        let ok = refreshes.high == 0.0 && rt_ttd.high == 0.0 && worst_edge <= at_max;
-        let edge = Interval::of(&edge_max);
-        let headline = results
-            .scenario
-            .attacker
-            .policies
-            .first()
-            .map_or("", |p| p.name());
-        claims.push(Claim {
-            id,
-            threshold: format!(
-                "{headline} attacker: successful refreshes with the leaked store 0 in every replication, its TTD 0, and the largest edge-compromise TTD at most the AT lifetime ({})",
-                format_duration(at_max)
-            ),
-            measurements: vec![
-                Measurement::of("split-dpop rt-store attacker refreshes", &refreshes, "count"),
-                Measurement::of("split-dpop rt-store largest TTD", &rt_ttd, "s"),
-                Measurement::of("split-dpop edge largest TTD", &edge, "s"),
-            ].into_iter().chain(q.across_strategies("edge", "ttd_max_s", "s")).collect(),
-            claim: "Split DPoP / DPoP-RT keeps a leaked refresh token unusable and bounds an edge compromise by the access-token lifetime",
-            condition: format!(
-                "refresh-token store leaked: zero successful attacker refreshes and TTD 0; edge compromised: largest TTD over all customers and replications at most the AT lifetime ({})",
-                format_duration(at_max)
-            ),
-            simulated: format!(
-                "attacker refreshes with leaked RTs: {:.0} (max over replications {:.0}); largest edge-compromise TTD {}",
-                refreshes.mean,
-                refreshes.high,
-                format_duration(worst_edge)
-            ),
-            verdict: if ok { Verdict::Reproduced } else { Verdict::NotReproduced },
-        });
+        .into());
     }
-    Ok(claims)
+    let profiles = builtin_profiles().map_err(ClaimsError::Device)?;
+    results
+        .scenario
+        .devices
+        .iter()
+        .map(|device| {
+            let dev = profiles.get(&device.profile).map_err(ClaimsError::Device)?;
+            Ok(device_claim(id, results, &loads, dev, device.slo_p99))
+        })
+        .collect()
+}
+
+/// The bottleneck claim judged for one device and latency objective `slo` (seconds).
+fn device_claim(
+    id: &'static str,
+    results: &RunResults,
+    loads: &DeviceLoads,
+    dev: &DeviceProfile,
+    slo: f64,
+) -> Claim {
+    let seed = results.scenario.seed;
+    let rate = results.scenario.grant.calls_per_s_per_edge;
+    let capacity = dev.capacity_per_s();
+    let p99 = |load: f64| queue_p99(load, dev, seed);
+    let (single_p99, single_low_p99, split_p99) =
+        (p99(loads.single), p99(loads.single_low), p99(loads.split));
+    let meets = |p: Option<f64>| p.is_some_and(|p| p <= slo);
+    // The claim's condition as a boundary: the largest fleet one device serves within its
+    // objective (the load of the scenario's fleet scales with the number of customers).
+    let customers = results.scenario.customers as f64;
+    let fleet = |load: f64| largest_fleet(load / customers, dev, slo, seed);
+    let ok = !meets(single_p99) && meets(single_low_p99) && meets(split_p99);
+    let show = |load: f64, p: Option<f64>| {
+        format!(
+            "{load:.1} signs/s, utilisation {:.2}, p99 {}",
+            load / capacity,
+            p.map_or("unbounded (queue unstable)".into(), |p| format!(
+                "{:.1} ms",
+                p * 1e3
+            ))
+        )
+    };
+    let point = |name: &str, v: f64, unit| Measurement {
+        name: name.to_string(),
+        value: v,
+        ci_low: v,
+        ci_high: v,
+        unit,
+    };
+    let p99_or_inf = |p: Option<f64>| p.unwrap_or(f64::INFINITY);
+    Claim {
+        id,
+        threshold: format!(
+            "single DPoP misses the p99 objective ({:.0} ms) at the scenario's call rate; meets it at 1 call/hour per edge; split DPoP meets it",
+            slo * 1e3
+        ),
+        measurements: vec![
+            point("single-dpop-hsm device signs per second", loads.single, "1/s"),
+            point("single-dpop-hsm p99 signing latency", p99_or_inf(single_p99), "s"),
+            point("single-dpop-hsm device signs per second at 1 call/hour", loads.single_low, "1/s"),
+            point("single-dpop-hsm p99 signing latency at 1 call/hour", p99_or_inf(single_low_p99), "s"),
+            point("split-dpop device signs per second", loads.split, "1/s"),
+            point("split-dpop p99 signing latency", p99_or_inf(split_p99), "s"),
+            point("largest fleet within the p99 objective: single DPoP", fleet(loads.single), "customers"),
+            point("largest fleet within the p99 objective: single DPoP at 1 call/hour", fleet(loads.single_low), "customers"),
+            point("largest fleet within the p99 objective: split DPoP", fleet(loads.split), "customers"),
+        ],
+        claim: "Single DPoP is fine at a low signing rate, but an HSM/TPM that signs every access-token use becomes the bottleneck; refresh-only signing (split DPoP) does not",
+        condition: format!(
+            "one {} ({:.1} signs/s, {}) for the agent's {} customers, p99 signing latency objective {:.0} ms; {} calls/s per edge vs a low rate of 1 call/hour per edge",
+            dev.description,
+            capacity,
+            dev.source,
+            results.scenario.customers,
+            slo * 1e3,
+            rate
+        ),
+        simulated: format!(
+            "single DPoP (device signs every call): {}; same at 1 call/hour: {}; split DPoP (refresh only): {}. The objective holds up to {} customers per device for single DPoP, {} at 1 call/hour, {} for split DPoP",
+            show(loads.single, single_p99),
+            show(loads.single_low, single_low_p99),
+            show(loads.split, split_p99),
+            fleet(loads.single),
+            fleet(loads.single_low),
+            fleet(loads.split)
+        ),
+        verdict: Verdict::of(ok),
+    }
+}
+
+/// Split DPoP: a leaked RT is unusable; an edge compromise is bounded by the AT lifetime.
+fn split_containment(run: &RunSummary<'_>) -> Result<Vec<Claim>, ClaimsError> {
+    let id = "split-dpop-containment";
+    let scenario = &run.results.scenario;
+    let refreshes = run.interval(id, "split-dpop", "rt-store", "attacker_refresh_ok")?;
+    let rt_ttd = run.interval(id, "split-dpop", "rt-store", "ttd_max_s")?;
+    let edge_max = run.per_replication("split-dpop", "edge", "ttd_max_s");
+    if scenario.leak("edge").is_none() {
+        return Err(MissingPart {
+            claim: id,
+            what: "leak",
+            name: "edge",
+        }
+        .into());
+    }
+    let worst_edge = edge_max.iter().copied().fold(0.0, f64::max);
+    let at_max = scenario.grant.at_lifetime.upper_bound();
+    let ok = refreshes.high == 0.0 && rt_ttd.high == 0.0 && worst_edge <= at_max;
+    let edge = Interval::of(&edge_max);
+    let headline = scenario.attacker.policies.first().map_or("", |p| p.name());
+    Ok(vec![Claim {
+        id,
+        threshold: format!(
+            "{headline} attacker: successful refreshes with the leaked store 0 in every replication, its TTD 0, and the largest edge-compromise TTD at most the AT lifetime ({})",
+            format_duration(at_max)
+        ),
+        measurements: vec![
+            Measurement::of("split-dpop rt-store attacker refreshes", &refreshes, "count"),
+            Measurement::of("split-dpop rt-store largest TTD", &rt_ttd, "s"),
+            Measurement::of("split-dpop edge largest TTD", &edge, "s"),
+        ].into_iter().chain(run.across_strategies("edge", "ttd_max_s", "s")).collect(),
+        claim: "Split DPoP / DPoP-RT keeps a leaked refresh token unusable and bounds an edge compromise by the access-token lifetime",
+        condition: format!(
+            "refresh-token store leaked: zero successful attacker refreshes and TTD 0; edge compromised: largest TTD over all customers and replications at most the AT lifetime ({})",
+            format_duration(at_max)
+        ),
+        simulated: format!(
+            "attacker refreshes with leaked RTs: {:.0} (max over replications {:.0}); largest edge-compromise TTD {}",
+            refreshes.mean,
+            refreshes.high,
+            format_duration(worst_edge)
+        ),
+        verdict: Verdict::of(ok),
+    }])
 }
 
 /// The largest whole number of customers, each adding `per_customer` signatures/s, whose load

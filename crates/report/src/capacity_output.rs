@@ -5,10 +5,9 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use leaklab_capacity::planner::Sizing;
-use leaklab_capacity::study::{
-    CapacityOutput, CapacityReport, ProfileListing, QueueReport, StrategySweep,
+use leaklab_capacity::{
+    CapacityOutput, CapacityReport, ProfileListing, QueueReport, QueueStats, StrategySweep, Summary,
 };
-use leaklab_capacity::{QueueStats, Summary};
 
 use crate::output_dir::OutputDir;
 use crate::plot::{self, BarChart, LineChart, Series};

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::html::{esc, num, BarChart, LineChart, Page, Series};
 use super::run_output::{duration_ci, hours_ci, number_ci, share_ci};
 use leaklab_base::duration::format_duration;
-use leaklab_capacity::study::builtin_profiles;
+use leaklab_capacity::builtin_profiles;
 use leaklab_claims::{evaluate, Verdict};
 use leaklab_sim::runner::RunResults;
 use leaklab_sim::stats::Interval;

@@ -1,9 +1,10 @@
 //! `signers.csv` / `signers.parquet`: the table `leaklab bench signers` writes and
-//! `leaklab capacity` reads back (`leaklab_capacity::profile`), with the reader's column list.
+//! `leaklab capacity` reads back (`leaklab_capacity::profile`), with the one column list
+//! (`leaklab_base::signers_csv`).
 
 use std::path::{Path, PathBuf};
 
-use leaklab_capacity::profile::SIGNERS_CSV_COLUMNS as COLUMNS;
+use leaklab_base::signers_csv::COLUMNS;
 use leaklab_signer_bench::{Latency, Report, Row};
 
 use crate::atomic_file::StagedFiles;

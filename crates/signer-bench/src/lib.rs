@@ -41,7 +41,7 @@ pub use reference::{
 use leaklab_signers::{Signer, SignerError};
 
 /// The `operation` of an in-process signature row (the name the capacity reader looks for).
-pub use leaklab_capacity::profile::SIGN_OPERATION as OPERATION;
+pub use leaklab_base::signers_csv::SIGN_OPERATION as OPERATION;
 
 /// Why a measurement could not be made.
 #[derive(Debug, thiserror::Error)]

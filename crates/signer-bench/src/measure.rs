@@ -157,111 +157,17 @@ pub fn measure(
             "{label}: no signer to measure"
         )));
     }
-    let done = AtomicU64::new(0);
-    let stop = AtomicBool::new(false);
     let mut handles = pool.handles();
-    // Warm up (connections, caches, lazy key loading): not recorded.
-    for (w, h) in handles.iter_mut().enumerate() {
-        for i in 0..3 {
-            h.sign(&message(w, u64::MAX - i))
-                .map_err(|e| BenchError::signer(&label, "warm-up signature", e))?;
-        }
-    }
+    warm_up(&mut handles, &label)?;
     let hists = (0..threads)
         .map(|_| new_hist(&label))
         .collect::<Result<Vec<_>, _>>()?;
     let (total, unit) = budget.progress_total();
     progress.start(&label, total, unit);
     let started = Instant::now();
-    let results: Vec<Option<Result<WorkerResult, SignerError>>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = handles
-            .iter_mut()
-            .zip(hists)
-            .enumerate()
-            .map(|(w, (h, mut hist))| {
-                let (done, stop) = (&done, &stop);
-                scope.spawn(move || -> Result<WorkerResult, SignerError> {
-                    let mut kept = Vec::new();
-                    let mut i = 0u64;
-                    while !stop.load(Ordering::Relaxed) {
-                        if let Budget::Count(n) = budget {
-                            // Claim a signature of the shared count before making it.
-                            if done.fetch_add(1, Ordering::Relaxed) >= n {
-                                break;
-                            }
-                        }
-                        let msg = message(w, i);
-                        let t = Instant::now();
-                        let sig = h.sign(&msg);
-                        let ns = nanos(t.elapsed());
-                        let sig = sig.inspect_err(|_| stop.store(true, Ordering::Relaxed))?;
-                        hist.saturating_record(ns);
-                        if matches!(budget, Budget::Time(_)) {
-                            done.fetch_add(1, Ordering::Relaxed);
-                        }
-                        if i % VERIFY_EVERY == 0 {
-                            kept.push((i, sig));
-                        }
-                        i += 1;
-                    }
-                    Ok(WorkerResult {
-                        hist,
-                        ended: Instant::now(),
-                        kept,
-                    })
-                })
-            })
-            .collect();
-        // Progress and the time budget are driven from here.
-        loop {
-            let finished = workers.iter().all(|w| w.is_finished());
-            match budget {
-                Budget::Time(limit) => {
-                    let elapsed = started.elapsed();
-                    progress.update(crate::budget::millis(elapsed.min(limit)));
-                    if elapsed >= limit {
-                        stop.store(true, Ordering::Relaxed);
-                    }
-                }
-                Budget::Count(n) => progress.update(done.load(Ordering::Relaxed).min(n)),
-            }
-            if finished {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        workers.into_iter().map(|w| w.join().ok()).collect()
-    });
+    let results = run_workers(&mut handles, hists, budget, started, progress);
     progress.finish();
-    let mut hist = new_hist(&label)?;
-    // Wall time from the common start to the last worker's last signature (not to when the
-    // progress loop noticed).
-    let mut ended = started;
-    for (w, result) in results.into_iter().enumerate() {
-        let result = result
-            .ok_or_else(|| BenchError::WorkerPanicked {
-                label: label.clone(),
-            })?
-            .map_err(|e| BenchError::signer(&label, "signing failed", e))?;
-        hist.add(&result.hist).map_err(|e| BenchError::Histogram {
-            label: label.clone(),
-            message: e.to_string(),
-        })?;
-        ended = ended.max(result.ended);
-        let verification = |detail: String| BenchError::Verification {
-            label: label.clone(),
-            detail,
-        };
-        let key = handles[w]
-            .public_jwk()
-            .map_err(|e| BenchError::signer(&label, "reading the public key", e))?
-            .to_p256()
-            .map_err(|e| verification(format!("unusable public JWK: {e}")))?;
-        for (i, sig) in &result.kept {
-            check_signature(&key, &message(w, *i), sig)
-                .map_err(|e| verification(format!("signature {i} of worker {w} {e}")))?;
-        }
-    }
+    let (hist, ended) = merge_and_verify(results, &handles, &label, started)?;
     let samples = hist.len();
     let wall = (ended - started).as_secs_f64();
     if samples == 0 || wall <= 0.0 {
@@ -279,6 +185,145 @@ pub fn measure(
         reference: None,
         ratio_to_reference: None,
     })
+}
+
+/// Three untimed signatures per handle (connections, caches, lazy key loading).
+fn warm_up(handles: &mut [Handle<'_>], label: &str) -> Result<(), BenchError> {
+    for (w, h) in handles.iter_mut().enumerate() {
+        for i in 0..3 {
+            h.sign(&message(w, u64::MAX - i))
+                .map_err(|e| BenchError::signer(label, "warm-up signature", e))?;
+        }
+    }
+    Ok(())
+}
+
+/// What the workers share: signatures made (or claimed, under a count budget) and the stop flag.
+struct Shared {
+    done: AtomicU64,
+    stop: AtomicBool,
+}
+
+/// One thread per handle signs until the budget is spent or a signature fails; this thread
+/// reports progress and ends a time budget. `None` for a worker that panicked.
+fn run_workers(
+    handles: &mut [Handle<'_>],
+    hists: Vec<Histogram<u64>>,
+    budget: Budget,
+    started: Instant,
+    progress: &mut dyn Progress,
+) -> Vec<Option<Result<WorkerResult, SignerError>>> {
+    let shared = Shared {
+        done: AtomicU64::new(0),
+        stop: AtomicBool::new(false),
+    };
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = handles
+            .iter_mut()
+            .zip(hists)
+            .enumerate()
+            .map(|(w, (h, hist))| {
+                let shared = &shared;
+                scope.spawn(move || sign_until_done(w, h, hist, budget, shared))
+            })
+            .collect();
+        loop {
+            let finished = workers.iter().all(|w| w.is_finished());
+            match budget {
+                Budget::Time(limit) => {
+                    let elapsed = started.elapsed();
+                    progress.update(crate::budget::millis(elapsed.min(limit)));
+                    if elapsed >= limit {
+                        shared.stop.store(true, Ordering::Relaxed);
+                    }
+                }
+                Budget::Count(n) => progress.update(shared.done.load(Ordering::Relaxed).min(n)),
+            }
+            if finished {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        workers.into_iter().map(|w| w.join().ok()).collect()
+    })
+}
+
+/// Worker `w`: signs distinct messages, records each latency, keeps every
+/// [`VERIFY_EVERY`]th signature for verification after the run.
+fn sign_until_done(
+    w: usize,
+    h: &mut Handle<'_>,
+    mut hist: Histogram<u64>,
+    budget: Budget,
+    shared: &Shared,
+) -> Result<WorkerResult, SignerError> {
+    let mut kept = Vec::new();
+    let mut i = 0u64;
+    while !shared.stop.load(Ordering::Relaxed) {
+        if let Budget::Count(n) = budget {
+            // Claim a signature of the shared count before making it.
+            if shared.done.fetch_add(1, Ordering::Relaxed) >= n {
+                break;
+            }
+        }
+        let msg = message(w, i);
+        let t = Instant::now();
+        let sig = h.sign(&msg);
+        let ns = nanos(t.elapsed());
+        let sig = sig.inspect_err(|_| shared.stop.store(true, Ordering::Relaxed))?;
+        hist.saturating_record(ns);
+        if matches!(budget, Budget::Time(_)) {
+            shared.done.fetch_add(1, Ordering::Relaxed);
+        }
+        if i % VERIFY_EVERY == 0 {
+            kept.push((i, sig));
+        }
+        i += 1;
+    }
+    Ok(WorkerResult {
+        hist,
+        ended: Instant::now(),
+        kept,
+    })
+}
+
+/// All workers' latencies in one histogram, and when the last signature ended (the wall time
+/// runs from the common start to it, not to when the progress loop noticed); fails on a worker
+/// that panicked or failed, and on a kept signature that does not verify.
+fn merge_and_verify(
+    results: Vec<Option<Result<WorkerResult, SignerError>>>,
+    handles: &[Handle<'_>],
+    label: &str,
+    started: Instant,
+) -> Result<(Histogram<u64>, Instant), BenchError> {
+    let mut hist = new_hist(label)?;
+    let mut ended = started;
+    for (w, result) in results.into_iter().enumerate() {
+        let result = result
+            .ok_or_else(|| BenchError::WorkerPanicked {
+                label: label.to_string(),
+            })?
+            .map_err(|e| BenchError::signer(label, "signing failed", e))?;
+        hist.add(&result.hist).map_err(|e| BenchError::Histogram {
+            label: label.to_string(),
+            message: e.to_string(),
+        })?;
+        ended = ended.max(result.ended);
+        let verification = |detail: String| BenchError::Verification {
+            label: label.to_string(),
+            detail,
+        };
+        let key = handles[w]
+            .public_jwk()
+            .map_err(|e| BenchError::signer(label, "reading the public key", e))?
+            .to_p256()
+            .map_err(|e| verification(format!("unusable public JWK: {e}")))?;
+        for (i, sig) in &result.kept {
+            check_signature(&key, &message(w, *i), sig)
+                .map_err(|e| verification(format!("signature {i} of worker {w} {e}")))?;
+        }
+    }
+    Ok((hist, ended))
 }
 
 #[cfg(test)]

@@ -22,89 +22,55 @@ pub(crate) fn tpm2_sign_loop(
     budget: Budget,
     progress: &mut dyn Progress,
 ) -> Result<Option<Row>, BenchError> {
-    use std::time::Instant;
-
-    use crate::measure::{message, nanos, new_hist};
     use crate::Latency;
 
-    let tools = [
+    let Some(tools) = tpm2_tools::Session::start(tcti)? else {
+        return Ok(None);
+    };
+    tools.create_key()?;
+    let label = format!("{device} {TPM2_SIGN_LOOP}");
+    let (hist, timed) = tools.time_signatures(&label, budget, progress)?;
+    let samples = hist.len();
+    if samples == 0 || timed.is_zero() {
+        return Err(BenchError::NoSamples { label });
+    }
+    tools.check_last_signature()?;
+    Ok(Some(Row {
+        device: device.into(),
+        backend: "tpm2-tools".into(),
+        operation: TPM2_SIGN_LOOP.into(),
+        concurrency: 1,
+        ops_per_s: samples as f64 / timed.as_secs_f64(),
+        mean_us: Some(hist.mean() / 1000.0),
+        latency_us: Some(Latency::from_nanos(&hist)),
+        samples: Some(samples),
+        reference: None,
+        ratio_to_reference: None,
+    }))
+}
+
+/// tpm2-tools run as separate processes against one TPM, with their files in a temporary
+/// directory.
+#[cfg(feature = "tpm")]
+mod tpm2_tools {
+    use std::process::Command;
+    use std::time::{Duration, Instant};
+
+    use hdrhistogram::Histogram;
+
+    use crate::measure::{message, nanos, new_hist};
+    use crate::{BenchError, Budget, Progress};
+
+    const TOOLS: [&str; 5] = [
         "tpm2_createprimary",
         "tpm2_create",
         "tpm2_load",
         "tpm2_sign",
         "tpm2_flushcontext",
     ];
-    if tools.iter().any(|t| which::which(t).is_err()) {
-        return Ok(None);
-    }
-    let io = |what: &str| {
-        let what = what.to_string();
-        move |source: std::io::Error| BenchError::Io { what, source }
-    };
-    let dir = tempfile::tempdir().map_err(io("creating a directory for tpm2-tools files"))?;
-    let run = |args: &[&str]| -> Result<(), BenchError> {
-        let out = Command::new(args[0])
-            .args(&args[1..])
-            .current_dir(dir.path())
-            .env("TPM2TOOLS_TCTI", tcti)
-            .output()
-            .map_err(io(&format!("running {}", args[0])))?;
-        if !out.status.success() {
-            return Err(BenchError::Tool {
-                command: args.join(" "),
-                message: format!(
-                    "{}: {}",
-                    out.status,
-                    String::from_utf8_lossy(&out.stderr).trim()
-                ),
-            });
-        }
-        Ok(())
-    };
-    let flush = ["tpm2_flushcontext", "-t"];
-    run(&[
-        "tpm2_createprimary",
-        "-Q",
-        "-C",
-        "o",
-        "-g",
-        "sha256",
-        "-G",
-        "ecc256",
-        "-c",
-        "primary.ctx",
-    ])?;
-    run(&flush)?;
-    run(&[
-        "tpm2_create",
-        "-Q",
-        "-C",
-        "primary.ctx",
-        "-G",
-        "ecc256:ecdsa-sha256",
-        "-u",
-        "key.pub",
-        "-r",
-        "key.priv",
-    ])?;
-    run(&flush)?;
-    run(&[
-        "tpm2_load",
-        "-Q",
-        "-C",
-        "primary.ctx",
-        "-u",
-        "key.pub",
-        "-r",
-        "key.priv",
-        "-c",
-        "key.ctx",
-    ])?;
-    run(&flush)?;
-    let msg_path = dir.path().join("msg");
-    std::fs::write(&msg_path, message(0, 0))
-        .map_err(io(&format!("writing {}", msg_path.display())))?;
-    let sign = [
+    /// Frees the transient objects a tool left loaded (there is no resource manager).
+    const FLUSH: [&str; 2] = ["tpm2_flushcontext", "-t"];
+    const SIGN: [&str; 13] = [
         "tpm2_sign",
         "-Q",
         "-c",
@@ -119,58 +85,146 @@ pub(crate) fn tpm2_sign_loop(
         "sig.der",
         "msg",
     ];
-    let label = format!("{device} {TPM2_SIGN_LOOP}");
-    let mut hist = new_hist(&label)?;
-    let (total, unit) = budget.progress_total();
-    progress.start(&label, total, unit);
-    let mut timed = Duration::ZERO;
-    let started = Instant::now();
-    let looped = loop {
-        match budget {
-            Budget::Time(limit) if started.elapsed() >= limit => break Ok(()),
-            Budget::Count(n) if hist.len() >= n => break Ok(()),
-            _ => {}
-        }
-        let t = Instant::now();
-        if let Err(e) = run(&sign) {
-            break Err(e);
-        }
-        let took = t.elapsed();
-        timed += took;
-        hist.saturating_record(nanos(took));
-        if let Err(e) = run(&flush) {
-            break Err(e);
-        }
-        progress.update(match budget {
-            Budget::Time(limit) => crate::budget::millis(started.elapsed().min(limit)),
-            Budget::Count(_) => hist.len(),
-        });
-    };
-    progress.finish();
-    looped?;
-    let samples = hist.len();
-    if samples == 0 || timed.is_zero() {
-        return Err(BenchError::NoSamples { label });
+
+    fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> BenchError {
+        let what = what.into();
+        move |source| BenchError::Io { what, source }
     }
-    // The last signature must be a well-formed ECDSA signature, or the loop timed failures.
-    let der_path = dir.path().join("sig.der");
-    let der = std::fs::read(&der_path).map_err(io(&format!("reading {}", der_path.display())))?;
-    leaklab_signers::jws_signature::from_der(&der).map_err(|e| BenchError::Tool {
-        command: "tpm2_sign".into(),
-        message: format!("unreadable output signature: {e}"),
-    })?;
-    Ok(Some(Row {
-        device: device.into(),
-        backend: "tpm2-tools".into(),
-        operation: TPM2_SIGN_LOOP.into(),
-        concurrency: 1,
-        ops_per_s: samples as f64 / timed.as_secs_f64(),
-        mean_us: Some(hist.mean() / 1000.0),
-        latency_us: Some(Latency::from_nanos(&hist)),
-        samples: Some(samples),
-        reference: None,
-        ratio_to_reference: None,
-    }))
+
+    pub(super) struct Session {
+        tcti: String,
+        dir: tempfile::TempDir,
+    }
+
+    impl Session {
+        /// `None` when a tool is not installed.
+        pub(super) fn start(tcti: &str) -> Result<Option<Session>, BenchError> {
+            if TOOLS.iter().any(|t| which::which(t).is_err()) {
+                return Ok(None);
+            }
+            let dir =
+                tempfile::tempdir().map_err(io("creating a directory for tpm2-tools files"))?;
+            Ok(Some(Session {
+                tcti: tcti.to_string(),
+                dir,
+            }))
+        }
+
+        fn run(&self, args: &[&str]) -> Result<(), BenchError> {
+            let out = Command::new(args[0])
+                .args(&args[1..])
+                .current_dir(self.dir.path())
+                .env("TPM2TOOLS_TCTI", &self.tcti)
+                .output()
+                .map_err(io(format!("running {}", args[0])))?;
+            if !out.status.success() {
+                return Err(BenchError::Tool {
+                    command: args.join(" "),
+                    message: format!(
+                        "{}: {}",
+                        out.status,
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ),
+                });
+            }
+            Ok(())
+        }
+
+        /// A P-256 signing key loaded into `key.ctx`, and the message to sign in `msg`.
+        pub(super) fn create_key(&self) -> Result<(), BenchError> {
+            self.run(&[
+                "tpm2_createprimary",
+                "-Q",
+                "-C",
+                "o",
+                "-g",
+                "sha256",
+                "-G",
+                "ecc256",
+                "-c",
+                "primary.ctx",
+            ])?;
+            self.run(&FLUSH)?;
+            self.run(&[
+                "tpm2_create",
+                "-Q",
+                "-C",
+                "primary.ctx",
+                "-G",
+                "ecc256:ecdsa-sha256",
+                "-u",
+                "key.pub",
+                "-r",
+                "key.priv",
+            ])?;
+            self.run(&FLUSH)?;
+            self.run(&[
+                "tpm2_load",
+                "-Q",
+                "-C",
+                "primary.ctx",
+                "-u",
+                "key.pub",
+                "-r",
+                "key.priv",
+                "-c",
+                "key.ctx",
+            ])?;
+            self.run(&FLUSH)?;
+            let msg_path = self.dir.path().join("msg");
+            std::fs::write(&msg_path, message(0, 0))
+                .map_err(io(format!("writing {}", msg_path.display())))
+        }
+
+        /// Signs until the budget is spent: each signature's latency, and their total time.
+        pub(super) fn time_signatures(
+            &self,
+            label: &str,
+            budget: Budget,
+            progress: &mut dyn Progress,
+        ) -> Result<(Histogram<u64>, Duration), BenchError> {
+            let mut hist = new_hist(label)?;
+            let (total, unit) = budget.progress_total();
+            progress.start(label, total, unit);
+            let mut timed = Duration::ZERO;
+            let started = Instant::now();
+            let looped = loop {
+                match budget {
+                    Budget::Time(limit) if started.elapsed() >= limit => break Ok(()),
+                    Budget::Count(n) if hist.len() >= n => break Ok(()),
+                    _ => {}
+                }
+                let t = Instant::now();
+                if let Err(e) = self.run(&SIGN) {
+                    break Err(e);
+                }
+                let took = t.elapsed();
+                timed += took;
+                hist.saturating_record(nanos(took));
+                if let Err(e) = self.run(&FLUSH) {
+                    break Err(e);
+                }
+                progress.update(match budget {
+                    Budget::Time(limit) => crate::budget::millis(started.elapsed().min(limit)),
+                    Budget::Count(_) => hist.len(),
+                });
+            };
+            progress.finish();
+            looped.map(|()| (hist, timed))
+        }
+
+        /// The last signature must be a well-formed ECDSA signature, or the loop timed failures.
+        pub(super) fn check_last_signature(&self) -> Result<(), BenchError> {
+            let der_path = self.dir.path().join("sig.der");
+            let der =
+                std::fs::read(&der_path).map_err(io(format!("reading {}", der_path.display())))?;
+            leaklab_signers::jws_signature::from_der(&der).map_err(|e| BenchError::Tool {
+                command: "tpm2_sign".into(),
+                message: format!("unreadable output signature: {e}"),
+            })?;
+            Ok(())
+        }
+    }
 }
 
 /// `openssl speed -seconds S ecdsap256`, single thread; only the sign/s column is used. S is the

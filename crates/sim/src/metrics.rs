@@ -3,7 +3,7 @@
 
 use hdrhistogram::Histogram;
 
-use super::model::Outcome;
+use super::model::{Counters, Outcome};
 use leaklab_base::duration::{DAY, HOUR, WEEK};
 
 /// Thresholds for the "disabled within" shares.
@@ -33,14 +33,12 @@ pub struct Accumulator {
     /// maxima are exact, from the sums). Zeros are counted in `zero_ttd`.
     pub ttd_hist: Histogram<u64>,
     pub zero_ttd: u64,
-    /// `alive_at[j]`: customers whose TTD lies in (grid[j-1], grid[j]], cumulated at the end.
+    /// `bucket[j]`: affected customers whose TTD lies in (grid[j-1], grid[j]] (`bucket[0]`: TTD
+    /// 0; the last: beyond the grid). `containment` sums them from the end: the customers still
+    /// exploitable at each grid time.
     pub bucket: Vec<u64>,
-    pub usable_seconds: f64,
-    pub calls_ok: u64,
-    pub calls_failed: u64,
-    pub refresh_ok: u64,
-    pub refresh_failed: u64,
-    pub oracle_signatures: u64,
+    /// The attacker's counters, summed over affected customers.
+    pub counters: Counters,
     /// The legitimate fleet's HSM/TPM signatures per second for API calls and for refreshes
     /// (all customers, not only affected ones).
     pub device_call_signs_per_s: f64,
@@ -85,12 +83,7 @@ impl Accumulator {
             ttd_hist: Histogram::new_with_max(max, 2)
                 .unwrap_or_else(|_| Histogram::new(3).expect("3 significant digits is valid")),
             bucket: vec![0; grid_len + 1],
-            usable_seconds: 0.0,
-            calls_ok: 0,
-            calls_failed: 0,
-            refresh_ok: 0,
-            refresh_failed: 0,
-            oracle_signatures: 0,
+            counters: Counters::default(),
             device_call_signs_per_s: 0.0,
             device_refresh_signs_per_s: 0.0,
             device_connection_signs_per_s: 0.0,
@@ -149,12 +142,7 @@ impl Accumulator {
         // Number of grid points strictly before the TTD: the customer counts as exploitable there.
         let j = grid.partition_point(|g| *g < ttd);
         self.bucket[j] += 1;
-        self.usable_seconds += outcome.usable_seconds;
-        self.calls_ok += outcome.calls_ok;
-        self.calls_failed += outcome.calls_failed;
-        self.refresh_ok += outcome.refresh_ok;
-        self.refresh_failed += outcome.refresh_failed;
-        self.oracle_signatures += outcome.oracle_signatures;
+        self.counters += outcome.counters;
     }
 
     /// Adds another accumulator (callers merge in a fixed order so float sums are reproducible).
@@ -172,12 +160,7 @@ impl Accumulator {
         for (a, b) in self.bucket.iter_mut().zip(&other.bucket) {
             *a += b;
         }
-        self.usable_seconds += other.usable_seconds;
-        self.calls_ok += other.calls_ok;
-        self.calls_failed += other.calls_failed;
-        self.refresh_ok += other.refresh_ok;
-        self.refresh_failed += other.refresh_failed;
-        self.oracle_signatures += other.oracle_signatures;
+        self.counters += other.counters;
         self.device_call_signs_per_s += other.device_call_signs_per_s;
         self.device_refresh_signs_per_s += other.device_refresh_signs_per_s;
         self.device_connection_signs_per_s += other.device_connection_signs_per_s;
@@ -264,12 +247,18 @@ impl Accumulator {
             ));
         }
         m.extend([
-            ("exposure_token_hours", self.usable_seconds / 3600.0),
-            ("attacker_calls_ok", self.calls_ok as f64),
-            ("attacker_calls_failed", self.calls_failed as f64),
-            ("attacker_refresh_ok", self.refresh_ok as f64),
-            ("attacker_refresh_failed", self.refresh_failed as f64),
-            ("oracle_signatures", self.oracle_signatures as f64),
+            (
+                "exposure_token_hours",
+                self.counters.usable_seconds / 3600.0,
+            ),
+            ("attacker_calls_ok", self.counters.calls_ok as f64),
+            ("attacker_calls_failed", self.counters.calls_failed as f64),
+            ("attacker_refresh_ok", self.counters.refresh_ok as f64),
+            (
+                "attacker_refresh_failed",
+                self.counters.refresh_failed as f64,
+            ),
+            ("oracle_signatures", self.counters.oracle_signatures as f64),
             (
                 "device_signs_per_s",
                 self.device_call_signs_per_s

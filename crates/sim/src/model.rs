@@ -67,11 +67,10 @@ pub enum Event {
     Horizon,
 }
 
-/// What happened to one customer under one strategy and attacker policy.
+/// What the attacker did with its access: counted per customer ([`Outcome`]) and summed per
+/// cell (`metrics::Accumulator`).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Outcome {
-    /// Time to disable (seconds after the leak); `INFINITY` when still exploitable at the horizon.
-    pub ttd: f64,
+pub struct Counters {
     /// Attacker-usable access-token time while the attacker was active (seconds).
     pub usable_seconds: f64,
     pub calls_ok: u64,
@@ -80,6 +79,26 @@ pub struct Outcome {
     pub refresh_failed: u64,
     /// Signatures the victim's HSM/TPM made for the attacker.
     pub oracle_signatures: u64,
+}
+
+impl std::ops::AddAssign for Counters {
+    fn add_assign(&mut self, other: Counters) {
+        self.usable_seconds += other.usable_seconds;
+        self.calls_ok += other.calls_ok;
+        self.calls_failed += other.calls_failed;
+        self.refresh_ok += other.refresh_ok;
+        self.refresh_failed += other.refresh_failed;
+        self.oracle_signatures += other.oracle_signatures;
+    }
+}
+
+/// What happened to one customer under one strategy and attacker policy.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Outcome {
+    /// Time to disable (seconds after the leak); `INFINITY` when still exploitable at the horizon.
+    pub ttd: f64,
+    /// What the attacker did while it was active.
+    pub counters: Counters,
     /// Earliest time something this attacker did alerts the vendor (infinite: nothing).
     pub first_alert: f64,
     /// Seconds the legitimate client was locked out (until re-consent or the horizon).
@@ -318,7 +337,7 @@ impl Sim<'_, '_> {
                 let dt = t - last;
                 active_seconds += dt;
                 if self.s.holds_usable_token(last) {
-                    self.out.usable_seconds += dt;
+                    self.out.counters.usable_seconds += dt;
                     if volume > 0.0 && hazard < volume_threshold {
                         let next = hazard + volume * dt;
                         if next >= volume_threshold {
@@ -449,9 +468,9 @@ impl Sim<'_, '_> {
             Event::MintedBindingLost => self.s.minted_binding = false,
             Event::AttackerCall => {
                 if self.s.holds_usable_token(t) {
-                    self.out.calls_ok += 1;
+                    self.out.counters.calls_ok += 1;
                 } else {
-                    self.out.calls_failed += 1;
+                    self.out.counters.calls_failed += 1;
                 }
                 self.next_call(t);
             }
@@ -573,7 +592,7 @@ impl Sim<'_, '_> {
         if !self.s.has_rt {
             return;
         }
-        self.out.refresh_failed += 1;
+        self.out.counters.refresh_failed += 1;
         if self.s.grant_alive && self.run.strategy.reuse_detection && !self.s.attacker_rt_current {
             // A stale (already rotated) refresh token is presented: the family is revoked.
             self.alert(Source::Reuse, t);
@@ -610,9 +629,13 @@ impl Sim<'_, '_> {
         // `extra` is huge (or infinite) when the AT lifetime is tiny: the cast saturates and the
         // counters saturate rather than wrap.
         let successes = (extra as u64).saturating_add(1);
-        self.out.refresh_ok = self.out.refresh_ok.saturating_add(successes);
+        self.out.counters.refresh_ok = self.out.counters.refresh_ok.saturating_add(successes);
         if run.bindings.refresh_signs_on_device {
-            self.out.oracle_signatures = self.out.oracle_signatures.saturating_add(successes);
+            self.out.counters.oracle_signatures = self
+                .out
+                .counters
+                .oracle_signatures
+                .saturating_add(successes);
         }
         self.s.minted_expiry = t + extra * at_lifetime + at_lifetime;
         self.queue
@@ -629,14 +652,15 @@ impl Sim<'_, '_> {
             let mut calls = run
                 .world
                 .customer_stream(const { stream_id("attacker/calls") }, run.customer.id);
-            self.out.calls_ok = poisson(&mut calls, rate * self.out.usable_seconds);
-            self.out.calls_failed = poisson(
+            self.out.counters.calls_ok =
+                poisson(&mut calls, rate * self.out.counters.usable_seconds);
+            self.out.counters.calls_failed = poisson(
                 &mut calls,
-                rate * (active_seconds - self.out.usable_seconds).max(0.0),
+                rate * (active_seconds - self.out.counters.usable_seconds).max(0.0),
             );
         }
         if run.bindings.call_signs_on_device {
-            self.out.oracle_signatures += self.out.calls_ok;
+            self.out.counters.oracle_signatures += self.out.counters.calls_ok;
         }
         self.out.lockout_seconds = lockout(run, self.s.attack_lockout);
         self.out

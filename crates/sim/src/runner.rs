@@ -444,9 +444,9 @@ impl<'a> Task<'a> {
                         customer: id,
                         response_class: customer.response_class,
                         ttd: outcome.ttd,
-                        usable_seconds: outcome.usable_seconds,
-                        calls_ok: outcome.calls_ok,
-                        refresh_ok: outcome.refresh_ok,
+                        usable_seconds: outcome.counters.usable_seconds,
+                        calls_ok: outcome.counters.calls_ok,
+                        refresh_ok: outcome.counters.refresh_ok,
                     });
                 }
             }

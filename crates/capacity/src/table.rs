@@ -1,4 +1,10 @@
-//! The `[capacity]` table of a scenario file, read with leaklab's strict TOML reader
+//! The deprecated `[capacity]` table of a scenario file. Only the flat `leaklab capacity --…`
+//! form reads it (as flags it was not given); it goes with that form in the next release. Its
+//! keys are not the simulator's (`edges_per_agent`, `calls_per_s`, `slo_p99_ms` against
+//! `[grant]`'s `edges_per_customer`, `calls_per_s_per_edge` and `[[device]]`'s `slo_p99`), and
+//! no shipped scenario uses it: `leaklab capacity plan` takes its workload as flags.
+//!
+//! Read with leaklab's strict TOML reader
 //! ([`leaklab_base::toml_reader`]): keys are snake_case with units as `_per_s` / `_ms` (the
 //! flags are the same names in kebab-case), and an unknown key is refused with the file, the key
 //! and the allowed keys (a typo must not silently fall back to a default). Other tables of the

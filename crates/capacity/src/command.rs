@@ -1,8 +1,11 @@
-//! Runs a [`Request`] and returns one answer: a profile listing, a queue report or a capacity
-//! report. Every answer derives `Serialize`; the caller prints it (JSON or text) and writes files.
+//! The capacity command's three requests and their answers: list the device profiles, run one
+//! signing queue, or size a fleet. Each request is a plain value (the command line builds it,
+//! `leaklab capacity profiles|queue|plan`), each answer derives `Serialize`; the caller prints it
+//! (JSON or text) and writes files.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use leaklab_base::catalogue::Binding;
 use leaklab_base::dist::Dist;
 use serde::Serialize;
 
@@ -10,14 +13,105 @@ use super::closed_form;
 use super::planner::{self, PlanSettings, StrategyPlan, SweepPoint, Workload};
 use super::profile::{parse_measured_csv, parse_published, DeviceProfile, ProfileSummary};
 use super::queue::{simulate, QueueConfig, QueueStats, PRECISION_NOTE};
-use super::request::{
-    read, CapacityFlags, PlanRequest, ProfileSources, QueueRequest, Request, ServiceModel,
-    DEFAULT_SIGNERS_CSV,
-};
 use super::{as_ms, service, CapacityError, ProfileSet};
 
+/// p99 signing-latency SLO when none is given (ms).
+pub const DEFAULT_SLO_MS: f64 = 100.0;
+/// Target utilisation of throughput-only profiles (cloud HSM/KMS, whose vendors publish no
+/// latency, so the SLO alone would let a plan run the devices at ρ ≈ 0.99).
+pub const DEFAULT_THROUGHPUT_HEADROOM: f64 = 0.7;
+/// Connection lifetime when none is given (1 h): a connection pool's usual maximum age.
+pub const DEFAULT_CONNECTION_LIFETIME_S: f64 = 3600.0;
+/// Simulated arrivals per device queue when planning.
+pub const DEFAULT_SIM_ARRIVALS: u64 = 200_000;
+/// Simulated arrivals of one queue run directly.
+pub const DEFAULT_QUEUE_ARRIVALS: u64 = 1_000_000;
+pub const DEFAULT_MAX_DEVICES: u64 = 10_000_000;
+pub const DEFAULT_SEED: u64 = 1;
+/// Where `leaklab bench signers` writes its measurements (read when present).
+pub const DEFAULT_SIGNERS_CSV: &str = "results/signers.csv";
+
+/// A service-time model chosen by the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceModel {
+    Exponential,
+    Deterministic,
+}
+
+/// Where device profiles come from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProfileSources {
+    /// Published profiles TOML (default: the built-in `scenarios/device-profiles.toml`).
+    pub profiles: Option<PathBuf>,
+    /// Measured profiles (default: `results/signers.csv` if present).
+    pub signers_csv: Option<PathBuf>,
+}
+
+/// One queue, simulated directly.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueRequest {
+    pub arrival_rate: f64,
+    pub service_time_s: f64,
+    pub service: ServiceModel,
+    pub servers: u32,
+    pub arrivals: u64,
+    pub warmup: u64,
+    pub seed: u64,
+}
+
+/// A fleet-sizing question.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanRequest {
+    pub workload: Workload,
+    pub strategies: Vec<Binding>,
+    pub device: String,
+    pub slo_p99_s: f64,
+    /// `None`: [`DEFAULT_THROUGHPUT_HEADROOM`] for throughput-only profiles, 1 otherwise.
+    pub headroom: Option<f64>,
+    pub devices: Option<u64>,
+    pub max_devices: u64,
+    pub arrivals: u64,
+    pub warmup: u64,
+    pub seed: u64,
+    /// Replaces the profile's service model, keeping its mean.
+    pub service: Option<ServiceModel>,
+    pub sources: ProfileSources,
+}
+
+impl PlanRequest {
+    /// The planner settings once the profile (and so the default headroom) is known.
+    pub fn settings(&self, throughput_only: bool) -> PlanSettings {
+        PlanSettings {
+            slo_p99_s: self.slo_p99_s,
+            headroom: self.headroom.unwrap_or(if throughput_only {
+                DEFAULT_THROUGHPUT_HEADROOM
+            } else {
+                1.0
+            }),
+            devices: self.devices,
+            max_devices: self.max_devices,
+            arrivals: self.arrivals,
+            warmup: self.warmup,
+            seed: self.seed,
+        }
+    }
+
+    /// Checks what can be checked before the profile is loaded.
+    pub fn validate(&self) -> Result<(), CapacityError> {
+        self.workload.validate()?;
+        self.settings(false).validate()
+    }
+}
+
+pub(crate) fn read(path: &Path) -> Result<String, CapacityError> {
+    std::fs::read_to_string(path).map_err(|source| CapacityError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 /// The published profiles shipped with leaklab (used unless another file is named).
-const BUILTIN_PROFILES: &str = include_str!("../../../scenarios/device-profiles.toml");
+const BUILTIN_PROFILES: &str = include_str!("../data/device-profiles.toml");
 const BUILTIN_PROFILES_NAME: &str = "scenarios/device-profiles.toml (built in)";
 
 /// The answer to one request.
@@ -29,7 +123,7 @@ pub enum CapacityOutput {
     Plan(Box<CapacityReport>),
 }
 
-/// `--list-profiles`.
+/// The available device profiles.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProfileListing {
     pub profiles: Vec<ProfileSummary>,
@@ -39,7 +133,7 @@ pub struct ProfileListing {
     pub notes: Vec<String>,
 }
 
-/// Direct queue mode.
+/// One queue's statistics.
 #[derive(Debug, Clone, Serialize)]
 pub struct QueueReport {
     pub mode: &'static str,
@@ -138,16 +232,6 @@ impl CapacityReport {
     }
 }
 
-/// Runs what the flags ask for: the library's one entry point for the command line.
-pub fn run(flags: CapacityFlags) -> Result<CapacityOutput, CapacityError> {
-    match flags.into_request()? {
-        Request::ListProfiles(sources) => list_profiles(&sources).map(CapacityOutput::Profiles),
-        Request::Queue(q) => run_queue(&q).map(|r| CapacityOutput::Queue(Box::new(r))),
-        Request::Plan(p) => plan(&p).map(|r| CapacityOutput::Plan(Box::new(r))),
-    }
-}
-
-/// Published profiles plus measured ones; notes are non-fatal problems.
 /// The published device profiles built into leaklab (`scenarios/device-profiles.toml`): the one
 /// place each device figure is stored.
 pub fn builtin_profiles() -> Result<ProfileSet, CapacityError> {
@@ -156,6 +240,7 @@ pub fn builtin_profiles() -> Result<ProfileSet, CapacityError> {
     Ok(set)
 }
 
+/// Published profiles plus measured ones; notes are non-fatal problems.
 pub fn load_profiles(sources: &ProfileSources) -> Result<(ProfileSet, Vec<String>), CapacityError> {
     let mut set = ProfileSet::new();
     let mut notes = Vec::new();
@@ -180,7 +265,8 @@ pub fn load_profiles(sources: &ProfileSources) -> Result<(ProfileSet, Vec<String
     Ok((set, notes))
 }
 
-fn list_profiles(sources: &ProfileSources) -> Result<ProfileListing, CapacityError> {
+/// `leaklab capacity profiles`: every profile the sources give, with their short names.
+pub fn list_profiles(sources: &ProfileSources) -> Result<ProfileListing, CapacityError> {
     let (set, notes) = load_profiles(sources)?;
     Ok(ProfileListing {
         profiles: set.profiles().iter().map(DeviceProfile::summary).collect(),
@@ -196,7 +282,7 @@ fn service_dist(model: ServiceModel, mean_s: f64) -> Result<Dist, CapacityError>
     }
 }
 
-/// Direct queue mode: one M/M/c or M/D/c queue.
+/// One M/M/c or M/D/c queue, simulated and set against its closed form.
 pub fn run_queue(q: &QueueRequest) -> Result<QueueReport, CapacityError> {
     let dist = service_dist(q.service, q.service_time_s)?;
     let cfg = QueueConfig {
@@ -230,6 +316,7 @@ pub fn run_queue(q: &QueueRequest) -> Result<QueueReport, CapacityError> {
 
 /// Sizes the fleet for every requested strategy.
 pub fn plan(r: &PlanRequest) -> Result<CapacityReport, CapacityError> {
+    r.validate()?;
     let (set, mut notes) = load_profiles(&r.sources)?;
     let mut profile = set.get(&r.device)?.clone();
     if let Some(model) = r.service {
