@@ -25,6 +25,8 @@ use super::Outcome;
 pub mod flat;
 
 #[derive(Subcommand)]
+// `plan`'s flags make it the largest variant; parsed once per process, so not boxed.
+#[allow(clippy::large_enum_variant)]
 pub enum CapacityCommand {
     /// Size the fleet: devices per strategy so that the p99 signing latency meets the SLO.
     Plan(PlanArgs),
