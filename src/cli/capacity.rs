@@ -9,9 +9,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand, ValueEnum};
 use leaklab_base::catalogue::Binding;
 use leaklab_capacity::request::parse::{duration, headroom, millis, rate};
-use leaklab_capacity::{
-    CapacityOutput, PlanOptions, ProfileSources, QueueOptions, ServiceModel,
-};
+use leaklab_capacity::{CapacityOutput, PlanOptions, ProfileSources, QueueOptions, ServiceModel};
 use leaklab_report::capacity_output;
 
 use super::Outcome;

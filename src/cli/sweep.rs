@@ -41,7 +41,8 @@ const IETF124_ROBUST_SWEEP: &str = include_str!("../../scenarios/ietf124-robust.
 
 /// The progress lines of a shard run (none when `quiet`).
 fn progress(study: &Study, quiet: bool) -> impl FnMut(ShardEvent) + '_ {
-    move |event| match event {
+    move |event| {
+        match event {
         _ if quiet => {}
         ShardEvent::Start { shard, dir, points, already_done } => eprintln!(
             "leaklab: sweep {} ({} design, {} points): shard {}/{} has {points} points, {already_done} already done, writing to {}",
@@ -55,11 +56,14 @@ fn progress(study: &Study, quiet: bool) -> impl FnMut(ShardEvent) + '_ {
             );
         }
     }
+    }
 }
 
 pub fn sweep(args: SweepArgs) -> anyhow::Result<Outcome> {
     let study = Study::load(&args.file)?;
-    let dir = args.out.unwrap_or_else(|| study.default_shard_dir(args.shard));
+    let dir = args
+        .out
+        .unwrap_or_else(|| study.default_shard_dir(args.shard));
     study.run_shard(args.shard, &dir, &mut progress(&study, args.quiet))?;
     if !args.quiet {
         eprintln!(

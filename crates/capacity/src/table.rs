@@ -150,10 +150,16 @@ impl CapacityScenario {
         let flags: [(&'static [&'static str], Option<String>); 14] = [
             (&["--agents"], num(self.agents)),
             (&["--edges-per-agent"], num(self.edges_per_agent)),
-            (&["--calls-per-s", "--calls-per-sec"], real(self.calls_per_s)),
+            (
+                &["--calls-per-s", "--calls-per-sec"],
+                real(self.calls_per_s),
+            ),
             (&["--at-lifetime"], seconds(self.at_lifetime_s)),
             (&["--refresh-interval"], seconds(self.refresh_interval_s)),
-            (&["--connection-lifetime"], seconds(self.connection_lifetime_s)),
+            (
+                &["--connection-lifetime"],
+                seconds(self.connection_lifetime_s),
+            ),
             (&["--strategy"], self.strategy.clone()),
             (&["--device"], self.device.clone()),
             (&["--devices"], num(self.devices)),

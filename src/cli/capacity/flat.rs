@@ -48,9 +48,9 @@ pub fn expand(mut args: Vec<OsString>) -> anyhow::Result<Vec<OsString>> {
         let file = match token.strip_prefix("--scenario=") {
             Some(value) => value.into(),
             None if i < rest.len() => rest.remove(i),
-            None => anyhow::bail!(
-                "a value is required for '--scenario <FILE>' but none was supplied"
-            ),
+            None => {
+                anyhow::bail!("a value is required for '--scenario <FILE>' but none was supplied")
+            }
         };
         for (names, value) in read_capacity_table(file.as_ref())?.plan_flags() {
             if names.iter().all(|n| position(&rest, n).is_none()) {
