@@ -601,6 +601,17 @@ fn cli_bad_input_exits_2_with_one_line() {
     );
     // Absurd finite rates are refused, not simulated.
     one_line_error(
+        &leaklab(
+            &[
+                &plan[..6],
+                &["--calls-per-s", "1e300", "--at-lifetime", "15m"],
+                &["--device", "tpm-infineon-slb9670"],
+            ]
+            .concat(),
+        ),
+        &["--calls-per-s", "maximum"],
+    );
+    one_line_error(
         &leaklab(&[
             "capacity",
             "queue",

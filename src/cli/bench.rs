@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
-use leaklab_signer_bench::{Budget, Config, Progress, ProgressUnit, Report};
+use leaklab_signer_bench::{Budget, Config, Progress, ProgressUnit};
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
@@ -55,7 +55,7 @@ fn signers(args: SignersArgs) -> anyhow::Result<super::Outcome> {
         eprintln!("leaklab: {skipped}");
     }
     let written = leaklab_report::signers_output::write_signers(&args.out, &report)?;
-    print_table(&report);
+    print!("{report}");
     for path in written {
         println!("wrote {}", path.display());
     }
@@ -87,31 +87,4 @@ impl Progress for Bar {
             bar.finish_and_clear();
         }
     }
-}
-
-fn print_table(report: &Report) {
-    println!(
-        "{:<10} {:<14} {:<15} {:>4} {:>10} {:>9} {:>9} {:>9}  ratio",
-        "device", "backend", "operation", "conc", "ops/s", "p50 µs", "p99 µs", "p999 µs"
-    );
-    let fmt = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
-    for r in &report.rows {
-        let ratio = match (&r.reference, r.ratio_to_reference) {
-            (Some(name), Some(x)) => format!("{x:.2}x {name}"),
-            _ => String::new(),
-        };
-        println!(
-            "{:<10} {:<14} {:<15} {:>4} {:>10.1} {:>9} {:>9} {:>9}  {}",
-            r.device,
-            r.backend,
-            r.operation,
-            r.concurrency,
-            r.ops_per_s,
-            fmt(r.latency_us.map(|l| l.p50)),
-            fmt(r.latency_us.map(|l| l.p99)),
-            fmt(r.latency_us.map(|l| l.p999)),
-            ratio
-        );
-    }
-    println!("host: {}", report.host);
 }

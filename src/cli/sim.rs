@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use leaklab_claims::{evaluate, render_text, ClaimsReport};
+use leaklab_claims::{evaluate, ClaimsReport};
 use leaklab_report::run_output::{summary_markdown, write_run, Timings};
 use leaklab_sim::runner::{run, threads, total_runs, Progress, RunResults, Silent};
 use leaklab_sim::scenario::{Overrides, Scenario};
@@ -211,19 +211,15 @@ pub fn reproduce(args: ReproduceArgs) -> anyhow::Result<Outcome> {
     if !args.json {
         eprintln!("leaklab: judging the findings beyond the slides (small variant runs)");
     }
-    let findings = leaklab_claims::findings::evaluate(&scenario, &results, &Silent)?;
+    let report = ClaimsReport {
+        findings: leaklab_claims::findings::evaluate(&scenario, &results, &Silent)?,
+        scenario: scenario.name,
+        claims,
+    };
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&ClaimsReport {
-                scenario: &scenario.name,
-                claims: &claims,
-                findings: &findings,
-            })?
-        );
+        println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!("{}", render_text(&claims));
-        print!("\n{}", leaklab_claims::render_findings(&findings));
+        print!("{report}");
     }
     Ok(Outcome::Success)
 }

@@ -104,9 +104,9 @@ impl PlanRequest {
 }
 
 pub(crate) fn read(path: &Path) -> Result<String, CapacityError> {
-    std::fs::read_to_string(path).map_err(|source| CapacityError::Io {
+    std::fs::read_to_string(path).map_err(|reason| CapacityError::Io {
         path: path.to_path_buf(),
-        source,
+        reason,
     })
 }
 

@@ -17,7 +17,9 @@
 //! * [`planner`]: a workload and a binding strategy from [`leaklab_base::catalogue`] give device
 //!   signatures per second; the planner sizes the device fleet for them.
 //! * [`command`]: the capacity command's requests (list profiles, run a queue, plan a fleet),
-//!   their defaults, and one serialisable answer each ([`command::CapacityOutput`]).
+//!   and one serialisable answer each ([`command::CapacityOutput`]).
+//! * [`request`]: the requests built from the values a caller was given (defaults applied), and
+//!   the checks of single values a command line's flags use.
 //! * [`table`]: the deprecated `[capacity]` table of a scenario file, read strictly for the
 //!   flat `leaklab capacity --…` form, which goes in the next release.
 //!
@@ -28,6 +30,7 @@ pub mod command;
 pub mod planner;
 pub mod profile;
 pub mod queue;
+pub mod request;
 pub mod service;
 pub mod table;
 
@@ -39,6 +42,7 @@ pub use command::{
 pub use planner::{StrategyPlan, Workload};
 pub use profile::{DeviceProfile, ProfileSet};
 pub use queue::{simulate, QueueConfig, QueueStats, Summary};
+pub use request::{PlanOptions, QueueOptions};
 
 use leaklab_base::duration::DurationError;
 use leaklab_base::toml_reader::ScenarioError;
@@ -84,11 +88,12 @@ pub enum CapacityError {
     /// A scenario file problem, naming the file, the key, the value and what is allowed.
     #[error(transparent)]
     Scenario(#[from] ScenarioError),
-    /// A file that cannot be read.
-    #[error("cannot read {path}: {source}")]
+    /// A file that cannot be read. (`reason`, not `source`: as for durations, the message
+    /// says it, and a chained source would print it twice.)
+    #[error("cannot read {path}: {reason}")]
     Io {
         path: std::path::PathBuf,
-        source: std::io::Error,
+        reason: std::io::Error,
     },
 }
 

@@ -133,6 +133,49 @@ pub fn parse_capacity_table(text: &str, file: &str) -> Result<CapacityScenario, 
     Ok(out)
 }
 
+/// Reads a scenario file's `[capacity]` table.
+pub fn read_capacity_table(path: &std::path::Path) -> Result<CapacityScenario, CapacityError> {
+    parse_capacity_table(&super::command::read(path)?, &path.display().to_string())
+}
+
+impl CapacityScenario {
+    /// The table's values as the `capacity plan` flags they stand for, each with its names (the
+    /// flag and its aliases), so that a caller can leave out those already given (flags override
+    /// the table). Numbers print as Rust's shortest round-trip form and durations as seconds:
+    /// the flags read back exactly the table's values.
+    pub fn plan_flags(&self) -> Vec<(&'static [&'static str], String)> {
+        let num = |v: Option<u64>| v.map(|v| v.to_string());
+        let real = |v: Option<f64>| v.map(|v| v.to_string());
+        let seconds = |s: Option<f64>| s.map(|s| format!("{s}s"));
+        let flags: [(&'static [&'static str], Option<String>); 14] = [
+            (&["--agents"], num(self.agents)),
+            (&["--edges-per-agent"], num(self.edges_per_agent)),
+            (
+                &["--calls-per-s", "--calls-per-sec"],
+                real(self.calls_per_s),
+            ),
+            (&["--at-lifetime"], seconds(self.at_lifetime_s)),
+            (&["--refresh-interval"], seconds(self.refresh_interval_s)),
+            (
+                &["--connection-lifetime"],
+                seconds(self.connection_lifetime_s),
+            ),
+            (&["--strategy"], self.strategy.clone()),
+            (&["--device"], self.device.clone()),
+            (&["--devices"], num(self.devices)),
+            (&["--slo-p99-ms"], real(self.slo_p99_ms)),
+            (&["--headroom"], real(self.headroom)),
+            (&["--seed"], num(self.seed)),
+            (&["--sim-arrivals"], num(self.sim_arrivals)),
+            (&["--max-devices"], num(self.max_devices)),
+        ];
+        flags
+            .into_iter()
+            .filter_map(|(names, value)| Some((names, value?)))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -218,5 +261,31 @@ seed = 0
         ] {
             assert!(parse_capacity_table(bad, "x.toml").is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn values_become_the_flags_they_stand_for() {
+        let t = CapacityScenario {
+            agents: Some(1000),
+            calls_per_s: Some(0.1),
+            at_lifetime_s: Some(5400.0),
+            strategy: Some("all".into()),
+            ..CapacityScenario::default()
+        };
+        let flags: Vec<(&str, String)> = t
+            .plan_flags()
+            .into_iter()
+            .map(|(names, v)| (names[0], v))
+            .collect();
+        assert_eq!(
+            flags,
+            [
+                ("--agents", "1000".to_string()),
+                ("--calls-per-s", "0.1".into()),
+                ("--at-lifetime", "5400s".into()),
+                ("--strategy", "all".into())
+            ]
+        );
+        assert_eq!(t.plan_flags()[1].0, ["--calls-per-s", "--calls-per-sec"]);
     }
 }

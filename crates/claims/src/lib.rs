@@ -85,10 +85,22 @@ pub const IETF124_SCENARIO: &str = include_str!("../data/ietf124.toml");
 
 /// What `leaklab reproduce --json` prints: the scenario's name and every judged claim.
 #[derive(Clone, Debug, Serialize)]
-pub struct ClaimsReport<'a> {
-    pub scenario: &'a str,
-    pub claims: &'a [Claim],
-    pub findings: &'a [findings::Finding],
+pub struct ClaimsReport {
+    pub scenario: String,
+    pub claims: Vec<Claim>,
+    pub findings: Vec<findings::Finding>,
+}
+
+/// What `leaklab reproduce` prints: the claims, then the findings.
+impl std::fmt::Display for ClaimsReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}\n{}",
+            render_text(&self.claims),
+            render_findings(&self.findings)
+        )
+    }
 }
 
 /// The findings as text for a terminal.

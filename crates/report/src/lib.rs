@@ -13,6 +13,7 @@ pub mod run_output;
 pub mod run_page;
 pub mod signers_output;
 pub mod sweep_output;
+pub mod sweep_run;
 pub mod table;
 
 /// Errors while writing results.

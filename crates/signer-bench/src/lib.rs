@@ -207,6 +207,38 @@ pub struct Report {
     pub host: String,
 }
 
+/// The table `leaklab bench signers` prints: one line per row, then the host.
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{:<10} {:<14} {:<15} {:>4} {:>10} {:>9} {:>9} {:>9}  ratio",
+            "device", "backend", "operation", "conc", "ops/s", "p50 µs", "p99 µs", "p999 µs"
+        )?;
+        let us = |v: Option<f64>| v.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into());
+        for r in &self.rows {
+            let ratio = match (&r.reference, r.ratio_to_reference) {
+                (Some(name), Some(x)) => format!("{x:.2}x {name}"),
+                _ => String::new(),
+            };
+            writeln!(
+                f,
+                "{:<10} {:<14} {:<15} {:>4} {:>10.1} {:>9} {:>9} {:>9}  {}",
+                r.device,
+                r.backend,
+                r.operation,
+                r.concurrency,
+                r.ops_per_s,
+                us(r.latency_us.map(|l| l.p50)),
+                us(r.latency_us.map(|l| l.p99)),
+                us(r.latency_us.map(|l| l.p999)),
+                ratio
+            )?;
+        }
+        writeln!(f, "host: {}", self.host)
+    }
+}
+
 /// Measures every signer this build has (software `p256`; `aws-lc-rs`, TPM and PKCS#11 with
 /// their features) at concurrency 1 and [`Config::concurrency`], then the comparison rows if
 /// [`Config::compare`], and relates the rows to them.
