@@ -1,13 +1,13 @@
 //! `leaklab capacity`: size the TPM/HSM fleet for a workload and strategy, or (direct mode,
 //! `--arrival-rate` + `--service-time-ms`) run the signing queue itself. The model, the defaults
 //! and the merging with a scenario's `[capacity]` table are in `leaklab_capacity`; rendering and
-//! files in `leaklab_report::capacity_output`. This file parses flags and prints.
+//! files in `leaklab_report`. This file parses flags and prints.
 
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use leaklab_capacity::{CapacityFlags, CapacityOutput, ServiceModel};
-use leaklab_report::capacity_output;
+use leaklab_report::{capacity_text, write_capacity};
 
 use super::Outcome;
 
@@ -136,7 +136,7 @@ pub fn run(a: CapacityArgs) -> anyhow::Result<Outcome> {
     };
     let mut output = leaklab_capacity::run(flags)?;
     if let (Some(dir), CapacityOutput::Plan(report)) = (&a.out, &mut output) {
-        let written = capacity_output::write(dir, report, &report.sweeps()?)?;
+        let written = write_capacity(dir, report, &report.sweeps()?)?;
         report.files = written
             .files
             .iter()
@@ -147,7 +147,7 @@ pub fn run(a: CapacityArgs) -> anyhow::Result<Outcome> {
     if a.json {
         println!("{}", serde_json::to_string_pretty(&output)?);
     } else {
-        print!("{}", capacity_output::render_text(&output));
+        print!("{}", capacity_text(&output));
         if let (Some(dir), CapacityOutput::Plan(report)) = (&a.out, &output) {
             println!("wrote {} files to {}", report.files.len(), dir.display());
         }

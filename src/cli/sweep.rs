@@ -1,6 +1,6 @@
 //! `leaklab sweep`, `leaklab merge` and `leaklab reproduce ietf124 --robust`: parameter studies.
 //! The design and analysis are `leaklab_study`'s, the shard files and the merge
-//! `leaklab_report::sweep_output`'s; this module runs the points.
+//! `leaklab_report`'s; this module runs the points.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -9,12 +9,13 @@ use anyhow::{bail, Context as _};
 use clap::Args;
 
 use leaklab_claims::{evaluate, Verdict};
-use leaklab_report::sweep_output::{merge as merge_shards, PointVerdict, ShardDir, ShardInfo};
+use leaklab_report::{merge as merge_shards, PointVerdict, ShardDir};
 use leaklab_sim::runner::{run, Silent};
 use leaklab_sim::scenario::Scenario;
 use leaklab_sim::summary::summarize;
 use leaklab_study::apply::apply;
 use leaklab_study::design::{points, Point};
+use leaklab_study::shards::ShardInfo;
 use leaklab_study::spec::{split, SweepSpec};
 use leaklab_study::Shard;
 

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use leaklab_capacity::profile::SIGNERS_CSV_COLUMNS as COLUMNS;
 use leaklab_signer_bench::{Latency, Report, Row};
 
-use crate::atomic_file::StagedFiles;
+use crate::atomic::StagedFiles;
 use crate::table::TableBuilder;
 use crate::ReportError;
 
