@@ -1,5 +1,5 @@
 //! `leaklab bench signers`: the signer harness (`leaklab_signer_bench`) with a progress bar, its
-//! table on stdout and in `<out>/signers.{csv,parquet}` (`leaklab_report::signers_output`).
+//! table on stdout and in `<out>/signers.{csv,parquet}` (`leaklab_report::write_signers`).
 
 use std::path::PathBuf;
 
@@ -54,7 +54,7 @@ fn signers(args: SignersArgs) -> anyhow::Result<super::Outcome> {
     for skipped in &report.skipped {
         eprintln!("leaklab: {skipped}");
     }
-    let written = leaklab_report::signers_output::write_signers(&args.out, &report)?;
+    let written = leaklab_report::write_signers(&args.out, &report)?;
     print!("{report}");
     for path in written {
         println!("wrote {}", path.display());

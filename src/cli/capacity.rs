@@ -2,7 +2,7 @@
 //! run one signing queue, or list the device profiles. The flags become the model's options
 //! (`leaklab_capacity::{PlanOptions, QueueOptions}`, which apply the defaults; the value checks
 //! are `leaklab_capacity::request::parse`'s); rendering and files are
-//! `leaklab_report::capacity_output`'s. The deprecated flat form is [`flat`].
+//! `leaklab_report`'s. The deprecated flat form is [`flat`].
 
 use std::path::PathBuf;
 
@@ -10,7 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use leaklab_base::catalogue::Binding;
 use leaklab_capacity::request::parse::{duration, headroom, millis, rate};
 use leaklab_capacity::{CapacityOutput, PlanOptions, ProfileSources, QueueOptions, ServiceModel};
-use leaklab_report::capacity_output;
+use leaklab_report::{capacity_text, write_capacity};
 
 use super::Outcome;
 
@@ -242,7 +242,7 @@ fn plan(args: PlanArgs) -> anyhow::Result<Outcome> {
     let (out, json) = (args.out.clone(), args.json);
     let mut report = leaklab_capacity::plan(&PlanOptions::from(args).into())?;
     if let Some(dir) = &out {
-        let written = capacity_output::write(dir, &report, &report.sweeps()?)?;
+        let written = write_capacity(dir, &report, &report.sweeps()?)?;
         report.files = written
             .files
             .iter()
@@ -262,7 +262,7 @@ fn print(output: &CapacityOutput, json: bool) -> anyhow::Result<Outcome> {
     if json {
         println!("{}", serde_json::to_string_pretty(output)?);
     } else {
-        print!("{}", capacity_output::render_text(output));
+        print!("{}", capacity_text(output));
     }
     Ok(Outcome::Success)
 }

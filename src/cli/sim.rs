@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use leaklab_claims::{evaluate, ClaimsReport};
-use leaklab_report::run_output::{summary_markdown, write_run, Timings};
+use leaklab_report::{summary_markdown, write_run, Timings};
 use leaklab_sim::runner::{run, threads, total_runs, Progress, RunResults, Silent};
 use leaklab_sim::scenario::{Overrides, Scenario};
 use leaklab_sim::summary::summarize;

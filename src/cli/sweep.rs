@@ -1,11 +1,11 @@
 //! `leaklab sweep`, `leaklab merge` and `leaklab reproduce ietf124 --robust`: parameter studies
-//! (`leaklab_report::sweep_run::Study` runs them, `sweep_output` merges); this module prints.
+//! (`leaklab_report::Study` runs them, `leaklab_report::merge` merges); this module prints.
 
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use leaklab_report::sweep_output::{merge as merge_shards, Merged};
-use leaklab_report::sweep_run::{shard_dir_name, ShardEvent, Study, StudyError};
+use leaklab_report::{merge as merge_shards, Merged};
+use leaklab_report::{shard_dir_name, ShardEvent, Study, StudyError};
 use leaklab_study::Shard;
 
 use super::Outcome;

@@ -9,14 +9,17 @@ use leaklab_capacity::{
     CapacityOutput, CapacityReport, ProfileListing, QueueReport, QueueStats, StrategySweep, Summary,
 };
 
-use crate::output_dir::OutputDir;
-use crate::plot::{self, BarChart, LineChart, Series};
+use serde::{Deserialize, Serialize};
+
+use crate::atomic::OutputDir;
+use crate::chart::{BarChart, LineChart, Series};
+use crate::plot;
 use crate::table::TableBuilder;
 use crate::ReportError;
 
-/// What [`write`] produced.
+/// What [`write_capacity`] produced.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Written {
+pub struct WrittenCapacity {
     pub files: Vec<PathBuf>,
     /// Things to tell the user (e.g. a PNG skipped for want of a font).
     pub notes: Vec<String>,
@@ -25,7 +28,7 @@ pub struct Written {
 // ---------------------------------------------------------------- text
 
 /// The answer as text for a terminal.
-pub fn render_text(output: &CapacityOutput) -> String {
+pub fn capacity_text(output: &CapacityOutput) -> String {
     match output {
         CapacityOutput::Profiles(l) => profiles_text(l),
         CapacityOutput::Queue(q) => queue_text(q),
@@ -124,6 +127,14 @@ fn queue_text(q: &QueueReport) -> String {
 
 fn plan_text(r: &CapacityReport) -> String {
     let mut out = String::new();
+    plan_inputs(&mut out, r);
+    plan_table(&mut out, r);
+    plan_details(&mut out, r);
+    out
+}
+
+/// The workload, the device and the targets.
+fn plan_inputs(out: &mut String, r: &CapacityReport) {
     let w = &r.workload;
     let d = &r.device;
     let _ = writeln!(
@@ -156,6 +167,10 @@ fn plan_text(r: &CapacityReport) -> String {
         r.simulation.warmup,
         r.simulation.seed
     );
+}
+
+/// One line per strategy: load, devices, latency, SLO.
+fn plan_table(out: &mut String, r: &CapacityReport) {
     let _ = writeln!(
         out,
         "\n{:<12} {:>14} {:>14} {:>9} {:>9} {:>9} {:>10} {:>7} {:>11} {:>13} {:>5}",
@@ -203,6 +218,10 @@ fn plan_text(r: &CapacityReport) -> String {
             }
         );
     }
+}
+
+/// Dedicated devices, what each strategy's device signs, and notes.
+fn plan_details(out: &mut String, r: &CapacityReport) {
     let _ = writeln!(
         out,
         "\none device per agent (e.g. a TPM in each agent's host):"
@@ -231,7 +250,6 @@ fn plan_text(r: &CapacityReport) -> String {
     for n in &r.notes {
         let _ = writeln!(out, "note: {n}");
     }
-    out
 }
 
 /// `900` → `15m`, `3600` → `1h`, else seconds: exact for the round values plans use.
@@ -250,215 +268,200 @@ fn duration(seconds: f64) -> String {
 /// Writes into `dir`, atomically: `capacity.csv`/`.parquet` (one row per strategy),
 /// `capacity-sweep.csv`/`.parquet` (latency against load on each strategy's fleet),
 /// `capacity.json` (the report), `capacity-<strategy>.svg`/`.png` and `capacity-devices.svg`/`.png`.
-pub fn write(
+pub fn write_capacity(
     dir: &Path,
     report: &CapacityReport,
     sweeps: &[StrategySweep],
-) -> Result<Written, ReportError> {
+) -> Result<WrittenCapacity, ReportError> {
     let staging = OutputDir::create(dir)?;
     let mut files: Vec<String> = Vec::new();
     let mut notes = Vec::new();
-    plans_table(report).write(staging.path(), "capacity")?;
+    let plans = TableBuilder::from_rows(&plan_rows(report))?;
+    let plan_cells = plans.cells();
+    plans.write(staging.path(), "capacity")?;
     files.extend(["capacity.csv".into(), "capacity.parquet".into()]);
-    sweep_table(sweeps).write(staging.path(), "capacity-sweep")?;
+    let sweep = TableBuilder::from_rows(&sweep_rows(sweeps))?;
+    let sweep_cells = sweep.cells();
+    sweep.write(staging.path(), "capacity-sweep")?;
     files.extend(["capacity-sweep.csv".into(), "capacity-sweep.parquet".into()]);
 
-    let mut plot_files = |stem: String, f: plot::PlotFiles| {
+    let mut plot_files = |stem: &str, f: plot::PlotFiles| {
         files.push(format!("{stem}.svg"));
         if f.png.is_some() {
             files.push(format!("{stem}.png"));
         }
-        notes.extend(f.notes.into_iter().map(|n| format!("{stem}: {n}")));
+        notes.extend(f.notes.iter().map(|n| format!("{stem}: {n}")));
+        f.svg_markup
     };
+    let mut latency = Vec::new();
     for sw in sweeps {
         let stem = format!("capacity-{}", sw.strategy);
         let f = plot::write_line_chart(staging.path(), &stem, &sweep_chart(report, sw))?;
-        plot_files(stem, f);
+        latency.push((sw.strategy, plot_files(&stem, f)));
     }
     let f = plot::write_bar_chart(staging.path(), "capacity-devices", &devices_chart(report))?;
-    plot_files("capacity-devices".into(), f);
+    let devices = plot_files("capacity-devices", f);
 
     crate::write_json(&staging.path().join("capacity.json"), report)?;
     files.push("capacity.json".into());
 
-    // index.html: the same tables and plots on one page.
+    // index.html: the same tables, and the chart files' SVG inlined.
     let mut page = crate::html::Page::new("leaklab capacity plan");
     page.section("plan", "Plan per strategy");
-    page.data_table(&plans_table(report).cells());
+    page.data_table(&plan_cells);
     page.raw("<p>The full report: <a href=\"capacity.json\">capacity.json</a>; tables as <a href=\"capacity.csv\">capacity.csv</a> and <a href=\"capacity-sweep.csv\">capacity-sweep.csv</a>.</p>");
     page.section("devices", "Devices per strategy");
-    let read_svg = |stem: &str| {
-        let path = staging.path().join(format!("{stem}.svg"));
-        std::fs::read_to_string(&path).map_err(|e| ReportError::io(&path, e))
-    };
-    page.inline_svg(
-        "Devices needed per strategy",
-        &read_svg("capacity-devices")?,
-    );
+    page.inline_svg("Devices needed per strategy", &devices);
     page.section("latency", "Latency against load");
-    for sw in sweeps {
-        let stem = format!("capacity-{}", sw.strategy);
-        page.inline_svg(
-            &format!("{}: latency against load", sw.strategy),
-            &read_svg(&stem)?,
-        );
+    for (strategy, svg) in &latency {
+        page.inline_svg(&format!("{strategy}: latency against load"), svg);
     }
     page.raw("<details><summary>Table view</summary>");
-    page.data_table(&sweep_table(sweeps).cells());
+    page.data_table(&sweep_cells);
     page.raw("</details>");
     let index = staging.path().join("index.html");
     std::fs::write(&index, page.finish()).map_err(|e| ReportError::io(&index, e))?;
     files.push("index.html".into());
 
     let dest = staging.commit()?;
-    Ok(Written {
+    Ok(WrittenCapacity {
         files: files.into_iter().map(|f| dest.join(f)).collect(),
         notes,
     })
 }
 
-fn plans_table(r: &CapacityReport) -> TableBuilder {
-    let plans = &r.plans;
-    let n = plans.len();
-    let w = &r.workload.workload;
-    let stat = |f: fn(&QueueStats) -> f64| -> Vec<Option<f64>> {
-        plans.iter().map(|p| p.per_device.as_ref().map(f)).collect()
-    };
-    let opt = |f: &dyn Fn(&leaklab_capacity::StrategyPlan) -> Option<f64>| -> Vec<Option<f64>> {
-        plans.iter().map(f).collect()
-    };
-    TableBuilder::new()
-        .text(
-            "strategy",
-            plans
-                .iter()
-                .map(|p| p.strategy.name().to_string())
-                .collect(),
-        )
-        .text(
-            "device_profile",
-            plans.iter().map(|p| p.profile.clone()).collect(),
-        )
-        .int("agents", vec![w.agents; n])
-        .int("edges_per_agent", vec![w.edges_per_agent; n])
-        .float("calls_per_s", vec![w.calls_per_s; n])
-        .float("at_lifetime_s", vec![w.at_lifetime_s; n])
-        .float("refresh_interval_s", vec![w.refresh_interval_s; n])
-        .float("connection_lifetime_s", vec![w.connection_lifetime_s; n])
-        .float(
-            "device_signs_per_s",
-            plans.iter().map(|p| p.load.device_signs_per_s).collect(),
-        )
-        .float(
-            "device_signs_calls_per_s",
-            plans.iter().map(|p| p.load.device_signs.calls).collect(),
-        )
-        .float(
-            "device_signs_refreshes_per_s",
-            plans
-                .iter()
-                .map(|p| p.load.device_signs.refreshes)
-                .collect(),
-        )
-        .float(
-            "device_signs_connections_per_s",
-            plans
-                .iter()
-                .map(|p| p.load.device_signs.connections)
-                .collect(),
-        )
-        .float(
-            "software_signs_per_s",
-            plans.iter().map(|p| p.load.software_signs_per_s).collect(),
-        )
-        .text(
-            "sizing",
-            plans.iter().map(|p| p.sizing.name().to_string()).collect(),
-        )
-        .text_opt(
-            "limited_by",
-            plans
-                .iter()
-                .map(|p| p.limited_by.map(|l| l.name().to_string()))
-                .collect(),
-        )
-        .int_opt("devices", plans.iter().map(|p| p.devices).collect())
-        .int(
-            "min_devices_for_stability",
-            plans.iter().map(|p| p.min_devices_for_stability).collect(),
-        )
-        .int(
-            "min_devices_for_headroom",
-            plans.iter().map(|p| p.min_devices_for_headroom).collect(),
-        )
-        .float("headroom", vec![r.headroom; n])
-        .float_opt("per_device_signs_per_s", opt(&|p| p.per_device_signs_per_s))
-        .float_opt("utilisation", stat(|s| s.offered_utilisation))
-        .float_opt("measured_utilisation", stat(|s| s.utilisation))
-        .float_opt("wait_mean_ms", stat(|s| s.waiting.mean * 1e3))
-        .float_opt("wait_p50_ms", stat(|s| s.waiting.p50 * 1e3))
-        .float_opt("wait_p90_ms", stat(|s| s.waiting.p90 * 1e3))
-        .float_opt("wait_p99_ms", stat(|s| s.waiting.p99 * 1e3))
-        .float_opt("wait_p999_ms", stat(|s| s.waiting.p999 * 1e3))
-        .float_opt("sojourn_mean_ms", stat(|s| s.sojourn.mean * 1e3))
-        .float_opt("sojourn_p50_ms", stat(|s| s.sojourn.p50 * 1e3))
-        .float_opt("sojourn_p90_ms", stat(|s| s.sojourn.p90 * 1e3))
-        .float_opt("sojourn_p99_ms", stat(|s| s.sojourn.p99 * 1e3))
-        .float_opt("sojourn_p999_ms", stat(|s| s.sojourn.p999 * 1e3))
-        .float_opt(
-            "closed_form_wait_mean_ms",
-            opt(&|p| p.closed_form_mean_wait_s.map(|w| w * 1e3)),
-        )
-        .float("slo_p99_ms", vec![r.slo_p99_s * 1e3; n])
-        .text_opt(
-            "slo_met",
-            plans
-                .iter()
-                .map(|p| p.slo_met.map(|b| b.to_string()))
-                .collect(),
-        )
-        .text_opt(
-            "headroom_met",
-            plans
-                .iter()
-                .map(|p| p.headroom_met.map(|b| b.to_string()))
-                .collect(),
-        )
-        .float_opt(
-            "dedicated_signs_per_s",
-            opt(&|p| p.dedicated.as_ref().map(|d| d.signs_per_s)),
-        )
-        .float_opt(
-            "dedicated_utilisation",
-            opt(&|p| p.dedicated.as_ref().map(|d| d.queue.utilisation)),
-        )
-        .float_opt(
-            "dedicated_sojourn_p99_ms",
-            opt(&|p| p.dedicated.as_ref().map(|d| d.queue.sojourn.p99 * 1e3)),
-        )
-        .text("note", plans.iter().map(|p| p.note.clone()).collect())
+/// `capacity`: one row per strategy, the workload repeated on each.
+#[derive(Serialize, Deserialize)]
+struct PlanRow {
+    strategy: String,
+    device_profile: String,
+    agents: u64,
+    edges_per_agent: u64,
+    calls_per_s: f64,
+    at_lifetime_s: f64,
+    refresh_interval_s: f64,
+    connection_lifetime_s: f64,
+    device_signs_per_s: f64,
+    device_signs_calls_per_s: f64,
+    device_signs_refreshes_per_s: f64,
+    device_signs_connections_per_s: f64,
+    software_signs_per_s: f64,
+    sizing: String,
+    limited_by: Option<String>,
+    devices: Option<u64>,
+    min_devices_for_stability: u64,
+    min_devices_for_headroom: u64,
+    headroom: f64,
+    per_device_signs_per_s: Option<f64>,
+    utilisation: Option<f64>,
+    measured_utilisation: Option<f64>,
+    wait_mean_ms: Option<f64>,
+    wait_p50_ms: Option<f64>,
+    wait_p90_ms: Option<f64>,
+    wait_p99_ms: Option<f64>,
+    wait_p999_ms: Option<f64>,
+    sojourn_mean_ms: Option<f64>,
+    sojourn_p50_ms: Option<f64>,
+    sojourn_p90_ms: Option<f64>,
+    sojourn_p99_ms: Option<f64>,
+    sojourn_p999_ms: Option<f64>,
+    closed_form_wait_mean_ms: Option<f64>,
+    slo_p99_ms: f64,
+    /// `true`/`false` as text (the table's type since it was first written).
+    slo_met: Option<String>,
+    headroom_met: Option<String>,
+    dedicated_signs_per_s: Option<f64>,
+    dedicated_utilisation: Option<f64>,
+    dedicated_sojourn_p99_ms: Option<f64>,
+    note: String,
 }
 
-fn sweep_table(sweeps: &[StrategySweep]) -> TableBuilder {
-    let rows: Vec<(&StrategySweep, &leaklab_capacity::planner::SweepPoint)> = sweeps
+/// Seconds as milliseconds.
+fn ms(seconds: f64) -> f64 {
+    seconds * 1e3
+}
+
+fn plan_rows(r: &CapacityReport) -> Vec<PlanRow> {
+    let w = &r.workload.workload;
+    r.plans
         .iter()
-        .flat_map(|s| s.points.iter().map(move |p| (s, p)))
-        .collect();
-    let col = |f: fn(&leaklab_capacity::planner::SweepPoint) -> f64| -> Vec<f64> {
-        rows.iter().map(|(_, p)| f(p)).collect()
-    };
-    TableBuilder::new()
-        .text(
-            "strategy",
-            rows.iter().map(|(s, _)| s.strategy.to_string()).collect(),
-        )
-        .int("devices", rows.iter().map(|(s, _)| s.devices).collect())
-        .float("rho", col(|p| p.rho))
-        .float("offered_signs_per_s", col(|p| p.offered_signs_per_s))
-        .float("utilisation", col(|p| p.stats.utilisation))
-        .float("wait_mean_ms", col(|p| p.stats.waiting.mean * 1e3))
-        .float("sojourn_mean_ms", col(|p| p.stats.sojourn.mean * 1e3))
-        .float("sojourn_p99_ms", col(|p| p.stats.sojourn.p99 * 1e3))
+        .map(|p| {
+            let stat = |f: fn(&QueueStats) -> f64| p.per_device.as_ref().map(f);
+            PlanRow {
+                strategy: p.strategy.name().to_string(),
+                device_profile: p.profile.clone(),
+                agents: w.agents,
+                edges_per_agent: w.edges_per_agent,
+                calls_per_s: w.calls_per_s,
+                at_lifetime_s: w.at_lifetime_s,
+                refresh_interval_s: w.refresh_interval_s,
+                connection_lifetime_s: w.connection_lifetime_s,
+                device_signs_per_s: p.load.device_signs_per_s,
+                device_signs_calls_per_s: p.load.device_signs.calls,
+                device_signs_refreshes_per_s: p.load.device_signs.refreshes,
+                device_signs_connections_per_s: p.load.device_signs.connections,
+                software_signs_per_s: p.load.software_signs_per_s,
+                sizing: p.sizing.name().to_string(),
+                limited_by: p.limited_by.map(|l| l.name().to_string()),
+                devices: p.devices,
+                min_devices_for_stability: p.min_devices_for_stability,
+                min_devices_for_headroom: p.min_devices_for_headroom,
+                headroom: r.headroom,
+                per_device_signs_per_s: p.per_device_signs_per_s,
+                utilisation: stat(|s| s.offered_utilisation),
+                measured_utilisation: stat(|s| s.utilisation),
+                wait_mean_ms: stat(|s| ms(s.waiting.mean)),
+                wait_p50_ms: stat(|s| ms(s.waiting.p50)),
+                wait_p90_ms: stat(|s| ms(s.waiting.p90)),
+                wait_p99_ms: stat(|s| ms(s.waiting.p99)),
+                wait_p999_ms: stat(|s| ms(s.waiting.p999)),
+                sojourn_mean_ms: stat(|s| ms(s.sojourn.mean)),
+                sojourn_p50_ms: stat(|s| ms(s.sojourn.p50)),
+                sojourn_p90_ms: stat(|s| ms(s.sojourn.p90)),
+                sojourn_p99_ms: stat(|s| ms(s.sojourn.p99)),
+                sojourn_p999_ms: stat(|s| ms(s.sojourn.p999)),
+                closed_form_wait_mean_ms: p.closed_form_mean_wait_s.map(ms),
+                slo_p99_ms: ms(r.slo_p99_s),
+                slo_met: p.slo_met.map(|b| b.to_string()),
+                headroom_met: p.headroom_met.map(|b| b.to_string()),
+                dedicated_signs_per_s: p.dedicated.as_ref().map(|d| d.signs_per_s),
+                dedicated_utilisation: p.dedicated.as_ref().map(|d| d.queue.utilisation),
+                dedicated_sojourn_p99_ms: p.dedicated.as_ref().map(|d| ms(d.queue.sojourn.p99)),
+                note: p.note.clone(),
+            }
+        })
+        .collect()
+}
+
+/// `capacity-sweep`: latency against load on each strategy's fleet.
+#[derive(Serialize, Deserialize)]
+struct SweepRow {
+    strategy: String,
+    devices: u64,
+    rho: f64,
+    offered_signs_per_s: f64,
+    utilisation: f64,
+    wait_mean_ms: f64,
+    sojourn_mean_ms: f64,
+    sojourn_p99_ms: f64,
+}
+
+fn sweep_rows(sweeps: &[StrategySweep]) -> Vec<SweepRow> {
+    sweeps
+        .iter()
+        .flat_map(|s| {
+            s.points.iter().map(move |p| SweepRow {
+                strategy: s.strategy.to_string(),
+                devices: s.devices,
+                rho: p.rho,
+                offered_signs_per_s: p.offered_signs_per_s,
+                utilisation: p.stats.utilisation,
+                wait_mean_ms: p.stats.waiting.mean * 1e3,
+                sojourn_mean_ms: p.stats.sojourn.mean * 1e3,
+                sojourn_p99_ms: p.stats.sojourn.p99 * 1e3,
+            })
+        })
+        .collect()
 }
 
 fn sweep_chart(r: &CapacityReport, sw: &StrategySweep) -> LineChart {
@@ -473,34 +476,26 @@ fn sweep_chart(r: &CapacityReport, sw: &StrategySweep) -> LineChart {
             .map(|p| (p.offered_signs_per_s, f(&p.stats) * 1e3))
             .collect()
     };
-    let mut series = vec![
-        Series {
-            name: "p99 sojourn".into(),
-            points: line(|s| s.sojourn.p99),
-        },
-        Series {
-            name: "mean sojourn".into(),
-            points: line(|s| s.sojourn.mean),
-        },
-        Series {
-            name: format!("SLO {slo_ms} ms"),
-            points: vec![(x0, slo_ms), (x1, slo_ms)],
-        },
-    ];
     let capacity = r.profile.capacity_per_s() * sw.devices as f64;
-    series.push(Series {
-        name: format!("headroom ρ = {}", r.headroom),
-        points: vec![(r.headroom * capacity, slo_ms)],
-    });
+    let mut series = vec![
+        Series::new("p99 sojourn", line(|s| s.sojourn.p99)),
+        Series::new("mean sojourn", line(|s| s.sojourn.mean)),
+        Series::new(format!("SLO {slo_ms} ms"), vec![(x0, slo_ms), (x1, slo_ms)]),
+        Series::new(
+            format!("headroom ρ = {}", r.headroom),
+            vec![(r.headroom * capacity, slo_ms)],
+        ),
+    ];
     if let Some(p) = r.plans.iter().find(|p| p.strategy.name() == sw.strategy) {
         if let Some(st) = &p.per_device {
-            series.push(Series {
-                name: "required load".into(),
-                points: vec![(p.load.device_signs_per_s, st.sojourn.p99 * 1e3)],
-            });
+            series.push(Series::new(
+                "required load",
+                vec![(p.load.device_signs_per_s, st.sojourn.p99 * 1e3)],
+            ));
         }
     }
     LineChart {
+        id: format!("capacity-{}", sw.strategy),
         title: format!(
             "{}: {} × {} (p99 signing latency vs load)",
             sw.strategy, sw.devices, r.profile.name
@@ -515,11 +510,13 @@ fn sweep_chart(r: &CapacityReport, sw: &StrategySweep) -> LineChart {
         series,
         x_range: None,
         y_range: None,
+        table: None,
     }
 }
 
 fn devices_chart(r: &CapacityReport) -> BarChart {
     BarChart {
+        id: "capacity-devices".into(),
         title: format!(
             "devices needed: {} (p99 ≤ {} ms, ρ ≤ {})",
             r.profile.name,
@@ -540,5 +537,6 @@ fn devices_chart(r: &CapacityReport) -> BarChart {
                 )
             })
             .collect(),
+        lines: Vec::new(),
     }
 }

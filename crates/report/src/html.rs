@@ -11,7 +11,9 @@
 
 use std::fmt::Write as _;
 
-use super::plot::css_style;
+use crate::chart::{BarChart, LineChart, Series};
+use crate::plot::css_style;
+use crate::table::Cells;
 
 /// Escapes text for HTML element content and attribute values.
 pub fn esc(text: &str) -> String {
@@ -44,37 +46,17 @@ pub fn num(x: f64) -> String {
     }
 }
 
-/// One line of a chart: a strategy (its style and toggle), optionally an attacker policy.
-pub struct Series {
-    pub strategy: String,
-    pub attacker: Option<String>,
-    pub points: Vec<(f64, f64)>,
-}
-
-/// A line chart.
-pub struct LineChart {
+/// A grid of mean values over two parameters, grey levels (readable without colour) and the
+/// value printed in each cell.
+pub struct HeatMap {
     pub id: String,
     pub title: String,
     pub x_label: String,
     pub y_label: String,
-    pub log_x: bool,
-    pub x_range: (f64, f64),
-    pub y_range: (f64, f64),
-    pub series: Vec<Series>,
-    /// x values at which the table view lists every series.
-    pub table_at: Vec<(String, f64)>,
-}
-
-/// A bar chart with optional reference lines (e.g. device capacities).
-pub struct BarChart {
-    pub id: String,
-    pub title: String,
-    pub y_label: String,
-    pub log_y: bool,
-    /// (strategy, value)
-    pub bars: Vec<(String, f64)>,
-    /// (label, value)
-    pub lines: Vec<(String, f64)>,
+    pub x_ticks: Vec<String>,
+    pub y_ticks: Vec<String>,
+    /// `cells[row][col]`, rows bottom-up; `None` for an empty cell.
+    pub cells: Vec<Vec<Option<f64>>>,
 }
 
 /// A page under construction.
@@ -124,10 +106,6 @@ impl Page {
         let _ = writeln!(self.body, "<h2 id=\"{}\">{}</h2>", esc(id), esc(title));
     }
 
-    pub fn subsection(&mut self, title: &str) {
-        let _ = writeln!(self.body, "<h3>{}</h3>", esc(title));
-    }
-
     /// A paragraph of plain text.
     pub fn text(&mut self, text: &str) {
         let _ = writeln!(self.body, "<p>{}</p>", esc(text));
@@ -172,9 +150,9 @@ impl Page {
     }
 
     /// A table from the cells of a [`crate::table::TableBuilder`] (the same data as its files).
-    pub fn data_table(&mut self, cells: &(Vec<String>, Vec<Vec<String>>)) {
-        let headers: Vec<&str> = cells.0.iter().map(String::as_str).collect();
-        self.table(&headers, &cells.1, None, None);
+    pub fn data_table(&mut self, cells: &Cells) {
+        let headers: Vec<&str> = cells.headers.iter().map(String::as_str).collect();
+        self.table(&headers, &cells.rows, None, None);
     }
 
     /// An SVG file written beside the page (a plotters chart), inlined so the page stands alone.
@@ -189,114 +167,12 @@ impl Page {
         );
     }
 
+    /// A line chart drawn as inline SVG, with its table view (if it has one) below.
     pub fn line_chart(&mut self, c: &LineChart) {
-        let (x0, x1) = c.x_range;
-        let (y0, y1) = c.y_range;
-        let fx = |x: f64| {
-            let u = if c.log_x {
-                (x.max(x0).ln() - x0.ln()) / (x1.ln() - x0.ln())
-            } else {
-                (x - x0) / (x1 - x0)
-            };
-            ML + u.clamp(0.0, 1.0) * (W - ML - MR)
-        };
-        let fy = |y: f64| MT + (1.0 - ((y - y0) / (y1 - y0)).clamp(0.0, 1.0)) * (H - MT - MB);
-        let mut svg = String::new();
-        let _ = write!(
-            svg,
-            "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-labelledby=\"{id}-t\"><title id=\"{id}-t\">{title}</title>",
-            id = esc(&c.id),
-            title = esc(&c.title)
-        );
-        axes(&mut svg, c.x_label.as_str(), c.y_label.as_str());
-        // x ticks: decades of hours on a log axis, else 5 even ticks.
-        let ticks: Vec<f64> = if c.log_x {
-            [1.0 / 60.0, 1.0, 24.0, 168.0, 720.0, 2160.0, 4320.0]
-                .into_iter()
-                .filter(|t| *t >= x0 && *t <= x1)
-                .collect()
-        } else {
-            (0..=4)
-                .map(|i| x0 + (x1 - x0) * f64::from(i) / 4.0)
-                .collect()
-        };
-        for t in ticks {
-            let label = if c.log_x { hour_label(t) } else { num(t) };
-            let _ = write!(
-                svg,
-                "<line class=\"grid\" x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{MT}\" y2=\"{b}\"/><text class=\"tick\" x=\"{x:.1}\" y=\"{ty}\" text-anchor=\"middle\">{l}</text>",
-                x = fx(t),
-                b = H - MB,
-                ty = H - MB + 16.0,
-                l = esc(&label)
-            );
-        }
-        for i in 0..=4 {
-            let y = y0 + (y1 - y0) * f64::from(i) / 4.0;
-            let _ = write!(
-                svg,
-                "<line class=\"grid\" x1=\"{ML}\" x2=\"{r}\" y1=\"{py:.1}\" y2=\"{py:.1}\"/><text class=\"tick\" x=\"{tx}\" y=\"{ty:.1}\" text-anchor=\"end\">{l}</text>",
-                r = W - MR,
-                py = fy(y),
-                tx = ML - 6.0,
-                ty = fy(y) + 4.0,
-                l = esc(&num(y))
-            );
-        }
-        // Wide, light lines first (the plots' layer order), so narrow ones stay visible on top.
-        let mut order: Vec<&Series> = c.series.iter().collect();
-        order.sort_by_key(|s| css_style(&s.strategy).layer);
-        for s in order {
-            let st = css_style(&s.strategy);
-            let pts = simplify(&s.points);
-            let mut d = String::new();
-            for (i, (x, y)) in pts.iter().enumerate() {
-                let _ = write!(
-                    d,
-                    "{}{:.1},{:.1}",
-                    if i == 0 { "M" } else { " L" },
-                    fx(*x),
-                    fy(*y)
-                );
-            }
-            let _ = write!(
-                svg,
-                "<path class=\"series\" data-strategy=\"{}\"{} d=\"{d}\" stroke=\"{}\" stroke-width=\"{}\"{}><title>{}</title></path>",
-                esc(&s.strategy),
-                s.attacker
-                    .as_ref()
-                    .map_or(String::new(), |a| format!(" data-attacker=\"{}\"", esc(a))),
-                st.color,
-                st.width,
-                if st.dash.is_empty() {
-                    String::new()
-                } else {
-                    format!(" stroke-dasharray=\"{}\"", st.dash)
-                },
-                esc(&match &s.attacker {
-                    Some(a) => format!("{} ({a})", s.strategy),
-                    None => s.strategy.clone(),
-                })
-            );
-        }
-        svg.push_str("</svg>");
-        // Table view: every series at the chosen x values.
-        let mut rows = Vec::new();
-        for s in &c.series {
-            let mut r = vec![s.strategy.clone(), s.attacker.clone().unwrap_or_default()];
-            for (_, x) in &c.table_at {
-                r.push(num(value_at(&s.points, *x)));
-            }
-            rows.push(r);
-        }
-        let mut headers = vec!["strategy", "attacker"];
-        let labels: Vec<String> = c
-            .table_at
-            .iter()
-            .map(|(l, _)| format!("{} at {l}", c.y_label))
-            .collect();
-        headers.extend(labels.iter().map(String::as_str));
+        let svg = line_svg(c);
         let key = legend(&c.series);
+        let (headers, rows) = line_table(c);
+        let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
         self.figure(
             &c.id,
             &c.title,
@@ -342,7 +218,7 @@ impl Page {
             id = esc(&c.id),
             t = esc(&c.title)
         );
-        axes(&mut svg, "", &c.y_label);
+        axes(&mut svg, &c.x_label, &c.y_label);
         let n = c.bars.len().max(1) as f64;
         let slot = (W - ML - MR) / n;
         for (i, (name, v)) in c.bars.iter().enumerate() {
@@ -468,99 +344,15 @@ impl Page {
         self.figure(id, title, &svg, "", &headers, &table, (None, None));
     }
 
-    /// A heat map: mean value per cell of a grid over two parameters, grey levels (readable
-    /// without colour) and the value printed in each cell. `cells[row][col]`, rows bottom-up.
-    #[allow(clippy::too_many_arguments)]
-    pub fn heat_map(
-        &mut self,
-        id: &str,
-        title: &str,
-        x_label: &str,
-        y_label: &str,
-        x_ticks: &[String],
-        y_ticks: &[String],
-        cells: &[Vec<Option<f64>>],
-    ) {
-        let (nx, ny) = (x_ticks.len().max(1), y_ticks.len().max(1));
-        // A wider left margin than the line charts: the y labels are ranges.
-        const HL: f64 = 150.0;
-        let (cw, ch) = ((W - HL - MR) / nx as f64, (H - MT - MB) / ny as f64);
-        let vals: Vec<f64> = cells
+    /// A heat map with its table view.
+    pub fn heat_map(&mut self, m: &HeatMap) {
+        let svg = heat_map_svg(m);
+        let mut headers = vec![format!("{} \\ {}", m.y_label, m.x_label)];
+        headers.extend(m.x_ticks.iter().cloned());
+        let rows: Vec<Vec<String>> = m
+            .cells
             .iter()
-            .flatten()
-            .flatten()
-            .copied()
-            .filter(|v| v.is_finite())
-            .collect();
-        let (lo, hi) = (
-            vals.iter().copied().fold(f64::INFINITY, f64::min),
-            vals.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-        );
-        let mut svg = String::new();
-        let _ = write!(
-            svg,
-            "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-labelledby=\"{id}-t\"><title id=\"{id}-t\">{t}</title>",
-            id = esc(id),
-            t = esc(title)
-        );
-        let _ = write!(
-            svg,
-            "<text class=\"label\" x=\"{cx}\" y=\"{by}\" text-anchor=\"middle\">{xl}</text><text class=\"label\" transform=\"translate(14 {cy}) rotate(-90)\" text-anchor=\"middle\">{yl}</text>",
-            cx = HL + (W - HL - MR) / 2.0,
-            by = H - 8.0,
-            cy = MT + (H - MT - MB) / 2.0,
-            xl = esc(x_label),
-            yl = esc(y_label)
-        );
-        for (r, row) in cells.iter().enumerate() {
-            for (c, v) in row.iter().enumerate() {
-                let (x, y) = (HL + cw * c as f64, H - MB - ch * (r + 1) as f64);
-                let (fill, text) = match v {
-                    Some(v) if v.is_finite() => {
-                        let u = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
-                        let g = (245.0 - 185.0 * u).round() as u8;
-                        (format!("#{g:02x}{g:02x}{g:02x}"), num(*v))
-                    }
-                    _ => ("#ffffff".to_string(), "–".to_string()),
-                };
-                let ink = if fill.as_str() < "#909090" {
-                    "#fff"
-                } else {
-                    "#000"
-                };
-                let _ = write!(
-                    svg,
-                    "<rect class=\"bar\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{cw:.1}\" height=\"{ch:.1}\" fill=\"{fill}\" stroke=\"#fff\"/><text class=\"tick\" x=\"{tx:.1}\" y=\"{ty:.1}\" text-anchor=\"middle\" style=\"fill:{ink}\">{text}</text>",
-                    tx = x + cw / 2.0,
-                    ty = y + ch / 2.0 + 4.0,
-                    text = esc(&text)
-                );
-            }
-        }
-        for (c, t) in x_ticks.iter().enumerate() {
-            let _ = write!(
-                svg,
-                "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-                HL + cw * (c as f64 + 0.5),
-                H - MB + 16.0,
-                esc(t)
-            );
-        }
-        for (r, t) in y_ticks.iter().enumerate() {
-            let _ = write!(
-                svg,
-                "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
-                HL - 6.0,
-                H - MB - ch * (r as f64 + 0.5) + 4.0,
-                esc(t)
-            );
-        }
-        svg.push_str("</svg>");
-        let mut headers = vec![format!("{y_label} \\ {x_label}")];
-        headers.extend(x_ticks.iter().cloned());
-        let rows: Vec<Vec<String>> = cells
-            .iter()
-            .zip(y_ticks)
+            .zip(&m.y_ticks)
             .rev()
             .map(|(row, t)| {
                 std::iter::once(t.clone())
@@ -569,7 +361,7 @@ impl Page {
             })
             .collect();
         let h: Vec<&str> = headers.iter().map(String::as_str).collect();
-        self.figure(id, title, &svg, "", &h, &rows, (None, None));
+        self.figure(&m.id, &m.title, &svg, "", &h, &rows, (None, None));
     }
 
     /// A chart as a figure: caption, the SVG, `after_svg` (a legend), and the chart's data as a
@@ -650,6 +442,270 @@ impl Page {
     }
 }
 
+/// A heat map's inline SVG.
+fn heat_map_svg(m: &HeatMap) -> String {
+    let HeatMap {
+        id,
+        title,
+        x_label,
+        y_label,
+        x_ticks,
+        y_ticks,
+        cells,
+    } = m;
+    let (nx, ny) = (x_ticks.len().max(1), y_ticks.len().max(1));
+    // A wider left margin than the line charts: the y labels are ranges.
+    const HL: f64 = 150.0;
+    let (cw, ch) = ((W - HL - MR) / nx as f64, (H - MT - MB) / ny as f64);
+    let vals: Vec<f64> = cells
+        .iter()
+        .flatten()
+        .flatten()
+        .copied()
+        .filter(|v| v.is_finite())
+        .collect();
+    let (lo, hi) = (
+        vals.iter().copied().fold(f64::INFINITY, f64::min),
+        vals.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    );
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-labelledby=\"{id}-t\"><title id=\"{id}-t\">{t}</title>",
+        id = esc(id),
+        t = esc(title)
+    );
+    let _ = write!(
+        svg,
+        "<text class=\"label\" x=\"{cx}\" y=\"{by}\" text-anchor=\"middle\">{xl}</text><text class=\"label\" transform=\"translate(14 {cy}) rotate(-90)\" text-anchor=\"middle\">{yl}</text>",
+        cx = HL + (W - HL - MR) / 2.0,
+        by = H - 8.0,
+        cy = MT + (H - MT - MB) / 2.0,
+        xl = esc(x_label),
+        yl = esc(y_label)
+    );
+    for (r, row) in cells.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            let (x, y) = (HL + cw * c as f64, H - MB - ch * (r + 1) as f64);
+            let (fill, text) = match v {
+                Some(v) if v.is_finite() => {
+                    let u = if hi > lo { (v - lo) / (hi - lo) } else { 0.5 };
+                    let g = (245.0 - 185.0 * u).round() as u8;
+                    (format!("#{g:02x}{g:02x}{g:02x}"), num(*v))
+                }
+                _ => ("#ffffff".to_string(), "–".to_string()),
+            };
+            let ink = if fill.as_str() < "#909090" {
+                "#fff"
+            } else {
+                "#000"
+            };
+            let _ = write!(
+                svg,
+                "<rect class=\"bar\" x=\"{x:.1}\" y=\"{y:.1}\" width=\"{cw:.1}\" height=\"{ch:.1}\" fill=\"{fill}\" stroke=\"#fff\"/><text class=\"tick\" x=\"{tx:.1}\" y=\"{ty:.1}\" text-anchor=\"middle\" style=\"fill:{ink}\">{text}</text>",
+                tx = x + cw / 2.0,
+                ty = y + ch / 2.0 + 4.0,
+                text = esc(&text)
+            );
+        }
+    }
+    for (c, t) in x_ticks.iter().enumerate() {
+        let _ = write!(
+            svg,
+            "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            HL + cw * (c as f64 + 0.5),
+            H - MB + 16.0,
+            esc(t)
+        );
+    }
+    for (r, t) in y_ticks.iter().enumerate() {
+        let _ = write!(
+            svg,
+            "<text class=\"tick\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
+            HL - 6.0,
+            H - MB - ch * (r as f64 + 0.5) + 4.0,
+            esc(t)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// One axis of a line chart: its range, scale and pixel span.
+struct Axis {
+    lo: f64,
+    hi: f64,
+    log: bool,
+    /// Pixels of `lo` and `hi`.
+    from: f64,
+    to: f64,
+}
+
+impl Axis {
+    /// `range`, or one fitted to `values` (what is drawable on the scale).
+    fn new(range: Option<(f64, f64)>, values: &[f64], log: bool, from: f64, to: f64) -> Axis {
+        let (lo, hi) = range.unwrap_or_else(|| {
+            let usable = values
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite() && (!log || *v > 0.0));
+            let lo = usable.clone().fold(f64::INFINITY, f64::min);
+            let hi = usable.fold(f64::NEG_INFINITY, f64::max);
+            match (lo.is_finite() && hi.is_finite(), log) {
+                (false, false) => (0.0, 1.0),
+                (false, true) => (1.0, 10.0),
+                (true, _) if lo < hi => (lo, hi),
+                (true, false) => (lo - 0.5, hi + 0.5),
+                (true, true) => (lo / 2.0, hi * 2.0),
+            }
+        });
+        Axis {
+            lo,
+            hi,
+            log,
+            from,
+            to,
+        }
+    }
+
+    /// The pixel of `v`, clamped to the axis.
+    fn px(&self, v: f64) -> f64 {
+        let u = if self.log {
+            (v.max(self.lo).ln() - self.lo.ln()) / (self.hi.ln() - self.lo.ln())
+        } else {
+            (v - self.lo) / (self.hi - self.lo)
+        };
+        self.from + u.clamp(0.0, 1.0) * (self.to - self.from)
+    }
+
+    /// Five evenly spaced values (in the axis' scale) for ticks.
+    fn even_ticks(&self) -> Vec<f64> {
+        (0..=4)
+            .map(|i| {
+                let u = f64::from(i) / 4.0;
+                if self.log {
+                    (self.lo.ln() + u * (self.hi.ln() - self.lo.ln())).exp()
+                } else {
+                    self.lo + u * (self.hi - self.lo)
+                }
+            })
+            .collect()
+    }
+}
+
+/// A line chart's inline SVG.
+fn line_svg(c: &LineChart) -> String {
+    let values = |f: fn(&(f64, f64)) -> f64| -> Vec<f64> {
+        c.series
+            .iter()
+            .flat_map(|s| s.points.iter().map(f))
+            .collect()
+    };
+    let x = Axis::new(c.x_range, &values(|p| p.0), c.log_x, ML, W - MR);
+    let y = Axis::new(c.y_range, &values(|p| p.1), c.log_y, H - MB, MT);
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        "<svg class=\"chart\" viewBox=\"0 0 {W} {H}\" role=\"img\" aria-labelledby=\"{id}-t\"><title id=\"{id}-t\">{title}</title>",
+        id = esc(&c.id),
+        title = esc(&c.title)
+    );
+    axes(&mut svg, c.x_label.as_str(), c.y_label.as_str());
+    // x ticks: decades of hours on a log axis, else 5 even ticks.
+    let ticks: Vec<f64> = if c.log_x {
+        [1.0 / 60.0, 1.0, 24.0, 168.0, 720.0, 2160.0, 4320.0]
+            .into_iter()
+            .filter(|t| *t >= x.lo && *t <= x.hi)
+            .collect()
+    } else {
+        x.even_ticks()
+    };
+    for t in ticks {
+        let label = if c.log_x { hour_label(t) } else { num(t) };
+        let _ = write!(
+            svg,
+            "<line class=\"grid\" x1=\"{px:.1}\" x2=\"{px:.1}\" y1=\"{MT}\" y2=\"{b}\"/><text class=\"tick\" x=\"{px:.1}\" y=\"{ty}\" text-anchor=\"middle\">{l}</text>",
+            px = x.px(t),
+            b = H - MB,
+            ty = H - MB + 16.0,
+            l = esc(&label)
+        );
+    }
+    for t in y.even_ticks() {
+        let _ = write!(
+            svg,
+            "<line class=\"grid\" x1=\"{ML}\" x2=\"{r}\" y1=\"{py:.1}\" y2=\"{py:.1}\"/><text class=\"tick\" x=\"{tx}\" y=\"{ty:.1}\" text-anchor=\"end\">{l}</text>",
+            r = W - MR,
+            py = y.px(t),
+            tx = ML - 6.0,
+            ty = y.px(t) + 4.0,
+            l = esc(&num(t))
+        );
+    }
+    // Wide, light lines first (the plots' layer order), so narrow ones stay visible on top.
+    let mut order: Vec<&Series> = c.series.iter().collect();
+    order.sort_by_key(|s| css_style(&s.name).layer);
+    for s in order {
+        series_path(&mut svg, s, &x, &y);
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// One series as an SVG path, tied to its strategy and attacker toggles.
+fn series_path(svg: &mut String, s: &Series, x: &Axis, y: &Axis) {
+    let st = css_style(&s.name);
+    let mut d = String::new();
+    for (i, (px, py)) in simplify(&s.points).iter().enumerate() {
+        let _ = write!(
+            d,
+            "{}{:.1},{:.1}",
+            if i == 0 { "M" } else { " L" },
+            x.px(*px),
+            y.px(*py)
+        );
+    }
+    let _ = write!(
+        svg,
+        "<path class=\"series\" data-strategy=\"{}\"{} d=\"{d}\" stroke=\"{}\" stroke-width=\"{}\"{}><title>{}</title></path>",
+        esc(&s.name),
+        s.attacker
+            .as_ref()
+            .map_or(String::new(), |a| format!(" data-attacker=\"{}\"", esc(a))),
+        st.color,
+        st.width,
+        if st.dash.is_empty() {
+            String::new()
+        } else {
+            format!(" stroke-dasharray=\"{}\"", st.dash)
+        },
+        esc(&s.label())
+    );
+}
+
+/// A line chart's table view: every series at the chosen x values.
+fn line_table(c: &LineChart) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut headers = vec!["strategy".to_string(), "attacker".to_string()];
+    let Some(view) = &c.table else {
+        return (headers, Vec::new());
+    };
+    headers.extend(
+        view.at
+            .iter()
+            .map(|(l, _)| format!("{} at {l}", view.value)),
+    );
+    let rows = c
+        .series
+        .iter()
+        .map(|s| {
+            let mut r = vec![s.name.clone(), s.attacker.clone().unwrap_or_default()];
+            r.extend(view.at.iter().map(|(_, x)| num(value_at(&s.points, *x))));
+            r
+        })
+        .collect();
+    (headers, rows)
+}
+
 fn axes(svg: &mut String, x_label: &str, y_label: &str) {
     let _ = write!(
         svg,
@@ -669,15 +725,15 @@ fn legend(series: &[Series]) -> String {
     let mut seen: Vec<&str> = Vec::new();
     let mut out = String::from("<p class=\"legend\">");
     for s in series {
-        if seen.contains(&s.strategy.as_str()) {
+        if seen.contains(&s.name.as_str()) {
             continue;
         }
-        seen.push(&s.strategy);
-        let st = css_style(&s.strategy);
+        seen.push(&s.name);
+        let st = css_style(&s.name);
         let _ = write!(
             out,
             "<span data-strategy=\"{v}\"><svg class=\"key\" viewBox=\"0 0 28 10\"><line x1=\"1\" x2=\"27\" y1=\"5\" y2=\"5\" stroke=\"{c}\" stroke-width=\"{w}\"{d}/></svg>{v}</span> ",
-            v = esc(&s.strategy),
+            v = esc(&s.name),
             c = st.color,
             w = st.width.min(6),
             d = if st.dash.is_empty() {

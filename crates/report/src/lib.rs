@@ -1,20 +1,42 @@
-//! The output edge: tidy tables, plots and atomically published result directories.
+//! The output edge: tidy tables, charts, HTML pages and atomically published result
+//! directories. Nothing in the simulator or the protocol core writes files; they hand data to
+//! this crate, one call per command:
+//! - [`write_run`] (`leaklab run`): tables, chart files, `summary.md`, `index.html`, manifest;
+//! - [`write_capacity`] and [`capacity_text`] (`leaklab capacity`);
+//! - [`ShardDir`] (`leaklab sweep`) and [`merge`] (`leaklab merge`);
+//! - [`write_signers`] (`leaklab bench signers`);
+//! - [`drill_output`] and [`load_output`] (the testbed's commands).
 //!
-//! Nothing in the simulator or the protocol core writes files; they hand data to this module.
+//! Inside, every table is written from a row type (`table`), every chart is one value of the
+//! chart model (`chart`) drawn by plotters into files (`plot`) or inline on a page (`html`),
+//! and every directory or file is published atomically (`atomic`).
 
-pub mod atomic_file;
-pub mod capacity_output;
+mod atomic;
+mod capacity_output;
+mod chart;
 pub mod drill_output;
-pub mod html;
+mod format;
+mod html;
 pub mod load_output;
-pub mod output_dir;
-pub mod plot;
-pub mod run_output;
-pub mod run_page;
-pub mod signers_output;
-pub mod sweep_output;
-pub mod sweep_run;
-pub mod table;
+mod merge;
+mod plot;
+mod run_output;
+mod run_page;
+mod run_report;
+mod shard;
+mod signers_output;
+mod sweep_page;
+mod sweep_run;
+mod table;
+
+pub use capacity_output::{capacity_text, write_capacity, WrittenCapacity};
+pub use merge::{merge, Merged};
+pub use run_output::{summary_markdown, write_run, Timings, WrittenRun};
+pub use shard::{PointVerdict, ShardDir};
+pub use signers_output::write_signers;
+pub use sweep_run::{shard_dir_name, ShardEvent, Study, StudyError};
+
+use leaklab_study::shards::ShardError;
 
 /// Errors while writing results.
 #[derive(Debug, thiserror::Error)]
@@ -35,11 +57,28 @@ pub enum ReportError {
         path: std::path::PathBuf,
         message: String,
     },
+    /// A row type that cannot be a table row (a bug in the row type, not in the data).
+    #[error("table row `{row}`: {message}")]
+    RowType { row: &'static str, message: String },
     #[error("plot `{plot}`: {message}")]
     Plot { plot: String, message: String },
     /// A sweep shard or a set of shards that cannot be used (mismatched, missing, incomplete).
-    #[error("{message}")]
-    Sweep { message: String },
+    #[error(transparent)]
+    Shard(#[from] ShardError),
+    /// A shard's point file that does not read as CSV.
+    #[error("{}: {message}", .path.display())]
+    PointFile {
+        path: std::path::PathBuf,
+        message: String,
+    },
+    /// A line of a shard's point file without the expected fields.
+    #[error("{}: line {line} is malformed", .path.display())]
+    MalformedPoint {
+        path: std::path::PathBuf,
+        line: usize,
+    },
+    #[error("writing a point file: {0}")]
+    WritePoint(String),
 }
 
 impl ReportError {
@@ -47,6 +86,13 @@ impl ReportError {
         ReportError::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    pub(crate) fn malformed(path: &std::path::Path, line: usize) -> Self {
+        ReportError::MalformedPoint {
+            path: path.to_path_buf(),
+            line,
         }
     }
 }

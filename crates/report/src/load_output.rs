@@ -3,8 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::atomic::OutputDir;
 use super::html::Page;
-use super::output_dir::OutputDir;
 use super::table::TableBuilder;
 use super::ReportError;
 

@@ -46,7 +46,8 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
-use super::ReportError;
+use crate::chart::{BarChart, LineChart};
+use crate::ReportError;
 
 /// Width of the plot part and height of every chart, in pixels; a line chart's legend adds
 /// columns to the right.
@@ -347,43 +348,12 @@ const FONT_CANDIDATES: [&str; 9] = [
     "C:\\Windows\\Fonts\\arial.ttf",
 ];
 
-/// One named line; its name picks its style (see the module docs).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Series {
-    pub name: String,
-    pub points: Vec<(f64, f64)>,
-}
-
-/// A line chart with optional log axes and fixed ranges.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct LineChart {
-    pub title: String,
-    pub x_label: String,
-    pub y_label: String,
-    pub log_x: bool,
-    pub log_y: bool,
-    pub series: Vec<Series>,
-    /// Fixed x range (drawn with a 2% margin so lines on the edge stay visible); `None` fits
-    /// the data.
-    pub x_range: Option<(f64, f64)>,
-    /// Fixed y range (with the same margin); `None` fits the data.
-    pub y_range: Option<(f64, f64)>,
-}
-
-/// A bar per category; a category named like a series gets that series' colour and marker.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct BarChart {
-    pub title: String,
-    pub x_label: String,
-    pub y_label: String,
-    pub log_y: bool,
-    pub bars: Vec<(String, f64)>,
-}
-
 /// What was written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PlotFiles {
     pub svg: PathBuf,
+    /// The SVG file's text (for a page that inlines the chart).
+    pub svg_markup: String,
     /// `None` when no font was found (see the module docs).
     pub png: Option<PathBuf>,
     /// Dropped points, empty data, a skipped PNG: things the caller should tell the user.
@@ -493,7 +463,7 @@ fn write_both(
     let font = font_path();
     let svg = render_svg(size, draw_svg).map_err(|e| plot_err(stem, e))?;
     let svg_path = dir.join(format!("{stem}.svg"));
-    std::fs::write(&svg_path, svg).map_err(|e| ReportError::io(&svg_path, e))?;
+    std::fs::write(&svg_path, &svg).map_err(|e| ReportError::io(&svg_path, e))?;
     let png = if font.is_some() {
         let png_path = dir.join(format!("{stem}.png"));
         {
@@ -511,9 +481,17 @@ fn write_both(
     };
     Ok(PlotFiles {
         svg: svg_path,
+        svg_markup: svg,
         png,
         notes,
     })
+}
+
+/// A series ready to draw: the name that picks its style, the legend label, usable points.
+struct PlotSeries {
+    name: String,
+    label: String,
+    points: Vec<(f64, f64)>,
 }
 
 /// Data with bad points removed and ranges settled.
@@ -523,7 +501,7 @@ struct PreparedLines {
     y_label: String,
     log_x: bool,
     log_y: bool,
-    series: Vec<Series>,
+    series: Vec<PlotSeries>,
     x: (f64, f64),
     y: (f64, f64),
     notes: Vec<String>,
@@ -610,11 +588,12 @@ impl PreparedLines {
             if dropped > 0 {
                 notes.push(format!(
                     "series `{}`: {dropped} point(s) dropped (NaN/infinite, or <= 0 on a log axis)",
-                    s.name
+                    s.label()
                 ));
             }
-            series.push(Series {
+            series.push(PlotSeries {
                 name: s.name.clone(),
+                label: s.label(),
                 points,
             });
         }
@@ -695,11 +674,11 @@ fn draw_title<DB: DrawingBackend>(
         .map_err(|e| e.to_string())
 }
 
-/// The legend in the area right of the plot: one row per series in the caller's order, each
-/// with a sample of the line (width, tint, dashes) and the marker.
+/// The legend in the area right of the plot: one row per series (style name, label) in the
+/// caller's order, each with a sample of the line (width, tint, dashes) and the marker.
 fn draw_legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    names: &[String],
+    names: &[(&str, &str)],
 ) -> Result<(), String> {
     if names.is_empty() {
         return Ok(());
@@ -714,8 +693,8 @@ fn draw_legend<DB: DrawingBackend>(
         RGBColor(190, 190, 190).stroke_width(1),
     ))
     .map_err(|e| e.to_string())?;
-    let label = text_style(14.0).pos(Pos::new(HPos::Left, VPos::Center));
-    for (i, name) in names.iter().enumerate() {
+    let label_style = text_style(14.0).pos(Pos::new(HPos::Left, VPos::Center));
+    for (i, (name, label)) in names.iter().enumerate() {
         let style = series_style(name);
         let x = (i / rows) as i32 * LEGEND_COLUMN as i32 + 8;
         let cy = top + (i % rows) as i32 * LEGEND_ROW + LEGEND_ROW / 2;
@@ -725,7 +704,7 @@ fn draw_legend<DB: DrawingBackend>(
         ];
         draw_styled_line(area, &sample, &style)?;
         draw_marker(area, style.marker, (x + 24, cy), style.color)?;
-        area.draw_text(&shorten(name, NAME_CHARS), &label, (x + 58, cy))
+        area.draw_text(&shorten(label, NAME_CHARS), &label_style, (x + 58, cy))
             .map_err(|e| e.to_string())?;
     }
     Ok(())
@@ -975,7 +954,11 @@ fn draw_lines<DB: DrawingBackend>(
 ) -> Result<(), String> {
     draw_title(root, &p.title)?;
     let (plot, legend) = root.split_horizontally(SIZE.0);
-    let names: Vec<String> = p.series.iter().map(|s| s.name.clone()).collect();
+    let names: Vec<(&str, &str)> = p
+        .series
+        .iter()
+        .map(|s| (s.name.as_str(), s.label.as_str()))
+        .collect();
     draw_legend(&legend, &names)?;
     let (x, y) = (p.x.0..p.x.1, p.y.0..p.y.1);
     match (p.log_x, p.log_y) {
@@ -1030,13 +1013,13 @@ where
         f64::from(xr.end),
         f64::from(yr.end),
     );
-    let mut order: Vec<(SeriesStyle, &Series)> = p
+    let mut order: Vec<(SeriesStyle, &PlotSeries)> = p
         .series
         .iter()
         .map(|s| (series_style(&s.name), s))
         .collect();
-    // Stable sort: equal (layer, name) keep the caller's order.
-    order.sort_by(|a, b| (a.0.layer, &a.1.name).cmp(&(b.0.layer, &b.1.name)));
+    // Stable sort: equal (layer, label) keep the caller's order.
+    order.sort_by(|a, b| (a.0.layer, &a.1.label).cmp(&(b.0.layer, &b.1.label)));
     let pieces: Vec<Vec<Vec<Px>>> = order
         .iter()
         .map(|(_, s)| {
@@ -1212,6 +1195,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::chart::Series;
 
     fn chart(log_y: bool) -> LineChart {
         LineChart {
@@ -1220,14 +1204,11 @@ mod tests {
             y_label: "y".into(),
             log_y,
             series: vec![
-                Series {
-                    name: "a".into(),
-                    points: vec![(1.0, 1.0), (2.0, 10.0), (3.0, f64::NAN), (4.0, 0.0)],
-                },
-                Series {
-                    name: "empty".into(),
-                    points: vec![],
-                },
+                Series::new(
+                    "a",
+                    vec![(1.0, 1.0), (2.0, 10.0), (3.0, f64::NAN), (4.0, 0.0)],
+                ),
+                Series::new("empty", vec![]),
             ],
             ..Default::default()
         }
@@ -1274,20 +1255,14 @@ mod tests {
         let f = write_line_chart(dir.path(), "empty", &empty).unwrap();
         assert!(f.notes.iter().any(|n| n.contains("no data")));
         let single = LineChart {
-            series: vec![Series {
-                name: "one".into(),
-                points: vec![(5.0, 5.0)],
-            }],
+            series: vec![Series::new("one", vec![(5.0, 5.0)])],
             x_range: Some((3.0, 1.0)),
             ..Default::default()
         };
         let f = write_line_chart(dir.path(), "single", &single).unwrap();
         assert!(f.notes.iter().any(|n| n.contains("ignored")));
         let huge = LineChart {
-            series: vec![Series {
-                name: "huge".into(),
-                points: vec![(0.0, -1e308), (1.0, 1e308)],
-            }],
+            series: vec![Series::new("huge", vec![(0.0, -1e308), (1.0, 1e308)])],
             y_range: Some((-f64::MAX, f64::MAX)),
             ..Default::default()
         };
@@ -1298,10 +1273,10 @@ mod tests {
             f.notes
         );
         let tiny = LineChart {
-            series: vec![Series {
-                name: "tiny".into(),
-                points: vec![(1.0, 1.0), (1.0 + 1e-15, 1.0 + 1e-15), (2.0, 5e-324)],
-            }],
+            series: vec![Series::new(
+                "tiny",
+                vec![(1.0, 1.0), (1.0 + 1e-15, 1.0 + 1e-15), (2.0, 5e-324)],
+            )],
             y_range: Some((1.0, 1.0 + 2e-16)),
             ..Default::default()
         };
@@ -1395,10 +1370,7 @@ mod tests {
             title: "same".into(),
             series: ["single-dpop", "bearer"]
                 .iter()
-                .map(|n| Series {
-                    name: n.to_string(),
-                    points: points.clone(),
-                })
+                .map(|n| Series::new(n.to_string(), points.clone()))
                 .collect(),
             ..Default::default()
         };

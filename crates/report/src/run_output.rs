@@ -8,16 +8,17 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use super::output_dir::OutputDir;
-use super::plot::{write_bar_chart, write_line_chart, BarChart, LineChart, Series};
-use super::table::TableBuilder;
-use super::{write_json, ReportError};
-use leaklab_base::duration::{format_duration, DAY};
+use crate::atomic::OutputDir;
+use crate::format::{duration_ci, hours_ci, number_ci, share_ci};
+use crate::plot::{write_bar_chart, write_line_chart};
+use crate::run_report::{RunReport, CONTAINMENT, TTD_CDF};
+use crate::table::TableBuilder;
+use crate::{write_json, ReportError};
+use leaklab_base::duration::DAY;
 use leaklab_sim::runner::RunResults;
-use leaklab_sim::stats::Interval;
-use leaklab_sim::summary::{containment, find, find_for, summarize};
+use leaklab_sim::summary::{find, find_for};
 
 /// Wall-clock facts about a run (not part of the deterministic outputs).
 #[derive(Clone, Debug)]
@@ -44,249 +45,223 @@ pub fn write_run(
     timings: &Timings,
 ) -> Result<WrittenRun, ReportError> {
     let out = OutputDir::create(dest)?;
-    let dir = out.path().to_path_buf();
-    let mut notes = Vec::new();
+    let dir = out.path();
+    let report = RunReport::new(results);
+    write_tables(dir, &report, per_customer)?;
+    let notes = write_plots(dir, &report)?;
+    let summary = dir.join("summary.md");
+    std::fs::write(&summary, summary_markdown(results, &report.rows))
+        .map_err(|e| ReportError::io(&summary, e))?;
+    let scenario = dir.join("scenario.toml");
+    std::fs::write(&scenario, scenario_text).map_err(|e| ReportError::io(&scenario, e))?;
+    write_json(
+        &dir.join("timings.json"),
+        &TimingsFile::new(results, timings),
+    )?;
+    let files = write_page_and_manifest(dir, &report, scenario_file, scenario_text)?;
+    let dir = out.commit()?;
+    Ok(WrittenRun { dir, files, notes })
+}
+
+/// `replications`: one row per replication and metric.
+#[derive(Serialize, Deserialize)]
+struct ReplicationRow {
+    strategy: String,
+    leak: String,
+    attacker: String,
+    replication: u64,
+    metric: String,
+    value: f64,
+}
+
+/// `summary`: each metric's mean over replications with its 95% interval.
+#[derive(Serialize, Deserialize)]
+struct SummaryTableRow {
+    strategy: String,
+    leak: String,
+    attacker: String,
+    metric: String,
+    mean: f64,
+    ci95_low: f64,
+    ci95_high: f64,
+    replications: u64,
+}
+
+/// `containment`: the share of affected customers still exploitable over time.
+#[derive(Serialize, Deserialize)]
+struct ContainmentRow {
+    strategy: String,
+    leak: String,
+    attacker: String,
+    t_s: f64,
+    share_exploitable: f64,
+    ci95_low: f64,
+    ci95_high: f64,
+}
+
+/// `customers` (`--per-customer`): one row per simulated customer.
+#[derive(Serialize, Deserialize)]
+struct CustomerRow {
+    strategy: String,
+    leak: String,
+    attacker: String,
+    replication: u64,
+    customer: u64,
+    response: String,
+    ttd_s: f64,
+    usable_s: f64,
+    attacker_calls_ok: u64,
+    attacker_refresh_ok: u64,
+}
+
+/// `replications`, `summary`, `containment` and, on request, `customers`.
+fn write_tables(dir: &Path, report: &RunReport<'_>, per_customer: bool) -> Result<(), ReportError> {
+    let results = report.results;
     let sc = &results.scenario;
-    let io = |p: &Path, e| ReportError::io(p, e);
+    let names = |c: &leaklab_sim::runner::Cell| {
+        (
+            sc.strategies[c.strategy].name.clone(),
+            sc.leaks[c.leak].name.clone(),
+            sc.attacker.policies[c.attacker].name().to_string(),
+        )
+    };
+    let replications: Vec<ReplicationRow> = results
+        .cells
+        .iter()
+        .flat_map(|c| {
+            let (strategy, leak, attacker) = names(c);
+            c.acc
+                .metrics()
+                .into_iter()
+                .map(move |(metric, value)| ReplicationRow {
+                    strategy: strategy.clone(),
+                    leak: leak.clone(),
+                    attacker: attacker.clone(),
+                    replication: c.replication as u64,
+                    metric: metric.to_string(),
+                    value,
+                })
+        })
+        .collect();
+    TableBuilder::from_rows(&replications)?.write(dir, "replications")?;
 
-    // Per-replication tidy table.
-    let (mut st, mut lk, mut at, mut rep, mut me, mut va) =
-        (vec![], vec![], vec![], vec![], vec![], vec![]);
-    for c in &results.cells {
-        for (metric, value) in c.acc.metrics() {
-            st.push(sc.strategies[c.strategy].name.clone());
-            lk.push(sc.leaks[c.leak].name.clone());
-            at.push(sc.attacker.policies[c.attacker].name().to_string());
-            rep.push(c.replication as u64);
-            me.push(metric.to_string());
-            va.push(value);
-        }
-    }
-    TableBuilder::new()
-        .text("strategy", st)
-        .text("leak", lk)
-        .text("attacker", at)
-        .int("replication", rep)
-        .text("metric", me)
-        .float("value", va)
-        .write(&dir, "replications")?;
+    let summary: Vec<SummaryTableRow> = report
+        .rows
+        .iter()
+        .map(|r| SummaryTableRow {
+            strategy: r.strategy.clone(),
+            leak: r.leak.clone(),
+            attacker: r.attacker.to_string(),
+            metric: r.metric.to_string(),
+            mean: r.interval.mean,
+            ci95_low: r.interval.low,
+            ci95_high: r.interval.high,
+            replications: r.interval.n as u64,
+        })
+        .collect();
+    TableBuilder::from_rows(&summary)?.write(dir, "summary")?;
 
-    // Summary over replications.
-    let rows = summarize(results);
-    TableBuilder::new()
-        .text(
-            "strategy",
-            rows.iter().map(|r| r.strategy.clone()).collect(),
-        )
-        .text("leak", rows.iter().map(|r| r.leak.clone()).collect())
-        .text(
-            "attacker",
-            rows.iter().map(|r| r.attacker.to_string()).collect(),
-        )
-        .text(
-            "metric",
-            rows.iter().map(|r| r.metric.to_string()).collect(),
-        )
-        .float("mean", rows.iter().map(|r| r.interval.mean).collect())
-        .float("ci95_low", rows.iter().map(|r| r.interval.low).collect())
-        .float("ci95_high", rows.iter().map(|r| r.interval.high).collect())
-        .int(
-            "replications",
-            rows.iter().map(|r| r.interval.n as u64).collect(),
-        )
-        .write(&dir, "summary")?;
-
-    // Containment curves, per leak, strategy and attacker policy (the table), and for the
-    // headline policy per leak then strategy (the plots).
-    let (mut st, mut lk, mut at, mut t, mut mean, mut low, mut high) =
-        (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
-    let mut curves: Vec<Vec<Vec<(f64, Interval)>>> = vec![Vec::new(); sc.leaks.len()];
-    let mut page_curves: Vec<super::run_page::LeakCurves> = vec![Vec::new(); sc.leaks.len()];
-    for (l, leak) in sc.leaks.iter().enumerate() {
-        for (s, strategy) in sc.strategies.iter().enumerate() {
-            for (a, policy) in sc.attacker.policies.iter().enumerate() {
-                let curve = containment(results, s, l, a);
-                for &(time, i) in &curve {
-                    st.push(strategy.name.clone());
-                    lk.push(leak.name.clone());
-                    at.push(policy.name().to_string());
-                    t.push(time);
-                    mean.push(i.mean);
-                    low.push(i.low);
-                    high.push(i.high);
-                }
-                if a == 0 {
-                    curves[l].push(curve.clone());
-                }
-                page_curves[l].push((strategy.name.clone(), policy.name().to_string(), curve));
-            }
-        }
-    }
-    TableBuilder::new()
-        .text("strategy", st)
-        .text("leak", lk)
-        .text("attacker", at)
-        .float("t_s", t)
-        .float("share_exploitable", mean)
-        .float("ci95_low", low)
-        .float("ci95_high", high)
-        .write(&dir, "containment")?;
+    let containment: Vec<ContainmentRow> = sc
+        .leaks
+        .iter()
+        .zip(&report.curves)
+        .flat_map(|(leak, curves)| {
+            curves.iter().flat_map(move |c| {
+                c.points.iter().map(move |&(t, i)| ContainmentRow {
+                    strategy: c.strategy.clone(),
+                    leak: leak.name.clone(),
+                    attacker: c.attacker.clone(),
+                    t_s: t,
+                    share_exploitable: i.mean,
+                    ci95_low: i.low,
+                    ci95_high: i.high,
+                })
+            })
+        })
+        .collect();
+    TableBuilder::from_rows(&containment)?.write(dir, "containment")?;
 
     if per_customer {
-        let (mut st, mut lk, mut rep, mut cu, mut rc, mut ttd, mut us, mut co, mut ro) = (
-            vec![],
-            vec![],
-            vec![],
-            vec![],
-            vec![],
-            vec![],
-            vec![],
-            vec![],
-            vec![],
-        );
-        let mut at = vec![];
-        for c in &results.cells {
-            for row in &c.customers {
-                at.push(sc.attacker.policies[c.attacker].name().to_string());
-                st.push(sc.strategies[c.strategy].name.clone());
-                lk.push(sc.leaks[c.leak].name.clone());
-                rep.push(c.replication as u64);
-                cu.push(row.customer);
-                rc.push(
-                    ["immediate", "eventual", "never"][row.response_class as usize % 3].to_string(),
-                );
-                ttd.push(row.ttd);
-                us.push(row.usable_seconds);
-                co.push(row.calls_ok);
-                ro.push(row.refresh_ok);
-            }
-        }
-        TableBuilder::new()
-            .text("strategy", st)
-            .text("leak", lk)
-            .text("attacker", at)
-            .int("replication", rep)
-            .int("customer", cu)
-            .text("response", rc)
-            .float("ttd_s", ttd)
-            .float("usable_s", us)
-            .int("attacker_calls_ok", co)
-            .int("attacker_refresh_ok", ro)
-            .write(&dir, "customers")?;
-    }
-
-    // Plots: containment and TTD CDF per leak (headline attacker), signing load per strategy.
-    let headline = sc.attacker.policies.first().map_or("", |p| p.name());
-    for (l, leak) in sc.leaks.iter().enumerate() {
-        let series = |f: &dyn Fn(f64) -> f64| -> Vec<Series> {
-            sc.strategies
-                .iter()
-                .zip(&curves[l])
-                .map(|(strategy, c)| Series {
-                    name: strategy.name.clone(),
-                    points: c
-                        .iter()
-                        .filter(|(t, _)| *t > 0.0)
-                        .map(|(t, i)| (t / 3600.0, f(i.mean)))
-                        .collect(),
+        let customers: Vec<CustomerRow> = results
+            .cells
+            .iter()
+            .flat_map(|c| {
+                let (strategy, leak, attacker) = names(c);
+                c.customers.iter().map(move |row| CustomerRow {
+                    strategy: strategy.clone(),
+                    leak: leak.clone(),
+                    attacker: attacker.clone(),
+                    replication: c.replication as u64,
+                    customer: row.customer,
+                    response: ["immediate", "eventual", "never"][row.response_class as usize % 3]
+                        .to_string(),
+                    ttd_s: row.ttd,
+                    usable_s: row.usable_seconds,
+                    attacker_calls_ok: row.calls_ok,
+                    attacker_refresh_ok: row.refresh_ok,
                 })
-                .collect()
-        };
-        let x_range = Some((
-            results.grid.get(1).copied().unwrap_or(60.0) / 3600.0,
-            sc.horizon / 3600.0,
-        ));
-        let stem = format!("containment_{}", file_safe(&leak.name));
-        let files = write_line_chart(
-            &dir,
-            &stem,
-            &LineChart {
-                title: format!(
-                    "Leak \"{}\", {} attacker: share of affected customers still exploitable",
-                    leak.name, headline
-                ),
-                x_label: "hours after the leak (log)".into(),
-                y_label: "share still exploitable".into(),
-                log_x: true,
-                log_y: false,
-                series: series(&|v| v),
-                x_range,
-                y_range: Some((0.0, 1.0)),
-            },
-        )?;
-        notes.extend(files.notes);
-        let stem = format!("ttd_cdf_{}", file_safe(&leak.name));
-        let files = write_line_chart(
-            &dir,
-            &stem,
-            &LineChart {
-                title: format!(
-                    "Leak \"{}\", {} attacker: CDF of time to disable",
-                    leak.name, headline
-                ),
-                x_label: "time to disable, hours (log)".into(),
-                y_label: "share of affected customers disabled".into(),
-                log_x: true,
-                log_y: false,
-                series: series(&|v| 1.0 - v),
-                x_range,
-                y_range: Some((0.0, 1.0)),
-            },
-        )?;
-        notes.extend(files.notes);
+            })
+            .collect();
+        TableBuilder::from_rows(&customers)?.write(dir, "customers")?;
     }
-    let first_leak = sc.leaks.first().map(|l| l.name.clone()).unwrap_or_default();
-    let bars: Vec<(String, f64)> = sc
-        .strategies
-        .iter()
-        .map(|s| {
-            let v = find(&rows, &s.name, &first_leak, "device_signs_per_s")
-                .map_or(0.0, |r| r.interval.mean);
-            (s.name.clone(), v)
-        })
-        // Strategies that never sign on a device have no bar on a log axis: leave them out.
-        .filter(|(_, v)| *v > 0.0)
-        .collect();
-    let files = write_bar_chart(
-        &dir,
-        "signing_load",
-        &BarChart {
-            title: format!("Legitimate HSM/TPM signatures per second, {} customers (strategies with none omitted)", sc.customers),
-            x_label: "strategy".into(),
-            y_label: "signatures per second (log)".into(),
-            log_y: true,
-            bars,
-        },
-    )?;
-    notes.extend(files.notes);
+    Ok(())
+}
 
-    // summary.md
-    let md = summary_markdown(results, &rows);
-    std::fs::write(dir.join("summary.md"), md).map_err(|e| io(&dir.join("summary.md"), e))?;
-    std::fs::write(dir.join("scenario.toml"), scenario_text)
-        .map_err(|e| io(&dir.join("scenario.toml"), e))?;
-    let timings_json = TimingsFile {
-        wall_seconds: timings.wall_seconds,
-        threads: timings.threads,
-        events: results.events,
-        events_per_second: results.events as f64 / timings.wall_seconds.max(1e-9),
-        customer_runs: results.customer_runs,
-        customer_runs_per_second: results.customer_runs as f64 / timings.wall_seconds.max(1e-9),
+/// The chart files: containment and TTD CDF per leak for the headline attacker, signing load
+/// per strategy. Returns the notes of the plot writer.
+fn write_plots(dir: &Path, report: &RunReport<'_>) -> Result<Vec<String>, ReportError> {
+    let sc = &report.results.scenario;
+    let headline = report.headline();
+    let mut notes = Vec::new();
+    for (leak, charts) in sc.leaks.iter().zip(&report.charts) {
+        let title =
+            |subject: &str| format!("Leak \"{}\", {headline} attacker: {subject}", leak.name);
+        for (stem, chart, subject) in [
+            ("containment", &charts.containment, CONTAINMENT),
+            ("ttd_cdf", &charts.ttd_cdf, TTD_CDF),
+        ] {
+            let file = crate::chart::LineChart {
+                title: title(subject),
+                ..chart.of_attacker(headline)
+            };
+            let stem = format!("{stem}_{}", file_safe(&leak.name));
+            notes.extend(write_line_chart(dir, &stem, &file)?.notes);
+        }
+    }
+    let signing = crate::chart::BarChart {
+        title: format!(
+            "Legitimate HSM/TPM signatures per second, {} customers (strategies with none omitted)",
+            sc.customers
+        ),
+        lines: Vec::new(),
+        ..report.signing.clone()
     };
-    write_json(&dir.join("timings.json"), &timings_json)?;
+    notes.extend(write_bar_chart(dir, "signing_load", &signing)?.notes);
+    Ok(notes)
+}
 
-    // Manifest: inputs and a digest of every deterministic output; the page lists the others'.
-    let mut digests = super::file_digests(&dir, &["timings.json"])?;
-    let html = super::run_page::render(results, &rows, &page_curves, &digests);
-    std::fs::write(dir.join("index.html"), &html).map_err(|e| io(&dir.join("index.html"), e))?;
-    digests.insert("index.html".into(), super::digest(html.as_bytes()));
+/// `index.html` and `manifest.json`: the manifest lists a digest of every deterministic output
+/// (the page too), the page every other output's. Returns every file name of the run.
+fn write_page_and_manifest(
+    dir: &Path,
+    report: &RunReport<'_>,
+    scenario_file: &str,
+    scenario_text: &str,
+) -> Result<Vec<String>, ReportError> {
+    let results = report.results;
+    let sc = &results.scenario;
+    let mut digests = crate::file_digests(dir, &["timings.json"])?;
+    let html = crate::run_page::render(report, &digests);
+    let index = dir.join("index.html");
+    std::fs::write(&index, &html).map_err(|e| ReportError::io(&index, e))?;
+    digests.insert("index.html".into(), crate::digest(html.as_bytes()));
     let mut files: Vec<String> = digests.keys().cloned().collect();
     files.push("timings.json".into());
     let manifest = Manifest {
         leaklab_version: env!("CARGO_PKG_VERSION"),
         scenario: &sc.name,
         scenario_file,
-        scenario_sha256: super::digest(scenario_text.as_bytes()),
+        scenario_sha256: crate::digest(scenario_text.as_bytes()),
         seed: sc.seed,
         replications: sc.replications,
         customers: sc.customers,
@@ -301,8 +276,7 @@ pub fn write_run(
     write_json(&dir.join("manifest.json"), &manifest)?;
     files.push("manifest.json".into());
     files.sort();
-    let dir = out.commit()?;
-    Ok(WrittenRun { dir, files, notes })
+    Ok(files)
 }
 
 /// `timings.json`: the one output that differs between two runs of the same scenario and seed.
@@ -317,6 +291,20 @@ struct TimingsFile {
     /// Customer × strategy × attacker-policy simulations, both passes.
     customer_runs: u64,
     customer_runs_per_second: f64,
+}
+
+impl TimingsFile {
+    fn new(results: &RunResults, timings: &Timings) -> TimingsFile {
+        let per_second = |n: u64| n as f64 / timings.wall_seconds.max(1e-9);
+        TimingsFile {
+            wall_seconds: timings.wall_seconds,
+            threads: timings.threads,
+            events: results.events,
+            events_per_second: per_second(results.events),
+            customer_runs: results.customer_runs,
+            customer_runs_per_second: per_second(results.customer_runs),
+        }
+    }
 }
 
 /// `manifest.json`: the inputs and a SHA-256 of every deterministic output.
@@ -348,43 +336,6 @@ fn file_safe(name: &str) -> String {
             }
         })
         .collect()
-}
-
-/// Formats an interval of seconds compactly.
-pub(crate) fn duration_ci(i: &Interval) -> String {
-    if !i.mean.is_finite() {
-        return "never".into();
-    }
-    format!(
-        "{} ({}–{})",
-        format_duration(i.mean),
-        format_duration(i.low.max(0.0)),
-        format_duration(i.high)
-    )
-}
-
-/// An interval of hours (e.g. `detection_h`) as durations.
-pub(crate) fn hours_ci(i: &Interval) -> String {
-    duration_ci(&Interval {
-        mean: i.mean * 3600.0,
-        low: i.low * 3600.0,
-        high: i.high * 3600.0,
-        ..*i
-    })
-}
-
-/// A non-negative quantity with its interval, two decimals.
-pub(crate) fn number_ci(i: &Interval) -> String {
-    format!("{:.2} ({:.2}–{:.2})", i.mean, i.low.max(0.0), i.high)
-}
-
-pub(crate) fn share_ci(i: &Interval) -> String {
-    format!(
-        "{:.1}% ({:.1}–{:.1})",
-        100.0 * i.mean,
-        100.0 * i.low.max(0.0),
-        100.0 * i.high.min(1.0)
-    )
 }
 
 /// The summary table (Markdown): per leak, per strategy, the headline metrics with 95% CIs.

@@ -1,38 +1,20 @@
 //! `index.html` of a run directory: the scenario, the headline table per leak, containment
 //! curves and TTD CDFs with strategy and attacker toggles, the claims (when the scenario has
-//! what they need), signing load against device capacity, and the manifest. Built from the
-//! same summary rows and containment curves as the tables.
+//! what they need), signing load against device capacity, and the manifest. It formats a
+//! [`RunReport`], the same summary rows and charts as the files; it computes nothing.
 
 use std::collections::BTreeMap;
 
-use super::html::{esc, num, BarChart, LineChart, Page, Series};
-use super::run_output::{duration_ci, hours_ci, number_ci, share_ci};
-use leaklab_base::duration::format_duration;
-use leaklab_capacity::builtin_profiles;
-use leaklab_claims::{evaluate, Verdict};
-use leaklab_sim::runner::RunResults;
-use leaklab_sim::stats::Interval;
-use leaklab_sim::summary::{find_for, SummaryRow};
+use leaklab_claims::{Claim, Verdict};
+use leaklab_sim::summary::find_for;
 
-/// Containment curves of one leak: (strategy, attacker, points (t seconds, share)).
-pub type LeakCurves = Vec<(String, String, Vec<(f64, Interval)>)>;
-
-fn dur(x: f64) -> String {
-    if x.is_finite() {
-        format_duration(x.max(0.0))
-    } else {
-        "never".into()
-    }
-}
+use crate::format::{duration, duration_ci, hours_ci, number_ci, share_ci};
+use crate::html::{esc, num, Page};
+use crate::run_report::RunReport;
 
 /// Renders the page. `files` are the other outputs of the directory with their SHA-256.
-pub fn render(
-    results: &RunResults,
-    rows: &[SummaryRow],
-    curves: &[LeakCurves],
-    files: &BTreeMap<String, String>,
-) -> String {
-    let sc = &results.scenario;
+pub(crate) fn render(report: &RunReport<'_>, files: &BTreeMap<String, String>) -> String {
+    let sc = &report.results.scenario;
     let strategies: Vec<String> = sc.strategies.iter().map(|s| s.name.clone()).collect();
     let attackers: Vec<String> = sc
         .attacker
@@ -40,10 +22,25 @@ pub fn render(
         .iter()
         .map(|p| p.name().to_string())
         .collect();
-    let headline = attackers.first().cloned().unwrap_or_default();
     let mut page = Page::new(&format!("leaklab results: {}", sc.name));
-    page.toggles(&strategies, &attackers, std::slice::from_ref(&headline));
+    page.toggles(&strategies, &attackers, &[report.headline().to_string()]);
+    scenario_section(&mut page, report, &strategies, &attackers);
+    for l in 0..sc.leaks.len() {
+        leak_section(&mut page, report, l, &strategies, &attackers);
+    }
+    claims_section(&mut page, report);
+    signing_section(&mut page, report);
+    manifest_section(&mut page, report, files);
+    page.finish()
+}
 
+fn scenario_section(
+    page: &mut Page,
+    report: &RunReport<'_>,
+    strategies: &[String],
+    attackers: &[String],
+) {
+    let sc = &report.results.scenario;
     page.section("scenario", "Scenario");
     if !sc.description.is_empty() {
         page.text(&sc.description);
@@ -52,7 +49,7 @@ pub fn render(
         vec!["customers".into(), sc.customers.to_string()],
         vec!["replications".into(), sc.replications.to_string()],
         vec!["seed".into(), sc.seed.to_string()],
-        vec!["horizon".into(), dur(sc.horizon)],
+        vec!["horizon".into(), duration(sc.horizon)],
         vec!["strategies".into(), strategies.join(", ")],
         vec![
             "leaks".into(),
@@ -101,191 +98,132 @@ pub fn render(
     ];
     page.table(&["parameter", "value"], &params, None, None);
     page.raw("<p>The full input: <a href=\"scenario.toml\">scenario.toml</a>. Values are means over replications with 95% confidence intervals; TTD is measured from the leak, \"never\" means still exploitable at the horizon. The toggles at the top show and hide strategies and attacker policies in every chart and table.</p>");
+}
 
-    for (l, leak) in sc.leaks.iter().enumerate() {
-        let id = format!("leak-{l}");
-        page.section(&id, &format!("Leak: {}", leak.name));
-        let mut table = Vec::new();
-        for s in &strategies {
-            for a in &attackers {
-                let get = |m: &str| find_for(rows, s, &leak.name, a, m).map(|r| r.interval);
-                let (Some(mean), Some(p50), Some(never), Some(d1), Some(det), Some(lock)) = (
-                    get("ttd_mean_censored_s"),
-                    get("ttd_p50_s"),
-                    get("share_never"),
-                    get("share_disabled_within_1d"),
-                    get("detection_h"),
-                    get("lockout_h_per_customer"),
-                ) else {
-                    continue;
-                };
-                // The same cell formats as summary.md.
-                table.push(vec![
-                    s.clone(),
-                    a.clone(),
-                    duration_ci(&mean),
-                    duration_ci(&p50),
-                    share_ci(&never),
-                    share_ci(&d1),
-                    hours_ci(&det),
-                    number_ci(&lock),
-                ]);
-            }
-        }
-        page.table(
-            &[
-                "strategy",
-                "attacker",
-                "mean TTD (censored)",
-                "median TTD",
-                "never disabled",
-                "disabled ≤ 1 d",
-                "detection",
-                "lockout h per customer",
-            ],
-            &table,
-            Some(0),
-            Some(1),
-        );
-        let horizon_h = sc.horizon / 3600.0;
-        let x0 = results.grid.get(1).copied().unwrap_or(60.0) / 3600.0;
-        let table_at: Vec<(String, f64)> = [1.0, 4.0, 24.0, 168.0, 720.0]
-            .into_iter()
-            .filter(|h| *h < horizon_h)
-            .map(|h| (dur(h * 3600.0), h))
-            .chain(std::iter::once(("the horizon".to_string(), horizon_h)))
-            .collect();
-        for (kind, title, f) in [
-            (
-                "containment",
-                "share of affected customers still exploitable",
-                (|v: f64| v) as fn(f64) -> f64,
-            ),
-            (
-                "ttd-cdf",
-                "share of affected customers disabled (TTD CDF)",
-                |v: f64| 1.0 - v,
-            ),
-        ] {
-            let series: Vec<Series> = curves[l]
-                .iter()
-                .map(|(s, a, c)| Series {
-                    strategy: s.clone(),
-                    attacker: Some(a.clone()),
-                    points: c
-                        .iter()
-                        .filter(|(t, _)| *t > 0.0)
-                        .map(|(t, i)| (t / 3600.0, f(i.mean)))
-                        .collect(),
-                })
-                .collect();
-            page.line_chart(&LineChart {
-                id: format!("{kind}-{l}"),
-                title: format!("Leak \"{}\": {title}", leak.name),
-                x_label: "time after the leak (log)".into(),
-                y_label: "share".into(),
-                log_x: true,
-                x_range: (x0, horizon_h),
-                y_range: (0.0, 1.0),
-                series,
-                table_at: table_at.clone(),
-            });
+/// One leak: the headline table, then the containment and TTD charts.
+fn leak_section(
+    page: &mut Page,
+    report: &RunReport<'_>,
+    l: usize,
+    strategies: &[String],
+    attackers: &[String],
+) {
+    let leak = &report.results.scenario.leaks[l];
+    page.section(&format!("leak-{l}"), &format!("Leak: {}", leak.name));
+    let mut table = Vec::new();
+    for s in strategies {
+        for a in attackers {
+            let get = |m: &str| find_for(&report.rows, s, &leak.name, a, m).map(|r| r.interval);
+            let (Some(mean), Some(p50), Some(never), Some(d1), Some(det), Some(lock)) = (
+                get("ttd_mean_censored_s"),
+                get("ttd_p50_s"),
+                get("share_never"),
+                get("share_disabled_within_1d"),
+                get("detection_h"),
+                get("lockout_h_per_customer"),
+            ) else {
+                continue;
+            };
+            // The same cell formats as summary.md.
+            table.push(vec![
+                s.clone(),
+                a.clone(),
+                duration_ci(&mean),
+                duration_ci(&p50),
+                share_ci(&never),
+                share_ci(&d1),
+                hours_ci(&det),
+                number_ci(&lock),
+            ]);
         }
     }
+    page.table(
+        &[
+            "strategy",
+            "attacker",
+            "mean TTD (censored)",
+            "median TTD",
+            "never disabled",
+            "disabled ≤ 1 d",
+            "detection",
+            "lockout h per customer",
+        ],
+        &table,
+        Some(0),
+        Some(1),
+    );
+    page.line_chart(&report.charts[l].containment);
+    page.line_chart(&report.charts[l].ttd_cdf);
+}
 
+fn claims_section(page: &mut Page, report: &RunReport<'_>) {
     page.section("claims", "IETF 124 claims");
-    match evaluate(results) {
-        Ok(claims) => {
-            page.text("Each claim judged from this run against the headline attacker; `leaklab reproduce ietf124` adds the findings beyond the slides, `--robust` the verdicts over the sourced parameter ranges.");
-            let mut t = Vec::new();
-            for c in &claims {
-                t.push(vec![
-                    c.id.to_string(),
-                    match c.verdict {
-                        Verdict::Reproduced => "reproduced".into(),
-                        Verdict::NotReproduced => "NOT reproduced".into(),
-                    },
-                    c.claim.to_string(),
-                    c.threshold.clone(),
-                    c.simulated.clone(),
-                ]);
-            }
-            page.table(
-                &["claim", "verdict", "statement", "threshold", "simulated"],
-                &t,
-                None,
-                None,
-            );
-            for c in &claims {
-                let m: Vec<Vec<String>> = c
-                    .measurements
-                    .iter()
-                    .map(|m| {
-                        vec![
-                            m.name.clone(),
-                            num(m.value),
-                            num(m.ci_low),
-                            num(m.ci_high),
-                            m.unit.to_string(),
-                        ]
-                    })
-                    .collect();
-                page.raw(&format!(
-                    "<details><summary>{}: measurements</summary>",
-                    esc(c.id)
-                ));
-                page.table(
-                    &["measured", "value", "95% CI low", "95% CI high", "unit"],
-                    &m,
-                    None,
-                    None,
-                );
-                page.raw("</details>");
-            }
-        }
+    match &report.claims {
+        Ok(claims) => judged_claims(page, claims),
         Err(e) => page.text(&format!("Not judged for this scenario: {e}.")),
     }
+}
 
-    page.section("signing", "Signing load");
-    let first_leak = sc.leaks.first().map(|l| l.name.clone()).unwrap_or_default();
-    let bars: Vec<(String, f64)> = strategies
-        .iter()
-        .map(|s| {
-            let v = find_for(rows, s, &first_leak, &headline, "device_signs_per_s")
-                .map_or(0.0, |r| r.interval.mean);
-            (s.clone(), v)
-        })
-        .filter(|(_, v)| *v > 0.0)
-        .collect();
-    let lines: Vec<(String, f64)> = match builtin_profiles() {
-        Ok(profiles) => sc
-            .devices
+fn judged_claims(page: &mut Page, claims: &[Claim]) {
+    page.text("Each claim judged from this run against the headline attacker; `leaklab reproduce ietf124` adds the findings beyond the slides, `--robust` the verdicts over the sourced parameter ranges.");
+    let mut t = Vec::new();
+    for c in claims {
+        t.push(vec![
+            c.id.to_string(),
+            match c.verdict {
+                Verdict::Reproduced => "reproduced".into(),
+                Verdict::NotReproduced => "NOT reproduced".into(),
+            },
+            c.claim.to_string(),
+            c.threshold.clone(),
+            c.simulated.clone(),
+        ]);
+    }
+    page.table(
+        &["claim", "verdict", "statement", "threshold", "simulated"],
+        &t,
+        None,
+        None,
+    );
+    for c in claims {
+        let m: Vec<Vec<String>> = c
+            .measurements
             .iter()
-            .filter_map(|d| {
-                profiles
-                    .get(&d.profile)
-                    .ok()
-                    .map(|p| (format!("{} capacity", d.profile), p.capacity_per_s()))
+            .map(|m| {
+                vec![
+                    m.name.clone(),
+                    num(m.value),
+                    num(m.ci_low),
+                    num(m.ci_high),
+                    m.unit.to_string(),
+                ]
             })
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    if bars.is_empty() {
+            .collect();
+        page.raw(&format!(
+            "<details><summary>{}: measurements</summary>",
+            esc(c.id)
+        ));
+        page.table(
+            &["measured", "value", "95% CI low", "95% CI high", "unit"],
+            &m,
+            None,
+            None,
+        );
+        page.raw("</details>");
+    }
+}
+
+fn signing_section(page: &mut Page, report: &RunReport<'_>) {
+    page.section("signing", "Signing load");
+    if report.signing.bars.is_empty() {
         page.text("No strategy signs on an HSM/TPM in this scenario.");
     } else {
-        page.bar_chart(&BarChart {
-            id: "signing-load".into(),
-            title: format!(
-                "Legitimate HSM/TPM signatures per second for {} customers, against device capacity",
-                sc.customers
-            ),
-            y_label: "signatures per second (log)".into(),
-            log_y: true,
-            bars,
-            lines,
-        });
+        page.bar_chart(&report.signing);
     }
+}
 
+fn manifest_section(page: &mut Page, report: &RunReport<'_>, files: &BTreeMap<String, String>) {
+    let sc = &report.results.scenario;
     page.section("manifest", "Manifest");
     page.text(&format!(
         "leaklab {}, scenario \"{}\", seed {}. SHA-256 of every output (manifest.json has the same list, and this page's own hash):",
@@ -298,5 +236,4 @@ pub fn render(
         .map(|(name, hash)| vec![name.clone(), hash.clone()])
         .collect();
     page.table(&["file", "SHA-256"], &f, None, None);
-    page.finish()
 }

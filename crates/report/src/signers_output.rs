@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use leaklab_base::signers_csv::COLUMNS;
 use leaklab_signer_bench::{Latency, Report, Row};
 
-use crate::atomic_file::StagedFiles;
+use crate::atomic::StagedFiles;
 use crate::table::TableBuilder;
 use crate::ReportError;
 

@@ -1,6 +1,6 @@
 //! Runs a parameter study: loads a sweep (a scenario plus a `[sweep]` table), builds each
 //! point's scenario, simulates it, judges the claims where the sweep asks for them, and records
-//! the point in its shard directory ([`crate::sweep_output`]). It does not print: progress goes
+//! the point in its shard directory ([`crate::ShardDir`]). It does not print: progress goes
 //! to the caller's callback as [`ShardEvent`]s.
 
 use std::path::{Path, PathBuf};
@@ -16,7 +16,8 @@ use leaklab_study::design::{points, Point};
 use leaklab_study::spec::{split, SweepSpec};
 use leaklab_study::Shard;
 
-use crate::sweep_output::{merge, Merged, PointVerdict, ShardDir, ShardInfo};
+use crate::{merge, Merged, PointVerdict, ShardDir};
+use leaklab_study::shards::ShardInfo;
 use crate::ReportError;
 
 /// Why a study could not be loaded or run. Each variant's message is the context; its source,

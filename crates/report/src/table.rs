@@ -1,9 +1,17 @@
 //! Tidy tables written as both Parquet and CSV through polars (eager `DataFrame` only).
+//!
+//! A table is a slice of rows of one `Serialize + Deserialize` struct
+//! ([`TableBuilder::from_rows`]): its fields are the columns, in order. Columns whose names
+//! come from the data (a sweep's parameters) are added one at a time.
+
+mod rows;
 
 use std::fs::File;
 use std::path::Path;
 
 use polars::prelude::*;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use super::ReportError;
 
@@ -47,9 +55,42 @@ pub struct TableBuilder {
     columns: Vec<Column>,
 }
 
+/// A table as text for the HTML page: the headers, then the rows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Cells {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+impl Cells {
+    /// The index of the column called `name`.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.headers.iter().position(|h| h == name)
+    }
+}
+
 impl TableBuilder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A table with one row per element of `rows` and one column per field of `T` (see the
+    /// module docs for the field types a row may have).
+    pub fn from_rows<T: Serialize + DeserializeOwned>(rows: &[T]) -> Result<Self, ReportError> {
+        Self::new().rows(rows)
+    }
+
+    /// Appends the columns of `rows` (one per field of `T`) after the columns so far.
+    pub fn rows<'a, T: Serialize + DeserializeOwned + 'a>(
+        mut self,
+        rows: impl IntoIterator<Item = &'a T>,
+    ) -> Result<Self, ReportError> {
+        let columns = rows::columns(rows).map_err(|e| ReportError::RowType {
+            row: std::any::type_name::<T>(),
+            message: e.to_string(),
+        })?;
+        self.columns.extend(columns);
+        Ok(self)
     }
 
     pub fn text(mut self, name: &str, values: Vec<String>) -> Self {
@@ -91,9 +132,9 @@ impl TableBuilder {
         self
     }
 
-    /// The table as text cells for the HTML page (the same data the files get): headers, then
-    /// rows; missing values are empty, numbers formatted by [`crate::html::num`].
-    pub fn cells(&self) -> (Vec<String>, Vec<Vec<String>>) {
+    /// The table as text cells for the HTML page (the same data the files get); missing values
+    /// are empty, numbers formatted by [`crate::html::num`].
+    pub fn cells(&self) -> Cells {
         let headers = self.columns.iter().map(|c| c.name().to_string()).collect();
         let height = self.columns.iter().map(Column::len).max().unwrap_or(0);
         let rows = (0..height)
@@ -111,7 +152,7 @@ impl TableBuilder {
                     .collect()
             })
             .collect();
-        (headers, rows)
+        Cells { headers, rows }
     }
 
     /// Writes the table as Parquet and CSV (see [`write_table`]).

@@ -2,11 +2,13 @@
 //! its design gives points (grid, Latin hypercube, Saltelli), each point a scenario with some
 //! keys set and its own seed. Pure: no files, no simulation. The CLI runs the points (any
 //! shard anywhere) and the report crate writes and merges their results; this crate also holds
-//! the analysis of merged results: Sobol indices and robust claim verdicts.
+//! the check that a set of shards is one complete sweep ([`shards`]) and the analysis of merged
+//! results: Sobol indices and robust claim verdicts.
 
 pub mod apply;
 pub mod design;
 pub mod robust;
+pub mod shards;
 pub mod sobol;
 pub mod spec;
 

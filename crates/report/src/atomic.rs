@@ -1,10 +1,18 @@
-//! Atomic result directories: everything is written into a hidden staging directory next to the
-//! destination and renamed into place only when the whole run succeeded. A failed or interrupted
-//! run leaves no partial files in `results/` (the staging directory is removed on drop).
+//! Atomic publication of results: nothing partial is ever visible, and a failed or
+//! interrupted run leaves what was there before. Three granularities, for three kinds of
+//! destination:
+//! - [`OutputDir`] replaces a whole result directory (a run, a merged sweep): everything is
+//!   written into a hidden staging directory beside the destination and renamed into place when
+//!   the whole run succeeded (the staging directory is removed on drop otherwise);
+//! - [`StagedFiles`] replaces single files in a directory that holds other results (e.g.
+//!   `results/`), where replacing the directory would delete them: files are staged in a hidden
+//!   directory inside the destination (same file system) and each is renamed into place;
+//! - [`write_atomic`] writes one file through a temporary file and a rename (a sweep shard's
+//!   points, each finished point its own file, so an interrupted shard keeps its points).
 
 use std::path::{Path, PathBuf};
 
-use super::ReportError;
+use crate::ReportError;
 
 /// A staging directory that becomes `dest` on [`OutputDir::commit`].
 pub struct OutputDir {
@@ -48,11 +56,6 @@ impl OutputDir {
             .unwrap_or(&self.dest)
     }
 
-    /// The final location.
-    pub fn dest(&self) -> &Path {
-        &self.dest
-    }
-
     /// Publishes the staged files: an existing `dest` is replaced as a whole.
     pub fn commit(mut self) -> Result<PathBuf, ReportError> {
         let Some(staging) = self.staging.take() else {
@@ -86,6 +89,64 @@ impl OutputDir {
         Ok(self.dest.clone())
     }
 }
+
+/// A staging directory whose files replace same-named files in `dest` on commit.
+pub struct StagedFiles {
+    dest: PathBuf,
+    staging: tempfile::TempDir,
+}
+
+impl StagedFiles {
+    /// Creates `dest` if needed and a staging directory inside it.
+    pub fn create(dest: &Path) -> Result<Self, ReportError> {
+        std::fs::create_dir_all(dest).map_err(|e| ReportError::io(dest, e))?;
+        let staging = tempfile::Builder::new()
+            .prefix(".leaklab-staging-")
+            .tempdir_in(dest)
+            .map_err(|e| ReportError::io(dest, e))?;
+        Ok(Self {
+            dest: dest.to_path_buf(),
+            staging,
+        })
+    }
+
+    /// Where to write the files now.
+    pub fn path(&self) -> &Path {
+        self.staging.path()
+    }
+
+    /// Renames every staged file into `dest` (each rename is atomic) and removes the staging
+    /// directory. Returns the published paths.
+    pub fn commit(self) -> Result<Vec<PathBuf>, ReportError> {
+        let staged = self.staging.path();
+        let entries = std::fs::read_dir(staged).map_err(|e| ReportError::io(staged, e))?;
+        let mut published = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| ReportError::io(staged, e))?;
+            let target = self.dest.join(entry.file_name());
+            std::fs::rename(entry.path(), &target).map_err(|e| ReportError::io(&target, e))?;
+            published.push(target);
+        }
+        published.sort();
+        Ok(published)
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(PARTIAL_PREFIX)
+        .tempfile_in(dir)
+        .map_err(|e| ReportError::io(dir, e))?;
+    std::io::Write::write_all(&mut tmp, bytes).map_err(|e| ReportError::io(path, e))?;
+    tmp.persist(path)
+        .map_err(|e| ReportError::io(path, e.error))?;
+    Ok(())
+}
+
+/// The name prefix of [`write_atomic`]'s temporary files (an interrupted write leaves one).
+pub(crate) const PARTIAL_PREFIX: &str = ".leaklab-partial-";
 
 #[cfg(test)]
 mod tests {
