@@ -162,7 +162,7 @@ impl<'a, S: AuthorizationServer> Cell<'a, S> {
             .opts
             .device
             .clone()
-            .ok_or(Unsupported::NoDevice(what).into())
+            .ok_or_else(|| Unsupported::NoDevice(what).into())
     }
 
     /// The core's key: the device's, or a fresh software key when the core keeps keys on disk.

@@ -10,8 +10,7 @@ use rand::rngs::OsRng;
 
 use crate::DrillError;
 
-/// A signer shared by the agent's core and, while it holds the core host, the attacker.
-pub type SharedSigner = Arc<Mutex<Box<dyn Signer>>>;
+pub use leaklab_testbed::SharedSigner;
 
 fn sign_err(e: impl std::fmt::Display) -> DrillError {
     DrillError::Sign(e.to_string())

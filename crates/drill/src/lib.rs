@@ -81,7 +81,15 @@ pub enum DrillError {
     #[error("signing: {0}")]
     Sign(String),
     #[error("the drill cannot replay this scenario: {0}")]
-    Unsupported(#[from] Unsupported),
+    Unsupported(Unsupported),
+}
+
+// By hand rather than `#[from]`, which would also make the case the error's source and print
+// it twice in an error chain.
+impl From<Unsupported> for DrillError {
+    fn from(case: Unsupported) -> Self {
+        DrillError::Unsupported(case)
+    }
 }
 
 /// What the drill cannot replay in a whole scenario (cells it does not replay are named in the
