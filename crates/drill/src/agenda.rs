@@ -62,3 +62,36 @@ impl Agenda {
         self.0.pop_first()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_come_out_by_time_then_action_then_customer() {
+        let mut agenda = Agenda::default();
+        agenda.at(5, Action::RevokeGrant, 0);
+        agenda.at(4, Action::LastMoment, 1);
+        agenda.at(4, Action::LastMoment, 0);
+        agenda.at(4, Action::Leak, 2);
+        agenda.at(4, Action::Leak, 2);
+        let order: Vec<_> = std::iter::from_fn(|| agenda.next()).collect();
+        assert_eq!(
+            order,
+            [
+                (4, Action::Leak, 2),
+                (4, Action::LastMoment, 0),
+                (4, Action::LastMoment, 1),
+                (5, Action::RevokeGrant, 0),
+            ]
+        );
+    }
+
+    #[test]
+    fn only_defenders_and_lost_footholds_end_quiet_turns() {
+        assert!(!Action::Attack.disturbs());
+        assert!(!Action::LegitEdge(3).disturbs());
+        assert!(Action::LegitRotate.disturbs());
+        assert!(Action::LoseDevice.disturbs());
+    }
+}

@@ -80,6 +80,21 @@ struct Provisioned {
     rt_binding: RtBinding,
 }
 
+impl Provisioned {
+    /// A public client with DPoP-bound access tokens (and refresh tokens, for DPoP-RT).
+    fn dpop(rt_binding: RtBinding, bound_refresh_tokens: bool) -> Self {
+        Provisioned {
+            auth: ClientAuthMethod::None,
+            metadata: ClientMetadata {
+                dpop_bound_access_tokens: true,
+                dpop_bound_refresh_tokens: bound_refresh_tokens,
+            },
+            cert_bound: false,
+            rt_binding,
+        }
+    }
+}
+
 /// The keys and credentials a customer's agent holds.
 #[derive(Default)]
 struct Credentials {
@@ -317,15 +332,7 @@ impl<'a, S: AuthorizationServer> Cell<'a, S> {
         }
         let rt_binding = RtBinding::DpopJkt(keys::thumbprint(&key));
         credentials.core_key = Some(key);
-        Ok(Provisioned {
-            auth: ClientAuthMethod::None,
-            metadata: ClientMetadata {
-                dpop_bound_access_tokens: true,
-                dpop_bound_refresh_tokens: false,
-            },
-            cert_bound: false,
-            rt_binding,
-        })
+        Ok(Provisioned::dpop(rt_binding, false))
     }
 
     /// Split DPoP: the DPoP-RT key in the core, a software key per edge.
@@ -339,15 +346,7 @@ impl<'a, S: AuthorizationServer> Cell<'a, S> {
         }
         let rt_binding = RtBinding::DpopRtJkt(keys::thumbprint(&key));
         credentials.core_key = Some(key);
-        Ok(Provisioned {
-            auth: ClientAuthMethod::None,
-            metadata: ClientMetadata {
-                dpop_bound_access_tokens: true,
-                dpop_bound_refresh_tokens: true,
-            },
-            cert_bound: false,
-            rt_binding,
-        })
+        Ok(Provisioned::dpop(rt_binding, true))
     }
 
     // ---- schedule ----

@@ -119,3 +119,68 @@ impl DrillSummary {
         self.agreeing == self.customers
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn customer(id: u64, predicted: f64, measured: f64, agrees: bool) -> CustomerResult {
+        CustomerResult {
+            customer: id,
+            predicted_ttd_s: predicted,
+            measured_ttd_s: measured,
+            requests: 3,
+            agrees,
+        }
+    }
+
+    fn cell(skipped: Option<&str>, customers: Vec<CustomerResult>) -> CellResult {
+        CellResult {
+            strategy: "split-dpop".into(),
+            leak: "edge".into(),
+            policy: "maximal".into(),
+            skipped: skipped.map(str::to_owned),
+            customers,
+        }
+    }
+
+    #[test]
+    fn a_skipped_cell_is_one_row_and_a_replayed_one_a_row_per_customer() {
+        let skipped = cell(Some("why"), Vec::new());
+        let rows = skipped.rows();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].customer, None);
+        assert_eq!(rows[0].skipped.as_deref(), Some("why"));
+        let replayed = cell(
+            None,
+            vec![
+                customer(1, 10.0, 12.0, true),
+                customer(2, f64::INFINITY, 5.0, false),
+            ],
+        );
+        let rows = replayed.rows();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].customer, Some(2));
+        assert_eq!(rows[1].agrees, Some(false));
+        assert!(rows.iter().all(|r| r.skipped.is_none()));
+        // Only customers with both times finite count towards the gap.
+        assert_eq!(replayed.largest_gap_s(), 2.0);
+        let summary = DrillSummary::of(&[skipped, replayed]);
+        assert_eq!(
+            summary,
+            DrillSummary {
+                agreeing: 1,
+                customers: 2
+            }
+        );
+        assert!(!summary.all_agree());
+    }
+
+    #[test]
+    fn the_terminal_line_names_the_agreement_or_why_not_replayed() {
+        let line = cell(None, vec![customer(1, 1.0, 1.0, true)]).to_string();
+        assert_eq!(line, "split-dpop         edge       1 of 1 customers agree");
+        let line = cell(Some("policy"), Vec::new()).to_string();
+        assert_eq!(line, "split-dpop         edge       not replayed: policy");
+    }
+}

@@ -622,23 +622,35 @@ fn lookup_grant(
         RtLookup::Stale {
             family,
             client_id: owner,
-        } if owner == client_id => {
-            if client.config.reuse_detection {
-                state
-                    .store
-                    .revoke_family(family, "refresh token reuse detected", now)
-                    .map_err(store_error)?;
-            }
-            Err(oauth(
-                OAuthError::InvalidGrant,
-                "refresh token was already used",
-            ))
-        }
+        } if owner == client_id => Err(reuse_refused(
+            state,
+            client,
+            family,
+            "refresh token reuse detected",
+            now,
+        )),
         _ => Err(oauth(
             OAuthError::InvalidGrant,
             "refresh token is unknown, revoked or another client's",
         )),
     }
+}
+
+/// The answer to a refresh token used again: under reuse detection its family is revoked
+/// (`why` is recorded).
+fn reuse_refused(
+    state: &AsState,
+    client: &ClientRecord,
+    family: i64,
+    why: &str,
+    now: i64,
+) -> Response {
+    if client.config.reuse_detection {
+        if let Err(e) = state.store.revoke_family(family, why, now) {
+            return store_error(e);
+        }
+    }
+    oauth(OAuthError::InvalidGrant, "refresh token was already used")
 }
 
 type ProofResult = Option<Result<verify::VerifiedProof, verify::ProofRejection>>;
@@ -770,18 +782,13 @@ fn rotate(
         .map_err(store_error)?
     {
         Rotation::Rotated { refresh_token } => Ok(refresh_token),
-        Rotation::LostRace => {
-            if client.config.reuse_detection {
-                state
-                    .store
-                    .revoke_family(family, "refresh token reuse detected (concurrent)", now)
-                    .map_err(store_error)?;
-            }
-            Err(oauth(
-                OAuthError::InvalidGrant,
-                "refresh token was already used",
-            ))
-        }
+        Rotation::LostRace => Err(reuse_refused(
+            state,
+            client,
+            family,
+            "refresh token reuse detected (concurrent)",
+            now,
+        )),
     }
 }
 
