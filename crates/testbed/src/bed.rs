@@ -62,6 +62,7 @@ impl BedConfig {
 }
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BedError {
     #[error(transparent)]
     Pki(#[from] PkiError),

@@ -34,6 +34,7 @@ mod serve;
 mod store;
 mod tls;
 
+pub use auth_server::AsError;
 pub use bed::{BedConfig, BedError, JwksDocs, Testbed};
 pub use client::{Admin, ClientAuth, ClientError, HttpClient, Refusal, Tokens};
 pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
@@ -44,7 +45,7 @@ pub use load::{
 pub use pki::{ClientIdentity, Pki, PkiError};
 pub use resource_server::AtRevocation;
 pub use serve::{announce, ServeConfig, ServeConfigError, CLIENT_ID};
-pub use store::{ClientAuthMethod, ClientConfig, ReplayBackend, ReplayLimits};
+pub use store::{ClientAuthMethod, ClientConfig, ReplayBackend, ReplayLimits, StoreError};
 pub use tls::{Limits, Running};
 
 /// A signer shared between tasks (the agent's core and, while it holds the core host, the

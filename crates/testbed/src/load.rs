@@ -70,6 +70,7 @@ pub struct LoadRow {
 }
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     #[error(transparent)]
     Bed(#[from] crate::bed::BedError),
