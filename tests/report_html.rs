@@ -144,38 +144,46 @@ fn the_default_run_page_renders_in_headless_chromium() {
 /// fetched).
 #[test]
 fn the_drill_and_load_pages_render_in_headless_chromium() {
-    use leaklab_report::drill_output::{self, DrillRow};
-    use leaklab_report::load_output::{self, LoadFigures};
+    use leaklab_drill::{CellResult, CustomerResult};
+    use leaklab_report::{drill_output, load_output};
+    use leaklab_testbed::{LoadRow, Slice};
     let Some(browser) = chromium() else {
         missing_part("no Chromium (scripts/setup installs Debian's chromium)");
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let row = |strategy: &str, customer: Option<u64>, skipped: Option<&str>| DrillRow {
+    let cell = |strategy: &str, customers: Vec<CustomerResult>, skipped: Option<&str>| CellResult {
         strategy: strategy.into(),
         leak: "edge".into(),
         policy: "maximal".into(),
-        customer,
-        predicted_ttd_s: customer.map(|_| 17257.8),
-        measured_ttd_s: customer.map(|_| 17256.0),
-        agrees: customer.map(|_| true),
-        requests: customer.map(|_| 12),
         skipped: skipped.map(str::to_owned),
+        customers,
+    };
+    let customer = CustomerResult {
+        customer: 4,
+        predicted_ttd_s: 17257.8,
+        measured_ttd_s: 17256.0,
+        requests: 12,
+        agrees: true,
     };
     let drill = drill_output::write(
         &dir.path().join("drill"),
         "drill-small",
         &["test rows".into()],
         &[
-            row("split-dpop", Some(4), None),
-            row("bearer-rotation", None, Some("rotation")),
+            cell("split-dpop", vec![customer], None),
+            cell("bearer-rotation", Vec::new(), Some("rotation")),
         ],
         3.0,
     )
     .unwrap();
+    let slice = |per_server_cpu_s: f64| Slice {
+        per_server_cpu_s,
+        reference_per_s: Some(12000.0),
+    };
     let load = load_output::write(
         &dir.path().join("load"),
-        &[LoadFigures {
+        &[LoadRow {
             target: "resource server".into(),
             concurrency: 8,
             ok: 100,
@@ -188,13 +196,9 @@ fn the_drill_and_load_pages_render_in_headless_chromium() {
             p90_us: 4000,
             p99_us: 9000,
             p999_us: 12000,
-            slices: 3,
-            reference_per_s: Some(12000.0),
-            ratio: Some(0.01),
-            ratio_min: Some(0.009),
-            ratio_max: Some(0.011),
+            slices: vec![slice(108.0), slice(120.0), slice(132.0)],
+            reference_error: None,
         }],
-        Ok(()),
         &[],
     )
     .unwrap();

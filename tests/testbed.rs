@@ -13,8 +13,8 @@ use std::process::{Child, Command, Stdio};
 
 use common::{missing_part, repo};
 use leaklab_protocol::token_endpoint::RtBinding;
-use leaklab_testbed::client::{Admin, ClientAuth, HttpClient};
-use leaklab_testbed::store::{ClientAuthMethod, ClientConfig};
+use leaklab_testbed::{Admin, ClientAuth, HttpClient};
+use leaklab_testbed::{ClientAuthMethod, ClientConfig};
 
 fn leaklab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_leaklab"))

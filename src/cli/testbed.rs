@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
+use leaklab_drill::{DrillOptions, DrillSummary, TOLERANCE_S};
 use leaklab_protocol::signer::Signer;
-use leaklab_report::drill_output::{self, DrillRow};
+use leaklab_report::drill_output;
 use leaklab_sim::scenario::{AttackerPolicy, KeyStorage, Scenario};
-use leaklab_testbed::drill::{self, DrillOptions, TOLERANCE_S};
 
 use super::Outcome;
 
@@ -98,47 +98,9 @@ pub fn drill(args: DrillArgs) -> anyhow::Result<Outcome> {
         .enable_all()
         .build()?;
     let started = std::time::Instant::now();
-    let cells = runtime.block_on(drill::run(&scenario, &opts))?;
-    let mut rows = Vec::new();
-    let (mut agree, mut total) = (0, 0);
-    for c in &cells {
-        if let Some(why) = &c.skipped {
-            rows.push(DrillRow {
-                strategy: c.strategy.clone(),
-                leak: c.leak.clone(),
-                policy: c.policy.clone(),
-                customer: None,
-                predicted_ttd_s: None,
-                measured_ttd_s: None,
-                agrees: None,
-                requests: None,
-                skipped: Some(why.clone()),
-            });
-            println!("{:<18} {:<10} not replayed: {why}", c.strategy, c.leak);
-            continue;
-        }
-        println!(
-            "{:<18} {:<10} {} of {} customers agree",
-            c.strategy,
-            c.leak,
-            c.agreeing(),
-            c.customers.len()
-        );
-        agree += c.agreeing();
-        total += c.customers.len();
-        for r in &c.customers {
-            rows.push(DrillRow {
-                strategy: c.strategy.clone(),
-                leak: c.leak.clone(),
-                policy: c.policy.clone(),
-                customer: Some(r.customer),
-                predicted_ttd_s: Some(r.predicted_ttd_s),
-                measured_ttd_s: Some(r.measured_ttd_s),
-                agrees: Some(r.agrees),
-                requests: Some(r.requests),
-                skipped: None,
-            });
-        }
+    let cells = runtime.block_on(leaklab_drill::run(&scenario, &opts))?;
+    for cell in &cells {
+        println!("{cell}");
     }
     // The page and tables hold only what the draws determine (same scenario + seed => same
     // bytes); the wall time goes to the terminal.
@@ -147,12 +109,15 @@ pub fn drill(args: DrillArgs) -> anyhow::Result<Outcome> {
         scenario.name, scenario.seed, args.replication, args.customers
     )];
     eprintln!("leaklab drill: {:.1} s", started.elapsed().as_secs_f64());
-    let dir = drill_output::write(&out, &scenario.name, &meta, &rows, TOLERANCE_S)?;
+    let dir = drill_output::write(&out, &scenario.name, &meta, &cells, TOLERANCE_S)?;
+    let summary = DrillSummary::of(&cells);
     println!(
-        "{agree} of {total} customers agree within {TOLERANCE_S} s; results in {}",
+        "{} of {} customers agree within {TOLERANCE_S} s; results in {}",
+        summary.agreeing,
+        summary.customers,
         dir.display()
     );
-    Ok(if agree == total {
+    Ok(if summary.all_agree() {
         Outcome::Success
     } else {
         Outcome::Negative
@@ -209,7 +174,7 @@ pub fn run(cmd: TestbedCommand) -> anyhow::Result<Outcome> {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
-    use leaklab_testbed::serve::{announce, ServeConfig};
+    use leaklab_testbed::{announce, ServeConfig};
     let temp;
     let state_dir = match &args.state_dir {
         Some(d) => d.clone(),
@@ -229,9 +194,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let bed = leaklab_testbed::bed::Testbed::start(
+        let bed = leaklab_testbed::Testbed::start(
             &config.bed,
-            std::sync::Arc::new(leaklab_testbed::clock::SystemClock),
+            std::sync::Arc::new(leaklab_testbed::SystemClock),
         )
         .await
         .context("starting the testbed")?;
@@ -252,8 +217,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<Outcome> {
 }
 
 fn load(args: LoadArgs) -> anyhow::Result<Outcome> {
-    use leaklab_report::load_output::{self, LoadFigures};
-    use leaklab_testbed::load::{run, LoadOptions};
+    use leaklab_report::load_output;
+    use leaklab_testbed::{LoadOptions, Reference};
     if !(args.seconds > 0.0 && args.seconds <= 3600.0) {
         anyhow::bail!(
             "--seconds {}: expected more than 0 and at most 3600",
@@ -289,64 +254,16 @@ fn load(args: LoadArgs) -> anyhow::Result<Outcome> {
         "leaklab testbed load: {} s per target in {} slices, {} clients",
         args.seconds, args.rounds, args.concurrency
     );
-    let rows = run(&opts)?;
-    let figures: Vec<LoadFigures> = rows
-        .iter()
-        .map(|r| {
-            let ratios = r.ratios();
-            let references: Vec<f64> = r.slices.iter().filter_map(|s| s.reference_per_s).collect();
-            LoadFigures {
-                target: r.target.clone(),
-                concurrency: r.concurrency as u64,
-                ok: r.ok,
-                failed: r.failed,
-                seconds: r.seconds,
-                per_s: r.per_s,
-                per_cpu_s: r.per_cpu_s,
-                per_server_cpu_s: r.per_server_cpu_s,
-                p50_us: r.p50_us,
-                p90_us: r.p90_us,
-                p99_us: r.p99_us,
-                p999_us: r.p999_us,
-                slices: r.slices.len() as u64,
-                reference_per_s: leaklab_testbed::load::median(&references),
-                ratio: leaklab_testbed::load::median(&ratios),
-                ratio_min: ratios.iter().copied().reduce(f64::min),
-                ratio_max: ratios.iter().copied().reduce(f64::max),
-            }
-        })
-        .collect();
-    for (row, r) in rows.iter().zip(&figures) {
-        println!(
-            "{:<90} {:>7.0}/s {:>7.0}/server-CPU-s {:>7.0}/process-CPU-s  p50 {:>6} us  p99 {:>6} us  ({} ok, {} failed)",
-            r.target, r.per_s, r.per_server_cpu_s, r.per_cpu_s, r.p50_us, r.p99_us, r.ok, r.failed
-        );
-        if let (Some(m), Some(lo), Some(hi), Some(v)) =
-            (r.ratio, r.ratio_min, r.ratio_max, r.reference_per_s)
-        {
-            println!(
-                "    per server CPU-second / openssl verify/s on one thread ({v:.0}/s, median of {}): {m:.2} (slices {lo:.2} to {hi:.2})",
-                row.ratios().len()
-            );
-        }
+    let rows = leaklab_testbed::run_load(&opts)?;
+    for row in &rows {
+        println!("{row}");
     }
-    let mut meta = vec![leaklab_signer_bench::host_description()];
-    let measured = figures.iter().any(|f| f.ratio.is_some());
-    let reference = match rows.iter().find_map(|r| r.reference_error.clone()) {
-        Some(why) if !measured => {
-            println!("no openssl reference: {why}");
-            Err(why)
-        }
-        Some(why) => {
-            let line =
-                format!("openssl failed after some slices (their ratios are left out): {why}");
-            println!("{line}");
-            meta.push(line);
-            Ok(())
-        }
-        None => Ok(()),
-    };
-    let dir = load_output::write(&args.out, &figures, reference, &meta)?;
+    let reference = Reference::of(&rows);
+    if reference != Reference::Measured {
+        println!("{reference}");
+    }
+    let meta = vec![leaklab_signer_bench::host_description()];
+    let dir = load_output::write(&args.out, &rows, &meta)?;
     println!("results in {}", dir.display());
     Ok(Outcome::Success)
 }

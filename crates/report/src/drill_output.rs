@@ -4,24 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
+use leaklab_drill::{CellResult, DrillRow};
+
 use super::atomic::OutputDir;
 use super::html::Page;
 use super::table::TableBuilder;
 use super::ReportError;
-
-/// One customer of one cell (or a skipped cell, with `skipped` set and no customer).
-#[derive(Clone, Debug)]
-pub struct DrillRow {
-    pub strategy: String,
-    pub leak: String,
-    pub policy: String,
-    pub customer: Option<u64>,
-    pub predicted_ttd_s: Option<f64>,
-    pub measured_ttd_s: Option<f64>,
-    pub agrees: Option<bool>,
-    pub requests: Option<u64>,
-    pub skipped: Option<String>,
-}
 
 fn hours(s: Option<f64>) -> String {
     match s {
@@ -79,14 +67,17 @@ fn table(rows: &[DrillRow]) -> TableBuilder {
         )
 }
 
-/// Writes the drill directory `dest` (replaced as a whole). `meta` lines go to the page's head.
+/// Writes the drill directory `dest` (replaced as a whole) for the drill's `cells`. `meta`
+/// lines go to the page's head.
 pub fn write(
     dest: &Path,
     scenario: &str,
     meta: &[String],
-    rows: &[DrillRow],
+    cells: &[CellResult],
     tolerance_s: f64,
 ) -> Result<PathBuf, ReportError> {
+    let rows: Vec<DrillRow> = cells.iter().flat_map(CellResult::rows).collect();
+    let rows = rows.as_slice();
     let staging = OutputDir::create(dest)?;
     table(rows).write(staging.path(), "drill")?;
 
@@ -98,41 +89,23 @@ pub fn write(
     for m in meta {
         page.text(m);
     }
-    let mut cells: Vec<(String, String, String)> = Vec::new();
-    for r in rows {
-        let k = (r.strategy.clone(), r.leak.clone(), r.policy.clone());
-        if !cells.contains(&k) {
-            cells.push(k);
-        }
-    }
+    // A cell without an affected customer has no row, and no line here.
     let summary: Vec<Vec<String>> = cells
         .iter()
-        .map(|(s, l, p)| {
-            let of: Vec<&DrillRow> = rows
-                .iter()
-                .filter(|r| &r.strategy == s && &r.leak == l && &r.policy == p)
-                .collect();
-            let skipped = of.iter().find_map(|r| r.skipped.clone());
-            let n = of.iter().filter(|r| r.customer.is_some()).count();
-            let agree = of.iter().filter(|r| r.agrees == Some(true)).count();
-            let worst = of
-                .iter()
-                .filter_map(|r| Some((r.predicted_ttd_s?, r.measured_ttd_s?)))
-                .filter(|(a, b)| a.is_finite() && b.is_finite())
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
+        .filter(|c| c.skipped.is_some() || !c.customers.is_empty())
+        .map(|c| {
             vec![
-                s.clone(),
-                l.clone(),
-                p.clone(),
-                match &skipped {
+                c.strategy.clone(),
+                c.leak.clone(),
+                c.policy.clone(),
+                match &c.skipped {
                     Some(why) => format!("not replayed: {why}"),
-                    None => format!("{agree} of {n} agree"),
+                    None => format!("{} of {} agree", c.agreeing(), c.customers.len()),
                 },
-                if skipped.is_some() {
+                if c.skipped.is_some() {
                     String::new()
                 } else {
-                    format!("{worst:.1}")
+                    format!("{:.1}", c.largest_gap_s())
                 },
             ]
         })

@@ -3,48 +3,22 @@
 
 use std::path::{Path, PathBuf};
 
+use leaklab_testbed::{LoadRow, Reference};
+
 use super::atomic::OutputDir;
 use super::html::Page;
 use super::table::TableBuilder;
 use super::ReportError;
 
-/// One load target's figures (what `leaklab_testbed::load::LoadRow` measured).
-#[derive(Clone, Debug)]
-pub struct LoadFigures {
-    pub target: String,
-    pub concurrency: u64,
-    pub ok: u64,
-    pub failed: u64,
-    pub seconds: f64,
-    pub per_s: f64,
-    pub per_cpu_s: f64,
-    pub per_server_cpu_s: f64,
-    pub p50_us: u64,
-    pub p90_us: u64,
-    pub p99_us: u64,
-    pub p999_us: u64,
-    /// Slices the target ran in, each followed by the reference.
-    pub slices: u64,
-    /// Median of the reference measurements (openssl verify/s, one thread).
-    pub reference_per_s: Option<f64>,
-    /// Median, lowest and highest over slices of ok per server CPU-second / the reference
-    /// measured right after the slice.
-    pub ratio: Option<f64>,
-    pub ratio_min: Option<f64>,
-    pub ratio_max: Option<f64>,
-}
-
-/// Writes `dest`. `reference`: `Err` says why openssl's verify/s could not be measured.
-pub fn write(
-    dest: &Path,
-    rows: &[LoadFigures],
-    reference: Result<(), String>,
-    meta: &[String],
-) -> Result<PathBuf, ReportError> {
+/// Writes `dest` for the load run's `rows`. `meta` lines go to the page's head.
+pub fn write(dest: &Path, rows: &[LoadRow], meta: &[String]) -> Result<PathBuf, ReportError> {
     let staging = OutputDir::create(dest)?;
     let table = TableBuilder::new()
         .text("target", rows.iter().map(|r| r.target.clone()).collect())
-        .int("concurrency", rows.iter().map(|r| r.concurrency).collect())
+        .int(
+            "concurrency",
+            rows.iter().map(|r| r.concurrency as u64).collect(),
+        )
         .int("answered_ok", rows.iter().map(|r| r.ok).collect())
         .int("failed", rows.iter().map(|r| r.failed).collect())
         .float("seconds", rows.iter().map(|r| r.seconds).collect())
@@ -61,28 +35,41 @@ pub fn write(
         .int("p90_us", rows.iter().map(|r| r.p90_us).collect())
         .int("p99_us", rows.iter().map(|r| r.p99_us).collect())
         .int("p999_us", rows.iter().map(|r| r.p999_us).collect())
-        .int("slices", rows.iter().map(|r| r.slices).collect())
+        .int(
+            "slices",
+            rows.iter().map(|r| r.slices.len() as u64).collect(),
+        )
         .float_opt(
             "openssl_verify_per_s",
-            rows.iter().map(|r| r.reference_per_s).collect(),
+            rows.iter().map(LoadRow::reference_per_s).collect(),
         )
         .float_opt(
             "ratio_to_openssl_verify_per_core",
-            rows.iter().map(|r| r.ratio).collect(),
+            rows.iter().map(LoadRow::ratio).collect(),
         )
-        .float_opt("ratio_min", rows.iter().map(|r| r.ratio_min).collect())
-        .float_opt("ratio_max", rows.iter().map(|r| r.ratio_max).collect());
+        .float_opt(
+            "ratio_min",
+            rows.iter().map(|r| r.ratio_range().map(|r| r.0)).collect(),
+        )
+        .float_opt(
+            "ratio_max",
+            rows.iter().map(|r| r.ratio_range().map(|r| r.1)).collect(),
+        );
     let cells = table.cells();
     table.write(staging.path(), "load")?;
     let mut page = Page::new("leaklab testbed load");
     page.section("load", "Closed-loop load on the live servers");
     page.text("Each client sends its next request when the previous one is answered. Latency is per HTTP request (proof signing excluded). Clients and servers share one process: ok_per_process_cpu_s counts the whole process's CPU time (servers, TLS on both ends, the clients' signing) per answered request; ok_per_server_cpu_s counts only the servers' threads (their own runtime, two worker threads).");
+    let reference = Reference::of(rows);
     match &reference {
-        Ok(()) => page.text("Reference measured in the same run: each target runs in slices, each slice followed by openssl speed ecdsap256 (one thread, verify/s). ratio_to_openssl_verify_per_core is the median over slices of the slice's ok_per_server_cpu_s / the reference measured right after it (ratio_min, ratio_max: the extremes); alternating keeps a drift of the machine's speed out of the ratio."),
-        Err(why) => page.text(&format!("No openssl reference: {why}.")),
+        Reference::Measured | Reference::Partial(_) => page.text("Reference measured in the same run: each target runs in slices, each slice followed by openssl speed ecdsap256 (one thread, verify/s). ratio_to_openssl_verify_per_core is the median over slices of the slice's ok_per_server_cpu_s / the reference measured right after it (ratio_min, ratio_max: the extremes); alternating keeps a drift of the machine's speed out of the ratio."),
+        Reference::Missing(why) => page.text(&format!("No openssl reference: {why}.")),
     }
     for m in meta {
         page.text(m);
+    }
+    if let Reference::Partial(_) = &reference {
+        page.text(&reference.to_string());
     }
     page.data_table(&cells);
     let index = staging.path().join("index.html");

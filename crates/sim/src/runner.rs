@@ -463,6 +463,8 @@ pub struct CustomerPlan {
     pub customer: Customer,
     pub world: World,
     pub bindings: Bindings,
+    /// [`Strategy::victim_key_until`] for this customer.
+    pub victim_key_until: f64,
     /// [`Strategy::credential_disabled_at`] for this customer.
     pub credential_disabled_at: f64,
     /// [`Strategy::jwks_host_end`] for this customer.
@@ -524,6 +526,7 @@ pub fn customer_plans(
             presign_horizon: scenario.dpop.presign_horizon(),
         };
         let bindings = strategies[strategy].bindings(&ctx);
+        let victim_key_until = strategies[strategy].victim_key_until(&ctx);
         let credential_disabled_at = strategies[strategy].credential_disabled_at(&ctx);
         let jwks_host = strategies[strategy].jwks_host_end(&ctx);
         let run = Run {
@@ -542,6 +545,7 @@ pub fn customer_plans(
             customer,
             world: world.clone(),
             bindings,
+            victim_key_until,
             credential_disabled_at,
             jwks_host,
             outcome,

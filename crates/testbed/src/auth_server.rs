@@ -31,11 +31,12 @@ use leaklab_protocol::jwk::Jwk;
 use leaklab_protocol::oauth_error::OAuthError;
 use leaklab_protocol::proof::ProofKind;
 use leaklab_protocol::token_endpoint::{
-    decide, ClientType, GrantType, ProofOutcome, RtBinding, RtOutcome, TokenRequest,
+    decide, AtBinding, ClientType, GrantType, ProofOutcome, RtBinding, RtOutcome, TokenDecision,
+    TokenRequest,
 };
 use leaklab_protocol::uri::NormalizedUri;
 use leaklab_protocol::verify::{self, NonceCheck, ProofError, ProofRequest, VerifyPolicy};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::clock::SharedClock;
@@ -464,47 +465,74 @@ async fn authenticate(
             let Some(assertion) = assertion else {
                 return Err(fail("client_assertion missing"));
             };
-            let fetch = || async {
-                state
-                    .fetch_jwks(&client_id, jwks_uri, *check_host_revocation, now)
-                    .await
-                    .map_err(|e| fail(&format!("client JWKS could not be fetched: {e}")))
+            let jwks = ClientJwks {
+                client_id: &client_id,
+                uri: jwks_uri,
+                check_host_revocation: *check_host_revocation,
             };
-            // The cache is never held across a fetch: one slow host holds up no other client.
-            if lock_jwks(&state.jwks).refetch_due(&client_id, now) {
-                fetch().await?;
-            }
-            let mut replay = state.replay.for_owner(&client_id);
-            let verify = |replay: &mut crate::store::OwnerReplay<'_>| {
-                verify_client_assertion(
-                    assertion,
-                    &client_id,
-                    &state.config.token_url(),
-                    &AssertionPolicy::default(),
-                    &lock_jwks(&state.jwks),
-                    replay,
-                    now,
-                )
-            };
-            let mut verified = verify(&mut replay);
-            // A key the client published since the last fetch: fetch again (rate-limited).
-            if matches!(
-                verified,
-                Err(ClientAuthError::Key(KeyLookupError::UnknownKid(_)))
-            ) && state.unknown_kid_refetch(&client_id, now)
-            {
-                fetch().await?;
-                verified = verify(&mut replay);
-            }
-            if let Err(e) = verified {
-                if replay.refusal() != ReplayRefusal::None {
-                    return Err(replay_refused(replay.refusal()));
-                }
-                return Err(fail(&format!("client assertion: {e}")));
-            }
+            verify_assertion(state, &jwks, assertion, now, &fail).await?;
         }
     }
     Ok(client)
+}
+
+/// Where a `private_key_jwt` client publishes its keys.
+struct ClientJwks<'a> {
+    client_id: &'a str,
+    uri: &'a str,
+    check_host_revocation: bool,
+}
+
+/// Verifies a client assertion against the client's JWKS, fetched when the cache is due or
+/// (rate-limited) when the assertion names a key the cache does not hold. `fail` counts a
+/// failure against the client and words the refusal.
+async fn verify_assertion(
+    state: &AsState,
+    jwks: &ClientJwks<'_>,
+    assertion: &str,
+    now: i64,
+    fail: &impl Fn(&str) -> Response,
+) -> Result<(), Response> {
+    let client_id = jwks.client_id;
+    let fetch = || async {
+        state
+            .fetch_jwks(client_id, jwks.uri, jwks.check_host_revocation, now)
+            .await
+            .map_err(|e| fail(&format!("client JWKS could not be fetched: {e}")))
+    };
+    // The cache is never held across a fetch: one slow host holds up no other client.
+    if lock_jwks(&state.jwks).refetch_due(client_id, now) {
+        fetch().await?;
+    }
+    let mut replay = state.replay.for_owner(client_id);
+    let verify = |replay: &mut crate::store::OwnerReplay<'_>| {
+        verify_client_assertion(
+            assertion,
+            client_id,
+            &state.config.token_url(),
+            &AssertionPolicy::default(),
+            &lock_jwks(&state.jwks),
+            replay,
+            now,
+        )
+    };
+    let mut verified = verify(&mut replay);
+    // A key the client published since the last fetch: fetch again (rate-limited).
+    if matches!(
+        verified,
+        Err(ClientAuthError::Key(KeyLookupError::UnknownKid(_)))
+    ) && state.unknown_kid_refetch(client_id, now)
+    {
+        fetch().await?;
+        verified = verify(&mut replay);
+    }
+    if let Err(e) = verified {
+        if replay.refusal() != ReplayRefusal::None {
+            return Err(replay_refused(replay.refusal()));
+        }
+        return Err(fail(&format!("client assertion: {e}")));
+    }
+    Ok(())
 }
 
 const DPOP: HeaderName = HeaderName::from_static("dpop");
@@ -543,40 +571,106 @@ async fn token_inner(
         .require("refresh_token")
         .map_err(|e| oauth(OAuthError::InvalidRequest, &e))?;
     let client = authenticate(state, &form, peer, now).await?;
-    let client_id = client.config.client_id.as_str();
+    let grant = lookup_grant(state, &client, rt, now)?;
+    let proofs = verify_proofs(state, headers, &client.config.client_id, rt, now)?;
+    let decision = proofs.decide(state, &client, &grant.binding, now)?;
+    let refresh_token = match &decision.refresh_token {
+        RtOutcome::Rotated(binding) => {
+            Some(rotate(state, &client, rt, grant.family, binding, now)?)
+        }
+        _ => None,
+    };
+    let response = issue_access_token(state, &client, peer, grant, &decision, refresh_token, now)?;
+    let mut r = Json(response).into_response();
+    r.headers_mut()
+        .insert("cache-control", HeaderValue::from_static("no-store"));
+    if let Some(n) = &state.nonces {
+        if let Ok(v) = HeaderValue::from_str(&n.current(now)) {
+            r.headers_mut().insert("dpop-nonce", v);
+        }
+    }
+    Ok(r)
+}
 
-    let (family, sub, binding) = match state.store.lookup_refresh(rt).map_err(store_error)? {
+/// The grant a presented refresh token belongs to.
+struct GrantRecord {
+    family: i64,
+    sub: String,
+    binding: RtBinding,
+}
+
+/// The client's current refresh token's grant. A stale one (already rotated away) is a reuse:
+/// under reuse detection its family is revoked.
+fn lookup_grant(
+    state: &AsState,
+    client: &ClientRecord,
+    rt: &str,
+    now: i64,
+) -> Result<GrantRecord, Response> {
+    let client_id = client.config.client_id.as_str();
+    match state.store.lookup_refresh(rt).map_err(store_error)? {
         RtLookup::Current {
             family,
             client_id: owner,
             sub,
             binding,
-        } if owner == client_id => (family, sub, binding),
+        } if owner == client_id => Ok(GrantRecord {
+            family,
+            sub,
+            binding,
+        }),
         RtLookup::Stale {
             family,
             client_id: owner,
-        } if owner == client_id => {
-            if client.config.reuse_detection {
-                state
-                    .store
-                    .revoke_family(family, "refresh token reuse detected", now)
-                    .map_err(store_error)?;
-            }
-            return Err(oauth(
-                OAuthError::InvalidGrant,
-                "refresh token was already used",
-            ));
-        }
-        _ => {
-            return Err(oauth(
-                OAuthError::InvalidGrant,
-                "refresh token is unknown, revoked or another client's",
-            ))
-        }
-    };
+        } if owner == client_id => Err(reuse_refused(
+            state,
+            client,
+            family,
+            "refresh token reuse detected",
+            now,
+        )),
+        _ => Err(oauth(
+            OAuthError::InvalidGrant,
+            "refresh token is unknown, revoked or another client's",
+        )),
+    }
+}
 
-    // Proofs. The DPoP proof shows the key of the new access token; the DPoP-RT proof the key
-    // the refresh token is bound to.
+/// The answer to a refresh token used again: under reuse detection its family is revoked
+/// (`why` is recorded).
+fn reuse_refused(
+    state: &AsState,
+    client: &ClientRecord,
+    family: i64,
+    why: &str,
+    now: i64,
+) -> Response {
+    if client.config.reuse_detection {
+        if let Err(e) = state.store.revoke_family(family, why, now) {
+            return store_error(e);
+        }
+    }
+    oauth(OAuthError::InvalidGrant, "refresh token was already used")
+}
+
+type ProofResult = Option<Result<verify::VerifiedProof, verify::ProofRejection>>;
+
+/// The token request's proofs, each absent, verified or rejected: the DPoP proof shows the key
+/// of the new access token, the DPoP-RT proof the key the refresh token is bound to.
+struct Proofs {
+    dpop: ProofResult,
+    dpop_rt: ProofResult,
+}
+
+/// Verifies the request's `DPoP` and `DPoP-RT` proofs. A full replay store or a missing or
+/// stale server nonce is answered here; other rejections go to the core's decision.
+fn verify_proofs(
+    state: &AsState,
+    headers: &HeaderMap,
+    client_id: &str,
+    rt: &str,
+    now: i64,
+) -> Result<Proofs, Response> {
     let dpop_values =
         header_values(headers, &DPOP).map_err(|e| oauth(OAuthError::InvalidDpopProof, &e))?;
     let rt_values =
@@ -627,71 +721,104 @@ async fn token_inner(
             _ => {}
         }
     }
-    fn outcome(
-        r: &Option<Result<verify::VerifiedProof, verify::ProofRejection>>,
-    ) -> ProofOutcome<'_> {
-        match r {
-            None => ProofOutcome::Absent,
-            Some(Ok(p)) => ProofOutcome::Verified(p),
-            Some(Err(e)) => ProofOutcome::Rejected(e),
-        }
+    Ok(Proofs { dpop, dpop_rt })
+}
+
+fn outcome(proof: &ProofResult) -> ProofOutcome<'_> {
+    match proof {
+        None => ProofOutcome::Absent,
+        Some(Ok(p)) => ProofOutcome::Verified(p),
+        Some(Err(e)) => ProofOutcome::Rejected(e),
     }
-    let client_type = match client.config.auth {
-        ClientAuthMethod::None => ClientType::Public,
-        _ => ClientType::Confidential,
-    };
-    let decision = decide(&TokenRequest {
-        grant_type: GrantType::RefreshToken,
-        client_type,
-        metadata: &client.config.metadata,
-        dpop: outcome(&dpop),
-        dpop_rt: outcome(&dpop_rt),
-        presented_rt: Some(&binding),
-        issue_refresh_token: client.config.rotation,
-    });
-    let decision = match decision {
-        Ok(d) => d,
-        Err(e) => {
+}
+
+impl Proofs {
+    /// The protocol core's decision on the refresh; a refused proof counts against the
+    /// client's failure quota.
+    fn decide(
+        &self,
+        state: &AsState,
+        client: &ClientRecord,
+        presented: &RtBinding,
+        now: i64,
+    ) -> Result<TokenDecision, Response> {
+        let client_type = match client.config.auth {
+            ClientAuthMethod::None => ClientType::Public,
+            _ => ClientType::Confidential,
+        };
+        decide(&TokenRequest {
+            grant_type: GrantType::RefreshToken,
+            client_type,
+            metadata: &client.config.metadata,
+            dpop: outcome(&self.dpop),
+            dpop_rt: outcome(&self.dpop_rt),
+            presented_rt: Some(presented),
+            issue_refresh_token: client.config.rotation,
+        })
+        .map_err(|e| {
             if matches!(
                 e.error,
                 OAuthError::InvalidDpopProof | OAuthError::InvalidDpopRtProof
             ) {
-                state.failures.record(client_id, now);
+                state.failures.record(&client.config.client_id, now);
             }
-            return Err(oauth(e.error, e.reason));
-        }
-    };
+            oauth(e.error, e.reason)
+        })
+    }
+}
 
-    let refresh_token = match &decision.refresh_token {
-        RtOutcome::Rotated(b) => match state
-            .store
-            .rotate(rt, family, b, now)
-            .map_err(store_error)?
-        {
-            Rotation::Rotated { refresh_token } => Some(refresh_token),
-            Rotation::LostRace => {
-                if client.config.reuse_detection {
-                    state
-                        .store
-                        .revoke_family(family, "refresh token reuse detected (concurrent)", now)
-                        .map_err(store_error)?;
-                }
-                return Err(oauth(
-                    OAuthError::InvalidGrant,
-                    "refresh token was already used",
-                ));
-            }
-        },
-        _ => None,
-    };
+/// Rotates the refresh token; losing the race to a concurrent refresh is a reuse.
+fn rotate(
+    state: &AsState,
+    client: &ClientRecord,
+    rt: &str,
+    family: i64,
+    binding: &RtBinding,
+    now: i64,
+) -> Result<String, Response> {
+    match state
+        .store
+        .rotate(rt, family, binding, now)
+        .map_err(store_error)?
+    {
+        Rotation::Rotated { refresh_token } => Ok(refresh_token),
+        Rotation::LostRace => Err(reuse_refused(
+            state,
+            client,
+            family,
+            "refresh token reuse detected (concurrent)",
+            now,
+        )),
+    }
+}
+
+/// A successful token response (RFC 6749 §5.1), in this field order on the wire.
+#[derive(Serialize)]
+struct TokenResponse {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<String>,
+}
+
+/// Signs the new access token, bound as the decision says (DPoP key, or the client
+/// certificate for certificate-bound tokens), and records it under the grant.
+fn issue_access_token(
+    state: &AsState,
+    client: &ClientRecord,
+    peer: &PeerCertificate,
+    grant: GrantRecord,
+    decision: &TokenDecision,
+    refresh_token: Option<String>,
+    now: i64,
+) -> Result<TokenResponse, Response> {
     let cnf = match (
         &decision.access_token,
         client.config.certificate_bound_access_tokens,
         &peer.0,
     ) {
-        (leaklab_protocol::token_endpoint::AtBinding::Jkt(j), _, _) => {
-            Some(Confirmation::Jkt(j.clone()))
-        }
+        (AtBinding::Jkt(j), _, _) => Some(Confirmation::Jkt(j.clone())),
         (_, true, Some(der)) => Some(Confirmation::X5tS256(
             leaklab_protocol::access_token::x5t_s256(der),
         )),
@@ -705,8 +832,8 @@ async fn token_inner(
         iss: state.config.issuer.clone(),
         exp: now + state.config.at_lifetime_secs,
         aud: Audience::One(state.config.audience.clone()),
-        sub,
-        client_id: client_id.to_owned(),
+        sub: grant.sub,
+        client_id: client.config.client_id.clone(),
         iat: now,
         jti: crate::store::new_token(),
         scope: None,
@@ -724,25 +851,14 @@ async fn token_inner(
     })?;
     state
         .store
-        .record_access_token(&claims.jti, family, claims.exp)
+        .record_access_token(&claims.jti, grant.family, claims.exp)
         .map_err(store_error)?;
-    let mut body = json!({
-        "access_token": access_token,
-        "token_type": token_type,
-        "expires_in": state.config.at_lifetime_secs,
-    });
-    if let Some(rt) = refresh_token {
-        body["refresh_token"] = rt.into();
-    }
-    let mut r = Json(body).into_response();
-    r.headers_mut()
-        .insert("cache-control", HeaderValue::from_static("no-store"));
-    if let Some(n) = &state.nonces {
-        if let Ok(v) = HeaderValue::from_str(&n.current(now)) {
-            r.headers_mut().insert("dpop-nonce", v);
-        }
-    }
-    Ok(r)
+    Ok(TokenResponse {
+        access_token,
+        token_type,
+        expires_in: state.config.at_lifetime_secs,
+        refresh_token,
+    })
 }
 
 /// RFC 7009: the client revokes a refresh token (its grant family) or an access token. Unknown

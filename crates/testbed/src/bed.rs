@@ -62,6 +62,7 @@ impl BedConfig {
 }
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BedError {
     #[error(transparent)]
     Pki(#[from] PkiError),
@@ -115,8 +116,7 @@ fn jwks_router(docs: JwksDocs) -> Router {
 /// A running testbed.
 pub struct Testbed {
     pub pki: Arc<Pki>,
-    pub as_state: Arc<AsState>,
-    pub rs_states: Vec<Arc<RsState>>,
+    pub(crate) as_state: Arc<AsState>,
     pub jwks_docs: JwksDocs,
     pub admin_token: String,
     tls: TlsSwitch,
@@ -124,6 +124,53 @@ pub struct Testbed {
     auth: Running,
     resources: Vec<Running>,
     jwks_host: Running,
+}
+
+/// Two resource-server instances sharing one replay store, behind one public URL (the first
+/// one's), as behind a load balancer: proofs name that URL whichever instance serves them.
+async fn start_resource_servers(
+    config: &BedConfig,
+    tls: &TlsSwitch,
+    as_state: &AsState,
+    replay_limits: ReplayLimits,
+    clock: SharedClock,
+) -> Result<Vec<Running>, BedError> {
+    let store = &as_state.store;
+    let replay = Arc::new(SharedReplayStore::open(
+        config.rs_replay,
+        &config.state_dir.join("rs-replay.sqlite"),
+        replay_limits,
+    )?);
+    let nonce_secret = store.meta_or_init("rs_nonce_secret", crate::store::new_token_bytes)?;
+    let mut resources = Vec::new();
+    let listeners = [tls::bind(0).await?, tls::bind(0).await?];
+    let public_url = format!("https://{}", listeners[0].local_addr()?);
+    for listener in listeners {
+        let state = Arc::new(RsState::new(
+            RsConfig {
+                base_url: public_url.clone(),
+                issuer: as_state.config.issuer.clone(),
+                audience: as_state.config.audience.clone(),
+                proof_max_age_secs: config.proof_max_age_secs,
+                proof_max_future_skew_secs: config.proof_max_future_skew_secs,
+                nonce_lifetime_secs: config.nonce_lifetime_secs,
+                at_revocation: config.at_revocation,
+                failures_per_minute: config.failures_per_minute,
+            },
+            as_state.public_jwk(),
+            store.clone(),
+            replay.clone(),
+            nonce_secret.clone(),
+            clock.clone(),
+        ));
+        resources.push(tls::serve(
+            listener,
+            tls.clone(),
+            resource_server::router(state),
+            config.limits,
+        )?);
+    }
+    Ok(resources)
 }
 
 impl Testbed {
@@ -145,11 +192,10 @@ impl Testbed {
 
         let as_listener = tls::bind(config.as_port).await?;
         let issuer = format!("https://{}", as_listener.local_addr()?);
-        let audience = "leaklab-rs".to_owned();
         let as_state = Arc::new(AsState::new(
             AsConfig {
-                issuer: issuer.clone(),
-                audience: audience.clone(),
+                issuer,
+                audience: "leaklab-rs".to_owned(),
                 at_lifetime_secs: config.at_lifetime_secs,
                 proof_max_age_secs: config.proof_max_age_secs,
                 proof_max_future_skew_secs: config.proof_max_future_skew_secs,
@@ -176,44 +222,8 @@ impl Testbed {
             config.limits,
         )?;
 
-        let replay = Arc::new(SharedReplayStore::open(
-            config.rs_replay,
-            &config.state_dir.join("rs-replay.sqlite"),
-            replay_limits,
-        )?);
-        let nonce_secret = store.meta_or_init("rs_nonce_secret", crate::store::new_token_bytes)?;
-        let mut resources = Vec::new();
-        let mut rs_states = Vec::new();
-        // Two instances behind one public URL (the first one's), as behind a load balancer:
-        // proofs name that URL whichever instance serves them.
-        let listeners = [tls::bind(0).await?, tls::bind(0).await?];
-        let public_url = format!("https://{}", listeners[0].local_addr()?);
-        for listener in listeners {
-            let state = Arc::new(RsState::new(
-                RsConfig {
-                    base_url: public_url.clone(),
-                    issuer: issuer.clone(),
-                    audience: audience.clone(),
-                    proof_max_age_secs: config.proof_max_age_secs,
-                    proof_max_future_skew_secs: config.proof_max_future_skew_secs,
-                    nonce_lifetime_secs: config.nonce_lifetime_secs,
-                    at_revocation: config.at_revocation,
-                    failures_per_minute: config.failures_per_minute,
-                },
-                as_state.public_jwk(),
-                store.clone(),
-                replay.clone(),
-                nonce_secret.clone(),
-                clock.clone(),
-            ));
-            resources.push(tls::serve(
-                listener,
-                tls.clone(),
-                resource_server::router(state.clone()),
-                config.limits,
-            )?);
-            rs_states.push(state);
-        }
+        let resources =
+            start_resource_servers(config, &tls, &as_state, replay_limits, clock).await?;
         let jwks_docs = JwksDocs::default();
         let jwks_host = tls::serve(
             tls::bind(0).await?,
@@ -224,7 +234,6 @@ impl Testbed {
         Ok(Testbed {
             pki,
             as_state,
-            rs_states,
             jwks_docs,
             admin_token,
             tls,

@@ -26,8 +26,8 @@ use rand::rngs::OsRng;
 use crate::bed::{BedConfig, Testbed};
 use crate::client::{Admin, ClientAuth, HttpClient};
 use crate::clock::{Clock, SystemClock};
-use crate::drill::SharedSigner;
 use crate::store::{ClientAuthMethod, ClientConfig, ReplayBackend, ReplayLimits};
+use crate::SharedSigner;
 
 /// Hard cap on requests per target, whatever the time budget.
 pub const MAX_REQUESTS: u64 = 2_000_000;
@@ -45,8 +45,9 @@ pub struct LoadOptions {
     pub reference: Option<fn(f64) -> Result<f64, String>>,
 }
 
-/// One target's figures.
-#[derive(Clone, Debug)]
+/// One target's figures (`load.csv` has one row per target, see [`LoadRow::reference_per_s`]
+/// and [`LoadRow::ratio`] for the summary over slices).
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct LoadRow {
     pub target: String,
     pub concurrency: usize,
@@ -69,6 +70,7 @@ pub struct LoadRow {
 }
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     #[error(transparent)]
     Bed(#[from] crate::bed::BedError),
@@ -220,7 +222,7 @@ async fn client_loop(
 }
 
 /// One slice of a target's run and the reference measured right after it.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, serde::Serialize)]
 pub struct Slice {
     pub per_server_cpu_s: f64,
     /// The reference (e.g. `openssl speed` verify/s on one thread) just after this slice.
@@ -236,6 +238,88 @@ impl LoadRow {
             .iter()
             .filter_map(|s| s.reference_per_s.map(|r| s.per_server_cpu_s / r))
             .collect()
+    }
+
+    /// The median of the reference measurements (e.g. openssl verify/s, one thread).
+    pub fn reference_per_s(&self) -> Option<f64> {
+        let references: Vec<f64> = self
+            .slices
+            .iter()
+            .filter_map(|s| s.reference_per_s)
+            .collect();
+        median(&references)
+    }
+
+    /// The median over slices of [`LoadRow::ratios`].
+    pub fn ratio(&self) -> Option<f64> {
+        median(&self.ratios())
+    }
+
+    /// The lowest and highest of [`LoadRow::ratios`].
+    pub fn ratio_range(&self) -> Option<(f64, f64)> {
+        let ratios = self.ratios();
+        Some((
+            ratios.iter().copied().reduce(f64::min)?,
+            ratios.iter().copied().reduce(f64::max)?,
+        ))
+    }
+}
+
+/// How the reference of a load run went.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Reference {
+    /// Measured after every slice.
+    Measured,
+    /// Failed after some slices (their ratios are left out).
+    Partial(String),
+    /// Never measured (no target has a ratio).
+    Missing(String),
+}
+
+impl Reference {
+    /// The reference of a run's `rows`.
+    pub fn of(rows: &[LoadRow]) -> Reference {
+        let measured = rows.iter().any(|r| r.ratio().is_some());
+        match rows.iter().find_map(|r| r.reference_error.clone()) {
+            Some(why) if !measured => Reference::Missing(why),
+            Some(why) => Reference::Partial(why),
+            None => Reference::Measured,
+        }
+    }
+}
+
+impl std::fmt::Display for Reference {
+    /// The terminal line (and the page's) for a reference not measured after every slice.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reference::Measured => Ok(()),
+            Reference::Partial(why) => write!(
+                f,
+                "openssl failed after some slices (their ratios are left out): {why}"
+            ),
+            Reference::Missing(why) => write!(f, "no openssl reference: {why}"),
+        }
+    }
+}
+
+impl std::fmt::Display for LoadRow {
+    /// The target's terminal line, and the ratio's when the reference was measured.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:<90} {:>7.0}/s {:>7.0}/server-CPU-s {:>7.0}/process-CPU-s  p50 {:>6} us  p99 {:>6} us  ({} ok, {} failed)",
+            self.target, self.per_s, self.per_server_cpu_s, self.per_cpu_s, self.p50_us, self.p99_us, self.ok, self.failed
+        )?;
+        if let (Some(median), Some((lo, hi)), Some(reference)) =
+            (self.ratio(), self.ratio_range(), self.reference_per_s())
+        {
+            write!(
+                f,
+                "\n    per server CPU-second / openssl verify/s on one thread ({reference:.0}/s, median of {}): {median:.2} (slices {lo:.2} to {hi:.2})",
+                self.ratios().len()
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -377,60 +461,118 @@ async fn targets(
     opts: &LoadOptions,
     replay: ReplayBackend,
 ) -> Result<Vec<LoadRow>, LoadError> {
-    let ca = bed.pki.ca_pem();
-    let http = HttpClient::new(&ca, None, true)?;
-    let admin = Admin {
-        http: http.clone(),
-        as_url: bed.as_url(),
-        token: bed.admin_token.clone(),
-    };
-    let token_url = bed.token_url();
-    let sw = |e: leaklab_protocol::signer::SignerError| LoadError::Other(e.to_string());
+    let setup = Setup::new(bed).await?;
     let mut rows = Vec::new();
-
-    // Resource server: one grant per client task, each with its own edge key.
-    admin
-        .register(&ClientConfig {
-            client_id: "load".into(),
-            auth: ClientAuthMethod::None,
-            metadata: ClientMetadata {
-                dpop_bound_access_tokens: true,
-                dpop_bound_refresh_tokens: true,
-            },
-            rotation: false,
-            reuse_detection: false,
-            certificate_bound_access_tokens: false,
-        })
-        .await?;
-    let core = shared(AwsLcSigner::generate().map_err(sw)?);
-    let core_jkt = core
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .public_jwk()
-        .thumbprint();
     let mut calls = Vec::new();
     let urls = bed.rs_urls();
     let htu = format!("{}/api/records", urls[0]);
+    // Resource server: one grant per client task, each with its own edge key.
     for i in 0..opts.concurrency.max(1) {
-        let (_, rt) = admin
+        let (rt, access_token, edge) = setup.edge_grant(i).await?;
+        for url in &urls {
+            calls.push(Work::Call {
+                url: format!("{url}/api/records"),
+                htu: htu.clone(),
+                token: access_token.clone(),
+                key: edge.clone(),
+            });
+        }
+        if i == 0 && replay == ReplayBackend::Sqlite {
+            rows.extend(setup.refresh_targets(&rt, &edge, opts).await?);
+        }
+    }
+    // Each task alternates over every grant and instance.
+    rows.insert(
+        0,
+        measure(
+            &format!(
+                "resource server: DPoP-bound call (verify, ath, cnf, replay store in {})",
+                replay.name()
+            ),
+            &setup.http,
+            calls,
+            opts,
+        )
+        .await?,
+    );
+    Ok(rows)
+}
+
+fn signer_error(e: leaklab_protocol::signer::SignerError) -> LoadError {
+    LoadError::Other(e.to_string())
+}
+
+/// The load client `load` on a testbed, its grants' refresh-token key (`core`) and the
+/// clients that reach the servers.
+struct Setup {
+    http: HttpClient,
+    admin: Admin,
+    token_url: String,
+    core: SharedSigner,
+    core_jkt: String,
+}
+
+impl Setup {
+    async fn new(bed: &Testbed) -> Result<Setup, LoadError> {
+        let http = HttpClient::new(&bed.pki.ca_pem(), None, true)?;
+        let admin = Admin {
+            http: http.clone(),
+            as_url: bed.as_url(),
+            token: bed.admin_token.clone(),
+        };
+        admin
+            .register(&ClientConfig {
+                client_id: "load".into(),
+                auth: ClientAuthMethod::None,
+                metadata: ClientMetadata {
+                    dpop_bound_access_tokens: true,
+                    dpop_bound_refresh_tokens: true,
+                },
+                rotation: false,
+                reuse_detection: false,
+                certificate_bound_access_tokens: false,
+            })
+            .await?;
+        let core = shared(AwsLcSigner::generate().map_err(signer_error)?);
+        let core_jkt = core
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .public_jwk()
+            .thumbprint();
+        Ok(Setup {
+            http,
+            admin,
+            token_url: bed.token_url(),
+            core,
+            core_jkt,
+        })
+    }
+
+    /// Grant `i` with a fresh edge key, refreshed once: its refresh token, the access token
+    /// and the edge key.
+    async fn edge_grant(&self, i: usize) -> Result<(String, String, SharedSigner), LoadError> {
+        let token_url = &self.token_url;
+        let (_, rt) = self
+            .admin
             .provision(
                 "load",
                 &format!("user-{i}"),
-                &RtBinding::DpopRtJkt(core_jkt.clone()),
+                &RtBinding::DpopRtJkt(self.core_jkt.clone()),
             )
             .await?;
-        let edge = shared(AwsLcSigner::generate().map_err(sw)?);
+        let edge = shared(AwsLcSigner::generate().map_err(signer_error)?);
         let now = SystemClock.now();
         let dpop = sign(
             &edge,
-            &ProofParams::new(ProofKind::Dpop, "POST", &token_url, now),
+            &ProofParams::new(ProofKind::Dpop, "POST", token_url, now),
         )?;
-        let mut p = ProofParams::new(ProofKind::DpopRt, "POST", &token_url, now);
+        let mut p = ProofParams::new(ProofKind::DpopRt, "POST", token_url, now);
         p.refresh_token = Some(&rt);
-        let dpop_rt = sign(&core, &p)?;
-        let t = http
+        let dpop_rt = sign(&self.core, &p)?;
+        let tokens = self
+            .http
             .refresh(
-                &token_url,
+                token_url,
                 &rt,
                 &ClientAuth::ClientId("load".into()),
                 Some(&dpop),
@@ -443,71 +585,53 @@ async fn targets(
                     r.error, r.description
                 ))
             })?;
-        for url in &urls {
-            calls.push(Work::Call {
-                url: format!("{url}/api/records"),
-                htu: htu.clone(),
-                token: t.access_token.clone(),
-                key: edge.clone(),
-            });
-        }
-        if i == 0 && replay == ReplayBackend::Sqlite {
-            // The refresh targets reuse this grant (no rotation: one RT, many refreshes).
+        Ok((rt, tokens.access_token, edge))
+    }
+
+    /// The authorization-server targets: refreshes of `rt` (no rotation: one RT, many
+    /// refreshes) with the software core key, then of a grant bound to the device key.
+    async fn refresh_targets(
+        &self,
+        rt: &str,
+        edge: &SharedSigner,
+        opts: &LoadOptions,
+    ) -> Result<Vec<LoadRow>, LoadError> {
+        let refresh = |rt: String, rt_key: &SharedSigner| Work::Refresh {
+            url: self.token_url.clone(),
+            rt,
+            client: "load".into(),
+            rt_key: rt_key.clone(),
+            at_key: edge.clone(),
+        };
+        let mut rows = vec![
+            measure(
+                "authorization server: refresh, DPoP + DPoP-RT (software key, aws-lc-rs)",
+                &self.http,
+                vec![refresh(rt.to_owned(), &self.core)],
+                opts,
+            )
+            .await?,
+        ];
+        if let Some((name, device)) = &opts.device {
+            let jkt = device
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .public_jwk()
+                .thumbprint();
+            let (_, device_rt) = self
+                .admin
+                .provision("load", "device-user", &RtBinding::DpopRtJkt(jkt))
+                .await?;
             rows.push(
                 measure(
-                    "authorization server: refresh, DPoP + DPoP-RT (software key, aws-lc-rs)",
-                    &http,
-                    vec![Work::Refresh {
-                        url: token_url.clone(),
-                        rt: rt.clone(),
-                        client: "load".into(),
-                        rt_key: core.clone(),
-                        at_key: edge.clone(),
-                    }],
+                    &format!("authorization server: refresh, DPoP + DPoP-RT ({name} key)"),
+                    &self.http,
+                    vec![refresh(device_rt, device)],
                     opts,
                 )
                 .await?,
             );
-            if let Some((name, device)) = &opts.device {
-                let jkt = device
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .public_jwk()
-                    .thumbprint();
-                let (_, drt) = admin
-                    .provision("load", "device-user", &RtBinding::DpopRtJkt(jkt))
-                    .await?;
-                rows.push(
-                    measure(
-                        &format!("authorization server: refresh, DPoP + DPoP-RT ({name} key)"),
-                        &http,
-                        vec![Work::Refresh {
-                            url: token_url.clone(),
-                            rt: drt,
-                            client: "load".into(),
-                            rt_key: device.clone(),
-                            at_key: edge.clone(),
-                        }],
-                        opts,
-                    )
-                    .await?,
-                );
-            }
         }
+        Ok(rows)
     }
-    // Each task alternates over every grant and instance.
-    rows.insert(
-        0,
-        measure(
-            &format!(
-                "resource server: DPoP-bound call (verify, ath, cnf, replay store in {})",
-                replay.name()
-            ),
-            &http,
-            calls,
-            opts,
-        )
-        .await?,
-    );
-    Ok(rows)
 }

@@ -18,6 +18,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PkiError {
     #[error("certificate generation: {0}")]
     Rcgen(#[from] rcgen::Error),

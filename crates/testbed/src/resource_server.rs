@@ -198,23 +198,8 @@ async fn api(State(rs): State<Arc<RsState>>, req: axum::extract::Request) -> Res
     api_inner(&rs, peer, req.method(), req.uri().path(), req.headers()).unwrap_or_else(|e| e)
 }
 
-/// What a successful call answers.
-#[derive(serde::Serialize)]
-struct Answer<'a> {
-    path: &'a str,
-    sub: &'a str,
-    client_id: &'a str,
-    token_iat: i64,
-}
-
-fn api_inner(
-    rs: &RsState,
-    peer: &PeerCertificate,
-    method: &Method,
-    path: &str,
-    headers: &HeaderMap,
-) -> Result<Response, Response> {
-    let now = rs.clock.now();
+/// The `Authorization` header's scheme (`true`: DPoP, `false`: Bearer) and token.
+fn authorization(headers: &HeaderMap) -> Result<(bool, &str), Response> {
     let auth = header_values(headers, &axum::http::header::AUTHORIZATION)
         .map_err(|e| challenge(false, OAuthError::InvalidRequest, &e))?;
     let [auth] = auth[..] else {
@@ -233,7 +218,85 @@ fn api_inner(
             "Authorization scheme must be DPoP or Bearer",
         ));
     }
-    let token = token.trim();
+    Ok((dpop_scheme, token.trim()))
+}
+
+/// Verifies the call's DPoP proof for a token bound to `jkt`; `owner` (client and subject)
+/// keys the replay store and the failure quota.
+#[allow(clippy::too_many_arguments)]
+fn verify_call_proof(
+    rs: &RsState,
+    headers: &HeaderMap,
+    method: &Method,
+    path: &str,
+    token: &str,
+    jkt: &str,
+    owner: &str,
+    now: i64,
+) -> Result<(), Response> {
+    let values = header_values(headers, &axum::http::HeaderName::from_static("dpop"))
+        .map_err(|e| challenge(true, OAuthError::InvalidDpopProof, &e))?;
+    let htu = rs.htu(path).map_err(|e| {
+        challenge(
+            true,
+            OAuthError::InvalidRequest,
+            &format!("request URI: {e}"),
+        )
+    })?;
+    let accepted = rs.nonces.as_ref().map(|n| n.accepted(now));
+    let accepted_refs: Option<Vec<&str>> = accepted
+        .as_ref()
+        .map(|a| a.iter().map(String::as_str).collect());
+    let mut req = ProofRequest::new(ProofKind::Dpop, &values, method.as_str(), &htu);
+    if let Some(a) = &accepted_refs {
+        req.nonce = NonceCheck::OneOf(a);
+    }
+    req.access_token = Some(token);
+    req.expected_jkt = Some(jkt);
+    let mut replay = rs.replay.for_owner(owner);
+    if let Err(rejection) = verify::verify(&req, &rs.policy, now, &mut replay) {
+        match rejection.error {
+            ProofError::ReplayStoreFull => return Err(replay_refused(replay.refusal())),
+            ProofError::NonceMissing | ProofError::NonceMismatch => {
+                let mut r = challenge(true, OAuthError::UseDpopNonce, rejection.reason());
+                if let Some(n) = &rs.nonces {
+                    if let Ok(v) = HeaderValue::from_str(&n.current(now)) {
+                        r.headers_mut().insert("dpop-nonce", v);
+                    }
+                }
+                return Err(r);
+            }
+            _ => {
+                rs.failures.record(owner, now);
+                return Err(challenge(
+                    true,
+                    OAuthError::InvalidDpopProof,
+                    rejection.reason(),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What a successful call answers.
+#[derive(serde::Serialize)]
+struct Answer<'a> {
+    path: &'a str,
+    sub: &'a str,
+    client_id: &'a str,
+    token_iat: i64,
+}
+
+fn api_inner(
+    rs: &RsState,
+    peer: &PeerCertificate,
+    method: &Method,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<Response, Response> {
+    let now = rs.clock.now();
+    let (dpop_scheme, token) = authorization(headers)?;
     let claims = rs
         .validated(token, now)
         .map_err(|e| challenge(dpop_scheme, OAuthError::InvalidToken, &e.to_string()))?;
@@ -278,48 +341,7 @@ fn api_inner(
                     "DPoP-bound access token sent with the Bearer scheme",
                 ));
             }
-            let values = header_values(headers, &axum::http::HeaderName::from_static("dpop"))
-                .map_err(|e| challenge(true, OAuthError::InvalidDpopProof, &e))?;
-            let htu = rs.htu(path).map_err(|e| {
-                challenge(
-                    true,
-                    OAuthError::InvalidRequest,
-                    &format!("request URI: {e}"),
-                )
-            })?;
-            let accepted = rs.nonces.as_ref().map(|n| n.accepted(now));
-            let accepted_refs: Option<Vec<&str>> = accepted
-                .as_ref()
-                .map(|a| a.iter().map(String::as_str).collect());
-            let mut req = ProofRequest::new(ProofKind::Dpop, &values, method.as_str(), &htu);
-            if let Some(a) = &accepted_refs {
-                req.nonce = NonceCheck::OneOf(a);
-            }
-            req.access_token = Some(token);
-            req.expected_jkt = Some(jkt);
-            let mut replay = rs.replay.for_owner(&owner);
-            if let Err(rejection) = verify::verify(&req, &rs.policy, now, &mut replay) {
-                match rejection.error {
-                    ProofError::ReplayStoreFull => return Err(replay_refused(replay.refusal())),
-                    ProofError::NonceMissing | ProofError::NonceMismatch => {
-                        let mut r = challenge(true, OAuthError::UseDpopNonce, rejection.reason());
-                        if let Some(n) = &rs.nonces {
-                            if let Ok(v) = HeaderValue::from_str(&n.current(now)) {
-                                r.headers_mut().insert("dpop-nonce", v);
-                            }
-                        }
-                        return Err(r);
-                    }
-                    _ => {
-                        rs.failures.record(&owner, now);
-                        return Err(challenge(
-                            true,
-                            OAuthError::InvalidDpopProof,
-                            rejection.reason(),
-                        ));
-                    }
-                }
-            }
+            verify_call_proof(rs, headers, method, path, token, jkt, &owner, now)?;
         }
         Some(Confirmation::X5tS256(_)) => {
             let cnf = claims.cnf.as_ref();

@@ -19,6 +19,7 @@ use crate::store::{ClientAuthMethod, ClientConfig};
 pub const CLIENT_ID: &str = "testbed-client";
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ServeConfigError {
     #[error("{file}: cannot read: {source}")]
     Read {

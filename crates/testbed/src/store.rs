@@ -417,18 +417,6 @@ impl AsStore {
             .unwrap_or_else(|p| p.into_inner())
             .contains(client_id)
     }
-
-    /// Grants of a client: (family, sub, revoked).
-    pub fn grants(&self, client_id: &str) -> Result<Vec<(i64, String, bool)>, StoreError> {
-        let conn = lock(&self.conn);
-        let mut stmt = conn.prepare(
-            "SELECT family, sub, revoked_at IS NOT NULL FROM grants WHERE client_id = ?1 ORDER BY family",
-        )?;
-        let rows = stmt
-            .query_map([client_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(rows)
-    }
 }
 
 /// Limits of the shared replay store.

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use leaklab_protocol::proof::{self, ProofKind, ProofParams};
 use leaklab_protocol::signer::{Signer, SoftwareSigner};
 use leaklab_protocol::token_endpoint::{ClientMetadata, RtBinding};
-use leaklab_testbed::bed::{BedConfig, Testbed};
-use leaklab_testbed::client::{Admin, ClientAuth, HttpClient, Refusal, Tokens};
-use leaklab_testbed::clock::ManualClock;
-use leaklab_testbed::store::{ClientAuthMethod, ClientConfig, ReplayBackend, ReplayLimits};
+use leaklab_testbed::ManualClock;
+use leaklab_testbed::{Admin, ClientAuth, HttpClient, Refusal, Tokens};
+use leaklab_testbed::{BedConfig, Testbed};
+use leaklab_testbed::{ClientAuthMethod, ClientConfig, ReplayBackend, ReplayLimits};
 use rand::rngs::OsRng;
 
 const NOW: i64 = 1_900_000_000;
@@ -91,7 +91,7 @@ fn proof_at(
 
 impl Lab {
     fn now(&self) -> i64 {
-        use leaklab_testbed::clock::Clock;
+        use leaklab_testbed::Clock;
         self.clock.now()
     }
 
@@ -535,9 +535,7 @@ async fn a_flood_of_throwaway_keys_locks_out_only_its_grant_and_a_full_store_is_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn revocation_introspection_and_provider_revoke_all() {
-    let lab =
-        lab(|c| c.at_revocation = leaklab_testbed::resource_server::AtRevocation::Introspection)
-            .await;
+    let lab = lab(|c| c.at_revocation = leaklab_testbed::AtRevocation::Introspection).await;
     let mut key = SoftwareSigner::generate(&mut OsRng);
     let (tokens, rt) = lab.dpop_token("revocable", &mut key).await;
     let introspect = |token: String| {

@@ -39,7 +39,26 @@ impl Jwks {
     }
 }
 
+impl Jwks {
+    /// Until when the attacker can sign client assertions with the agent's key: a leaked
+    /// credential for ever, else the core's key storage ([`Context::core_key`], with proofs
+    /// signed ahead when `ahead`).
+    fn signing_key_until(&self, ctx: &Context<'_>, ahead: bool) -> f64 {
+        if ctx.compromise.client_credential {
+            f64::INFINITY
+        } else if ahead {
+            ctx.core_key()
+        } else {
+            ctx.core_tls_key()
+        }
+    }
+}
+
 impl Strategy for Jwks {
+    fn victim_key_until(&self, ctx: &Context<'_>) -> f64 {
+        self.signing_key_until(ctx, false)
+    }
+
     fn credential_disabled_at(&self, ctx: &Context<'_>) -> f64 {
         self.key_removed_at(ctx)
     }
@@ -77,11 +96,7 @@ impl Strategy for Jwks {
     }
 
     fn bindings(&self, ctx: &Context<'_>) -> Bindings {
-        let key = if ctx.compromise.client_credential {
-            f64::INFINITY
-        } else {
-            ctx.core_key()
-        };
+        let key = self.signing_key_until(ctx, true);
         let via_key = if key > 0.0 {
             key.min(self.key_removed_at(ctx))
         } else {

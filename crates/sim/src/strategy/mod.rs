@@ -120,6 +120,15 @@ pub trait Strategy: Send + Sync {
     /// Until when the attacker can satisfy each binding for this customer.
     fn bindings(&self, ctx: &Context<'_>) -> Bindings;
 
+    /// Until when the attacker can have the victim's key sign for it as it goes, not counting
+    /// proofs signed ahead: `f64::INFINITY` for a key it copied (a software key, a leaked client
+    /// credential), the end of its hold on the host that may ask the device for an HSM/TPM key,
+    /// `0` for no use at all. The binding windows are built from it; the live drill takes the
+    /// device away from its attacker at this time.
+    fn victim_key_until(&self, _ctx: &Context<'_>) -> f64 {
+        0.0
+    }
+
     /// When this customer's authorization server stops accepting the agent's binding credential
     /// (a revoked client certificate seen through the CRL, a JWKS key removed and aged out of the
     /// cache), whoever holds it; infinite for strategies without such a credential. The live

@@ -52,12 +52,7 @@ impl Mtls {
 
 impl Strategy for Mtls {
     fn bindings(&self, ctx: &Context<'_>) -> Bindings {
-        let key = if ctx.compromise.client_credential {
-            f64::INFINITY
-        } else {
-            // TLS handshakes are interactive: nothing can be signed ahead.
-            ctx.core_tls_key().max(ctx.edge_oracle(false))
-        };
+        let key = self.victim_key_until(ctx);
         let window = if key > 0.0 {
             key.min(self.certificate_rejected_at(ctx))
         } else {
@@ -73,6 +68,16 @@ impl Strategy for Mtls {
             // Every mTLS connection signs a CertificateVerify; connections are assumed long-lived,
             // so calls are counted against the device only through refreshes.
             call_signs_on_device: false,
+        }
+    }
+
+    /// TLS handshakes are interactive: nothing can be signed ahead, so this is the binding's
+    /// key window too.
+    fn victim_key_until(&self, ctx: &Context<'_>) -> f64 {
+        if ctx.compromise.client_credential {
+            f64::INFINITY
+        } else {
+            ctx.core_tls_key().max(ctx.edge_oracle(false))
         }
     }
 

@@ -20,19 +20,37 @@ pub struct SingleDpop {
     pub rules: RefreshRules,
 }
 
-impl Strategy for SingleDpop {
-    fn bindings(&self, ctx: &Context<'_>) -> Bindings {
-        // Where the one key lives decides who holds it, and whether its use needs the device.
-        let (key, oracle) = match self.key {
+impl SingleDpop {
+    /// Until when the attacker can sign with the one key. Where it lives decides who holds it:
+    /// a shared software key is copied by any of core disk, core host or edge compromise; the
+    /// core device signs while the attacker holds the core host, or an edge that asks it to
+    /// (with proofs signed ahead when `ahead`).
+    fn key_until(&self, ctx: &Context<'_>, ahead: bool) -> f64 {
+        match self.key {
             SingleDpopKey::SharedSoftware => {
                 let c = ctx.compromise;
-                let held = c.core_disk || c.core_host || c.edge_host;
-                (if held { f64::INFINITY } else { 0.0 }, false)
+                if c.core_disk || c.core_host || c.edge_host {
+                    f64::INFINITY
+                } else {
+                    0.0
+                }
             }
-            SingleDpopKey::CoreDevice => (
-                ctx.core_key().max(ctx.edge_oracle(true)),
-                ctx.core_key_is_oracle() || ctx.edge_oracle(false) > 0.0,
-            ),
+            SingleDpopKey::CoreDevice if ahead => ctx.core_key().max(ctx.edge_oracle(true)),
+            SingleDpopKey::CoreDevice => ctx.core_tls_key().max(ctx.edge_oracle(false)),
+        }
+    }
+}
+
+impl Strategy for SingleDpop {
+    fn victim_key_until(&self, ctx: &Context<'_>) -> f64 {
+        self.key_until(ctx, false)
+    }
+
+    fn bindings(&self, ctx: &Context<'_>) -> Bindings {
+        let key = self.key_until(ctx, true);
+        let oracle = match self.key {
+            SingleDpopKey::SharedSoftware => false,
+            SingleDpopKey::CoreDevice => ctx.core_key_is_oracle() || ctx.edge_oracle(false) > 0.0,
         };
         Bindings {
             refresh: if self.rules.without_victim_key {

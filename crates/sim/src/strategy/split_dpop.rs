@@ -20,6 +20,12 @@ pub struct SplitDpop {
 }
 
 impl Strategy for SplitDpop {
+    /// The refresh-token key in the core's key storage ([`Context::core_key`] adds proofs
+    /// signed ahead).
+    fn victim_key_until(&self, ctx: &Context<'_>) -> f64 {
+        ctx.core_tls_key()
+    }
+
     fn bindings(&self, ctx: &Context<'_>) -> Bindings {
         Bindings {
             refresh: if self.rules.without_victim_key {
