@@ -16,9 +16,9 @@ use leaklab_study::design::{points, Point};
 use leaklab_study::spec::{split, SweepSpec};
 use leaklab_study::Shard;
 
+use crate::ReportError;
 use crate::{merge, Merged, PointVerdict, ShardDir};
 use leaklab_study::shards::ShardInfo;
-use crate::ReportError;
 
 /// Why a study could not be loaded or run. Each variant's message is the context; its source,
 /// where there is one, the cause.
