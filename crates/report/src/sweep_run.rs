@@ -13,12 +13,11 @@ use leaklab_sim::scenario::Scenario;
 use leaklab_sim::summary::summarize;
 use leaklab_study::apply::{apply, ApplyError};
 use leaklab_study::design::{points, Point};
+use leaklab_study::shards::ShardInfo;
 use leaklab_study::spec::{split, SweepSpec};
 use leaklab_study::Shard;
 
-use crate::ReportError;
-use crate::{merge, Merged, PointVerdict, ShardDir};
-use leaklab_study::shards::ShardInfo;
+use crate::{merge, Merged, PointVerdict, ReportError, ShardDir};
 
 /// Why a study could not be loaded or run. Each variant's message is the context; its source,
 /// where there is one, the cause.
