@@ -41,7 +41,7 @@ pub enum StudyError {
         label: String,
         name: String,
         #[source]
-        source: toml::de::Error,
+        source: Box<toml::de::Error>,
     },
     #[error("{label} names an unknown scenario {name}")]
     UnknownScenario { label: String, name: String },
@@ -131,10 +131,10 @@ impl Study {
                     });
                 }
                 let text = read_scenario(name)?;
-                let table: toml::Table = text.parse().map_err(|source| StudyError::NotToml {
+                let table: toml::Table = text.parse().map_err(|e| StudyError::NotToml {
                     label: label.to_string(),
                     name: name.clone(),
-                    source,
+                    source: Box::new(e),
                 })?;
                 (table, Some(text))
             }
