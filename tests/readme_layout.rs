@@ -63,19 +63,37 @@ fn readme_arrows() -> BTreeMap<String, BTreeSet<String>> {
 fn metadata_arrows() -> BTreeMap<String, BTreeSet<String>> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args(["metadata", "--no-deps", "--format-version", "1", "--offline"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
         .current_dir(repo())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let root = repo().canonicalize().unwrap();
     let mut arrows = BTreeMap::new();
     for package in meta["packages"].as_array().unwrap() {
         let manifest = std::path::Path::new(package["manifest_path"].as_str().unwrap());
         let dir = manifest.parent().unwrap().canonicalize().unwrap();
-        let rel = dir.strip_prefix(&root).unwrap().to_string_lossy().to_string();
-        let dir = if rel.is_empty() { "src".to_string() } else { rel };
+        let rel = dir
+            .strip_prefix(&root)
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
+        let dir = if rel.is_empty() {
+            "src".to_string()
+        } else {
+            rel
+        };
         let deps = package["dependencies"]
             .as_array()
             .unwrap()
